@@ -1,0 +1,1 @@
+"""livefx models: one module per model family, all speaking the stage contract."""

@@ -1,0 +1,46 @@
+"""Where named styles live: the weights shipped inside livefx, plus ``LIVEFX_STYLE_PATH``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from stream.errors import UsageError
+
+#: Styles the project trained and ships (safetensors).
+EMBEDDED_DIR = Path(__file__).parent / "weights"
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")
+
+
+def style_dirs() -> list[Path]:
+    """Folders searched for ``--style NAME``, first match wins."""
+    extra = [Path(p) for p in os.environ.get("LIVEFX_STYLE_PATH", "").split(os.pathsep) if p]
+    return [EMBEDDED_DIR, *extra]
+
+
+def available_styles() -> dict[str, Path]:
+    """Style name -> weights file, over all search folders."""
+    found: dict[str, Path] = {}
+    for folder in style_dirs():
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if path.suffix in WEIGHT_SUFFIXES:
+                    found.setdefault(path.stem, path)
+    return found
+
+
+def resolve_style(spec: str) -> Path | None:
+    """``none`` -> None; a path to a weights file; or a style name."""
+    if spec == "none":
+        return None
+    path = Path(spec)
+    if path.suffix in WEIGHT_SUFFIXES or os.sep in spec:
+        return path  # the loader reports a missing or bad file with its own message
+    styles = available_styles()
+    if spec in styles:
+        return styles[spec]
+    names = ", ".join(sorted(styles)) or "none installed"
+    raise UsageError(
+        f"--style {spec}: unknown style (available: {names}); pass a .pth/.safetensors path,"
+        " or add its folder to LIVEFX_STYLE_PATH"
+    )

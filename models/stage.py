@@ -1,0 +1,42 @@
+"""The stage contract shared by every model the worker runs."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+
+import torch
+
+
+class Stage(ABC):
+    """A callable on device tensors: NCHW float RGB in [0, 1] in, same shape out.
+
+    The worker times stages; a stage never times itself.
+    """
+
+    name: str = "stage"
+
+    def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
+        self.device = device
+        self.dtype = dtype
+
+    @abstractmethod
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    @torch.inference_mode()
+    def warmup(self, height: int, width: int, runs: int = 2) -> float:
+        """Run on a blank frame of this shape; returns the last run's cost in ms."""
+        x = torch.full((1, 3, height, width), 0.5, device=self.device, dtype=self.dtype)
+        ms = 0.0
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            self(x)
+            synchronize(self.device)
+            ms = (time.perf_counter() - t0) * 1e3
+        return ms
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued kernels so wall-clock timings mean something."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -1,0 +1,200 @@
+"""Per-frame latency budget: learn what each stage costs, plan what fits.
+
+Each frame must reach the sinks by ``t_capture + budget_ms``. The planner walks a
+ladder from the full chain down to pass-through and picks, per frame, the best rung
+whose predicted cost fits the time left. It steps down at once when a rung stops
+fitting and steps up only after a run of frames with clear headroom (hysteresis), so
+the output does not flap between looks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+#: Pseudo-stage for the host<->device conversion every non-pass-through frame pays.
+IO_STAGE = "io"
+
+
+class StageKind(Enum):
+    REQUIRED = "required"  # the effect itself; may run at a lower scale
+    OPTIONAL = "optional"  # may be skipped for a frame (e.g. interpolation)
+    DEFERRABLE = "deferrable"  # runs beside the frame path; may be postponed (e.g. actions)
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    kind: StageKind = StageKind.REQUIRED
+    scalable: bool = True
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One step of the degrade ladder."""
+
+    name: str
+    scale: float = 1.0
+    run: tuple[str, ...] = ()
+    schedule: tuple[str, ...] = ()
+    scalable: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def passthrough(self) -> bool:
+        return not self.run
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the worker does with one frame, and why."""
+
+    decision: str
+    scale: float
+    run: tuple[str, ...]
+    schedule: tuple[str, ...]
+    predicted_ms: float
+    remaining_ms: float
+
+    @property
+    def passthrough(self) -> bool:
+        return not self.run
+
+
+class CostModel:
+    """Online cost per (stage, pixel count): EWMA for planning, a window for p95."""
+
+    def __init__(self, alpha: float = 0.2, window: int = 64) -> None:
+        self.alpha = alpha
+        self.window = window
+        self._ewma: dict[tuple[str, int], float] = {}
+        self._recent: dict[tuple[str, int], deque[float]] = {}
+
+    def observe(self, stage: str, pixels: int, ms: float) -> None:
+        key = (stage, pixels)
+        old = self._ewma.get(key)
+        self._ewma[key] = ms if old is None else old + self.alpha * (ms - old)
+        self._recent.setdefault(key, deque(maxlen=self.window)).append(ms)
+
+    def predict(self, stage: str, pixels: int) -> float | None:
+        """Expected ms; from the nearest measured size, scaled by pixel count, if needed."""
+        exact = self._ewma.get((stage, pixels))
+        if exact is not None:
+            return exact
+        known = [(p, ms) for (s, p), ms in self._ewma.items() if s == stage]
+        if not known:
+            return None
+        p, ms = min(known, key=lambda item: abs(math.log(item[0] / pixels)))
+        return ms * pixels / p
+
+    def p95(self, stage: str, pixels: int) -> float | None:
+        recent = self._recent.get((stage, pixels))
+        return float(np.percentile(recent, 95)) if recent else None
+
+
+def build_ladder(stages: list[StageSpec], scales: tuple[float, ...]) -> list[Rung]:
+    """Rungs from best to cheapest; rungs that would do the same work are left out."""
+    inline = tuple(s.name for s in stages if s.kind is not StageKind.DEFERRABLE)
+    required = tuple(s.name for s in stages if s.kind is StageKind.REQUIRED)
+    deferrable = tuple(s.name for s in stages if s.kind is StageKind.DEFERRABLE)
+    scalable = frozenset(s.name for s in stages if s.scalable and s.kind is StageKind.REQUIRED)
+    if not inline:
+        return [Rung("full", schedule=deferrable)]
+    ladder = [Rung("full", run=inline, schedule=deferrable, scalable=scalable)]
+    if deferrable:
+        ladder.append(Rung("defer", run=inline, scalable=scalable))
+    if required != inline:
+        ladder.append(Rung("skip", run=required, scalable=scalable))
+    if scalable and required:
+        ladder += [Rung(f"scale_{s:g}", s, required, (), scalable) for s in scales]
+    ladder.append(Rung("passthrough"))
+    return ladder
+
+
+class BudgetPlanner:
+    """Chooses a rung per frame. Not thread-safe: the worker thread owns it."""
+
+    def __init__(
+        self,
+        stages: list[StageSpec],
+        budget_ms: float,
+        *,
+        scales: tuple[float, ...] = (0.75, 0.5),
+        upgrade_after: int = 15,
+        upgrade_margin: float = 0.8,
+        probe_every_s: float = 5.0,
+        cost: CostModel | None = None,
+    ) -> None:
+        self.budget_ms = budget_ms
+        self.scales = scales
+        self.upgrade_after = upgrade_after
+        self.upgrade_margin = upgrade_margin
+        self.probe_every_ns = int(probe_every_s * 1e9)
+        self.cost = cost or CostModel()
+        self.decisions: Counter[str] = Counter()
+        self.set_stages(stages)
+
+    def set_stages(self, stages: list[StageSpec]) -> None:
+        """New chain (e.g. style turned on/off): start again from the full rung."""
+        self.ladder = build_ladder(stages, self.scales)
+        self._level = 0
+        self._streak = 0
+        self._last_probe_ns: int | None = None
+
+    @property
+    def level(self) -> Rung:
+        return self.ladder[self._level]
+
+    def predict_ms(self, rung: Rung, pixels: int) -> float:
+        """Predicted cost of ``rung``; stages never measured count as free (try, then learn)."""
+        if rung.passthrough:
+            return 0.0
+        total = self.cost.predict(IO_STAGE, pixels) or 0.0
+        for name in rung.run:
+            px = int(pixels * rung.scale * rung.scale) if name in rung.scalable else pixels
+            total += self.cost.predict(name, px) or 0.0
+        return total
+
+    def best_fitting(self, pixels: int) -> Rung:
+        """The best rung whose predicted cost fits the whole budget (no waiting)."""
+        for rung in self.ladder:
+            if self.predict_ms(rung, pixels) <= self.budget_ms:
+                return rung
+        return self.ladder[-1]
+
+    def plan(self, pixels: int, t_capture_ns: int, now_ns: int) -> Plan:
+        """The plan for one frame of ``pixels`` captured at ``t_capture_ns``."""
+        remaining = self.budget_ms - (now_ns - t_capture_ns) / 1e6
+        costs = [self.predict_ms(r, pixels) for r in self.ladder]
+        level = self._level
+        if costs[level] > remaining:
+            fits = [i for i in range(level, len(costs)) if costs[i] <= remaining]
+            level = fits[0] if fits else len(costs) - 1
+            self._streak = 0
+        elif level > 0 and costs[level - 1] <= remaining * self.upgrade_margin:
+            self._streak += 1
+            if self._streak >= self.upgrade_after:
+                level -= 1
+                self._streak = 0
+        else:
+            self._streak = 0
+        if level != self._level:
+            self._level = level
+            self._last_probe_ns = now_ns
+        chosen = level
+        if level > 0 and self._probe_due(now_ns):
+            # Costs learned under load go stale; now and then try the next rung up once.
+            chosen = level - 1
+            self._last_probe_ns = now_ns
+        rung = self.ladder[chosen]
+        self.decisions[rung.name] += 1
+        return Plan(rung.name, rung.scale, rung.run, rung.schedule, costs[chosen], remaining)
+
+    def _probe_due(self, now_ns: int) -> bool:
+        if self._last_probe_ns is None:
+            self._last_probe_ns = now_ns
+            return False
+        return now_ns - self._last_probe_ns >= self.probe_every_ns

@@ -1,0 +1,60 @@
+"""The output side: one thread per sink pulling from the shared output ring.
+
+A sink that is slow or fails only affects itself: the worker never waits for sinks
+(except in lossless offline mode, where waiting is the point).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from stream.errors import LivefxError
+from stream.ring import ReadPolicy, Ring, RingClosed
+from stream.sinks.base import Sink
+
+log = logging.getLogger("livefx.sink")
+
+
+class SinkRunner(threading.Thread):
+    """Drives one sink: opens it on the first frame, writes frames, closes it at the end."""
+
+    def __init__(self, sink: Sink, ring: Ring, fps: float) -> None:
+        super().__init__(name=f"livefx-sink-{sink.spec}", daemon=True)
+        self.sink = sink
+        self.fps = fps
+        policy = ReadPolicy.IN_ORDER if sink.in_order or ring.lossless else ReadPolicy.NEWEST
+        self.reader = ring.reader(policy)
+        self.written = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        opened = False
+        try:
+            while True:
+                try:
+                    frame = self.reader.get(timeout=0.5)
+                except RingClosed:
+                    return
+                if frame is None:
+                    continue
+                if not opened:
+                    self.sink.open(frame.width, frame.height, self.fps)
+                    opened = True
+                self.sink.write(frame)
+                self.written += 1
+        except LivefxError as exc:
+            self.error = exc
+            log.error("%s", exc)
+        except BaseException as exc:  # noqa: BLE001 - one sink failing must not stop the others
+            self.error = exc
+            log.exception("%s: sink failed; the other sinks keep running", self.sink.spec)
+        finally:
+            self.reader.close()
+            try:
+                self.sink.close()
+            except Exception:  # noqa: BLE001
+                log.exception("%s: error while closing", self.sink.spec)
+
+    def counters(self) -> dict[str, int]:
+        return {"written": self.written, "skipped": self.reader.skipped}

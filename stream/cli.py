@@ -1,0 +1,195 @@
+"""The ``livefx`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from stream import __version__
+from stream.errors import LivefxError, UsageError
+
+log = logging.getLogger("livefx")
+
+RUN_EPILOG = """\
+examples:
+  livefx run --source synthetic --sink file:out.mp4 --frames 150 --size 320x240 --stats s.json
+  livefx run --source webcam:0 --sink virtualcam --style mosaic
+  livefx run --source file:clip.mp4 --no-realtime --sink file:styled.mp4 --style candy.pth
+
+In real time (the default) frames that arrive while the worker is busy are dropped and
+counted, and the budget planner lowers quality (smaller processing scale, then pass-
+through) when a frame would miss its deadline (capture time + --budget-ms).
+--no-realtime processes every frame in order instead: for offline rendering and tests.
+"""
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``WxH`` with both even and positive (4:2:0 video needs even sizes)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--size {text}: expected WIDTHxHEIGHT, e.g. 640x480") from None
+    if w <= 0 or h <= 0:
+        raise UsageError(f"--size {text}: width and height must be positive, e.g. 640x480")
+    if w % 2 or h % 2:
+        raise UsageError(
+            f"--size {text}: width and height must be even (4:2:0 video needs it); use {w & ~1}x{h & ~1}"
+        )
+    return w, h
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livefx", description="Real-time streaming video filter.")
+    parser.add_argument("--version", action="version", version=f"livefx {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run",
+        help="process a stream from a source to sinks",
+        description="Process frames from a source through the style model to one or more sinks.",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "--source",
+        default="synthetic",
+        metavar="SPEC",
+        help="synthetic | file:PATH | webcam[:N] (default: synthetic)",
+    )
+    run.add_argument(
+        "--sink",
+        action="append",
+        metavar="SPEC",
+        help="null | file:PATH.{mp4,mkv,y4m} | virtualcam[:DEVICE] | window;"
+        " repeat for several (default: null)",
+    )
+    run.add_argument(
+        "--style",
+        default="none",
+        metavar="PATH|NAME|none",
+        help="style weights: a .pth/.safetensors file, a name from the style"
+        " folders (LIVEFX_STYLE_PATH), or none (default: none)",
+    )
+    run.add_argument(
+        "--size",
+        type=str,
+        metavar="WxH",
+        help="processing size; frames are rescaled to it (default: the source's)",
+    )
+    run.add_argument(
+        "--fps",
+        type=float,
+        metavar="N",
+        help="source rate: synthetic pacing, re-timing for files, camera request",
+    )
+    run.add_argument("--frames", type=int, metavar="N", help="stop after N source frames")
+    run.add_argument(
+        "--budget-ms",
+        type=float,
+        default=100.0,
+        metavar="MS",
+        help="per-frame latency budget from capture to sink (default: 100)",
+    )
+    run.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
+    run.add_argument(
+        "--realtime",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="drop stale frames to keep latency bounded (default); --no-realtime processes every frame",
+    )
+    run.add_argument("--stats", type=Path, metavar="PATH.json", help="write run statistics here at exit")
+    run.add_argument(
+        "--log-every",
+        type=float,
+        default=2.0,
+        metavar="S",
+        help="seconds between live stats lines; 0 turns them off (default: 2)",
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    # Heavy imports here so --help stays fast.
+    from models.registry import resolve_style
+    from models.stylize import StyleStage, load_transformer_net
+    from stream.budget import StageSpec
+    from stream.device import FrameConverter, compute_dtype, resolve_device
+    from stream.pipeline import Pipeline, PipelineConfig
+    from stream.sinks import make_sink
+    from stream.sources import make_source
+    from stream.worker import BoundStage
+
+    size = parse_size(args.size) if args.size else None
+    if args.fps is not None and args.fps <= 0:
+        raise UsageError(f"--fps {args.fps:g}: must be positive")
+    if args.frames is not None and args.frames <= 0:
+        raise UsageError(f"--frames {args.frames}: must be positive")
+    if args.budget_ms <= 0:
+        raise UsageError(f"--budget-ms {args.budget_ms:g}: must be positive")
+    if args.stats and not args.stats.parent.is_dir():
+        raise UsageError(f"--stats {args.stats}: folder {args.stats.parent} does not exist")
+    sinks = [make_sink(spec) for spec in args.sink or ["null"]]
+    source = make_source(args.source, size, args.fps)
+    device = resolve_device(args.device)
+    dtype = compute_dtype(device)
+    stages = []
+    style_path = resolve_style(args.style)
+    if style_path is not None:
+        net = load_transformer_net(style_path)
+        stages.append(BoundStage(StageSpec("stylize"), StyleStage(net, device, dtype, style_path.stem)))
+        log.info("style %s loaded from %s", style_path.stem, style_path)
+    config = PipelineConfig(
+        budget_ms=args.budget_ms,
+        realtime=args.realtime,
+        fps=args.fps,
+        max_frames=args.frames,
+        size=size,
+    )
+    pipeline = Pipeline(source, sinks, stages, FrameConverter(device, dtype), config)
+    width, height = pipeline.open()
+    log.info(
+        "%s -> %s at %dx%d, %.3g fps, on %s",
+        source.spec,
+        ", ".join(s.spec for s in sinks),
+        width,
+        height,
+        args.fps or source.fps,
+        pipeline.stats.device,
+    )
+    try:
+        stats = pipeline.run(log_every_s=args.log_every)
+    finally:
+        if args.stats:
+            args.stats.write_text(json.dumps(pipeline.snapshot(), indent=2) + "\n")
+    log.info("done: %s", pipeline.stats.log_line(None, 1.0).split(" | ", 1)[1])
+    log.info(
+        "frames in %d, out %d, dropped %d", stats["frames_in"], stats["frames_out"], stats["frames_dropped"]
+    )
+    return 1 if pipeline.sink_errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
+        format="livefx: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+    except LivefxError as exc:
+        print(f"livefx: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

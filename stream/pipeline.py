@@ -1,0 +1,171 @@
+"""Wires one run together: source -> capture thread -> ring -> worker -> output ring -> sinks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from stream.budget import BudgetPlanner
+from stream.bus import SinkRunner
+from stream.capture import CaptureThread
+from stream.device import FrameConverter, describe_device
+from stream.errors import LivefxError
+from stream.ring import Ring
+from stream.sinks.base import Sink
+from stream.sources.base import Source
+from stream.stats import RunStats
+from stream.worker import BoundStage, Worker
+
+log = logging.getLogger("livefx")
+
+
+@dataclass
+class PipelineConfig:
+    budget_ms: float = 100.0
+    realtime: bool = True
+    fps: float | None = None
+    max_frames: int | None = None
+    size: tuple[int, int] | None = None
+    #: Input ring slots: enough for a 16-frame action window plus slack.
+    ring_capacity: int = 32
+    #: Output ring slots: how far a recorder may fall behind before it skips.
+    out_capacity: int = 8
+
+
+class Pipeline:
+    """One run. ``open()`` fails fast with a readable error; ``run()`` blocks until done."""
+
+    def __init__(
+        self,
+        source: Source,
+        sinks: list[Sink],
+        stages: list[BoundStage],
+        converter: FrameConverter,
+        config: PipelineConfig,
+    ) -> None:
+        self.source = source
+        self.sinks = sinks
+        self.stages = stages
+        self.converter = converter
+        self.config = config
+        self.stats = RunStats(config.budget_ms, describe_device(converter.device))
+        self.planner = BudgetPlanner([b.spec for b in stages], config.budget_ms)
+        self.frames_in = Ring(config.ring_capacity, lossless=not config.realtime)
+        self.frames_out = Ring(config.out_capacity, lossless=not config.realtime)
+        self.capture: CaptureThread | None = None
+        self.worker: Worker | None = None
+        self.runners: list[SinkRunner] = []
+
+    def open(self) -> tuple[int, int]:
+        """Open the source and warm the stages up at its size; returns (width, height)."""
+        self.source.open()
+        width, height = self.config.size or self.source.size
+        self.warmup(width, height)
+        return width, height
+
+    def warmup(self, width: int, height: int) -> None:
+        """Run each stage at full and reduced scales so the first live frame pays nothing
+        and the planner starts with measured costs."""
+        scales = (1.0, *self.planner.scales)
+        for bound in self.stages:
+            t0 = time.perf_counter()
+            for scale in scales if bound.spec.scalable else (1.0,):
+                h, w = max(4, int(height * scale)), max(4, int(width * scale))
+                log.info("warming up %s at %dx%d ...", bound.spec.name, w, h)
+                ms = bound.stage.warmup(h, w)
+                self.planner.cost.observe(bound.spec.name, w * h, ms)
+            log.info("%s ready in %.1f s", bound.spec.name, time.perf_counter() - t0)
+        best = self.planner.best_fitting(width * height)
+        if self.stages and best.passthrough:
+            cheapest = self.planner.predict_ms(self.planner.ladder[-2], width * height)
+            log.warning(
+                "even the cheapest rung (%s, ~%.0f ms) misses the %g ms budget at %dx%d: frames"
+                " will pass through unprocessed; raise --budget-ms or lower --size",
+                self.planner.ladder[-2].name,
+                cheapest,
+                self.config.budget_ms,
+                width,
+                height,
+            )
+
+    def start(self) -> None:
+        cfg = self.config
+        fps = cfg.fps or self.source.fps
+        self.worker = Worker(
+            self.frames_in,
+            self.frames_out,
+            self.stages,
+            self.planner,
+            self.stats,
+            self.converter,
+            realtime=cfg.realtime,
+        )
+        self.runners = [SinkRunner(sink, self.frames_out, fps) for sink in self.sinks]
+        self.capture = CaptureThread(
+            self.source,
+            self.frames_in,
+            realtime=cfg.realtime,
+            fps=cfg.fps,
+            max_frames=cfg.max_frames,
+            size=cfg.size,
+        )
+        for thread in (*self.runners, self.worker, self.capture):
+            thread.start()
+
+    def stop(self) -> None:
+        """Stop capturing; what is in flight drains to the sinks."""
+        if self.capture is not None:
+            self.capture.stop()
+
+    def run(self, log_every_s: float = 2.0) -> dict:
+        """Start, log a stats line every ``log_every_s`` until the stream ends; Ctrl-C stops."""
+        self.start()
+        assert self.capture and self.worker
+        last, last_t = None, time.monotonic()
+        try:
+            while any(t.is_alive() for t in (self.capture, self.worker, *self.runners)):
+                self.worker.join(timeout=0.1)
+                if log_every_s and time.monotonic() - last_t >= log_every_s:
+                    snap = self.snapshot()
+                    log.info("%s", self.stats.log_line(last, time.monotonic() - last_t))
+                    last, last_t = snap, time.monotonic()
+                if not self.worker.is_alive():
+                    for runner in self.runners:
+                        runner.join()
+                    break
+                if self.runners and all(r.error is not None for r in self.runners):
+                    self.stop()  # nothing left to deliver to
+                    self.worker.stop()
+        except KeyboardInterrupt:
+            log.info("stopping (Ctrl-C); flushing sinks ...")
+            self.stop()
+            self.worker.join()
+            for runner in self.runners:
+                runner.join()
+        self.capture.stop()
+        self.capture.join(timeout=5)
+        if self.capture.error is not None:
+            raise _as_livefx(self.capture.error)
+        if self.worker.error is not None:
+            raise _as_livefx(self.worker.error)
+        if self.runners and all(r.error is not None for r in self.runners):
+            raise _as_livefx(self.runners[0].error)
+        return self.snapshot()
+
+    def snapshot(self) -> dict:
+        """The stats document, with the counters owned by the rings and sinks folded in."""
+        self.stats.frames_in = self.frames_in.pushed
+        if self.worker is not None:
+            reader = self.worker.reader
+            self.stats.frames_dropped = reader.skipped + (reader.unread if not self.worker.is_alive() else 0)
+        self.stats.sinks = {r.sink.spec: r.counters() for r in self.runners}
+        return self.stats.snapshot()
+
+    @property
+    def sink_errors(self) -> list[BaseException]:
+        return [r.error for r in self.runners if r.error is not None]
+
+
+def _as_livefx(exc: BaseException) -> BaseException:
+    return exc if isinstance(exc, LivefxError) else LivefxError(f"stopped by an internal error: {exc!r}")

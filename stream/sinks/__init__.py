@@ -1,0 +1,29 @@
+"""Frame sinks and the ``--sink`` spec parser."""
+
+from __future__ import annotations
+
+from stream.errors import UsageError
+from stream.sinks.base import Sink
+from stream.sinks.file import FileSink
+from stream.sinks.null import NullSink
+from stream.sinks.virtualcam import VirtualCamSink
+from stream.sinks.window import WindowSink
+
+SINK_HELP = "null | file:PATH.{mp4,mkv,y4m} | virtualcam[:DEVICE] | window"
+
+
+def make_sink(spec: str) -> Sink:
+    """Build the sink named by ``spec`` (opened later, on the first frame)."""
+    kind, _, arg = spec.partition(":")
+    if kind == "null" and not arg:
+        return NullSink()
+    if kind == "file" and arg:
+        return FileSink(arg)
+    if kind == "virtualcam":
+        return VirtualCamSink(arg or None)
+    if kind == "window" and not arg:
+        return WindowSink()
+    raise UsageError(f"--sink {spec}: unknown sink; use {SINK_HELP}")
+
+
+__all__ = ["Sink", "NullSink", "FileSink", "VirtualCamSink", "WindowSink", "make_sink", "SINK_HELP"]

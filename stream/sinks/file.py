@@ -1,0 +1,98 @@
+"""Recording to files through PyAV: ``.mp4``/``.mkv`` as H.264, ``.y4m`` as raw YUV 4:4:4."""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from stream.errors import SinkError, UsageError
+from stream.frame import Frame
+from stream.sinks.base import FixedSize, Sink
+
+log = logging.getLogger("livefx.sink")
+
+#: Suffix -> (container format, codec, pixel format).
+FORMATS = {
+    ".mp4": ("mp4", "libx264", "yuv420p"),
+    ".mkv": ("matroska", "libx264", "yuv420p"),
+    ".y4m": ("yuv4mpegpipe", "rawvideo", "yuv444p"),
+}
+PTS_TIME_BASE = Fraction(1, 90_000)
+
+
+class FileSink(Sink):
+    """Writes every frame it gets, timed by the frames' own pts (variable rate if frames
+    were dropped upstream). H.264 needs even sizes: odd sizes lose their last row/column."""
+
+    in_order = True
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.spec = f"file:{path}"
+        if self.path.suffix.lower() not in FORMATS:
+            raise UsageError(
+                f"--sink {self.spec}: unsupported file type {self.path.suffix or '(none)'};"
+                f" use one of {', '.join(FORMATS)}"
+            )
+        if not self.path.parent.is_dir():
+            raise UsageError(f"--sink {self.spec}: folder {self.path.parent} does not exist")
+        self._container: av.container.OutputContainer | None = None
+        self._stream = None
+        self._fit: FixedSize | None = None
+        self._last_pts = -1
+        self.frames_written = 0
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        fmt, codec, pix_fmt = FORMATS[self.path.suffix.lower()]
+        if pix_fmt == "yuv420p" and (width % 2 or height % 2):
+            log.warning(
+                "%s: H.264 needs even sizes; cropping %dx%d to %dx%d",
+                self.spec,
+                width,
+                height,
+                width & ~1,
+                height & ~1,
+            )
+            width, height = width & ~1, height & ~1
+        try:
+            self.path.open("wb").close()  # PyAV opens lazily; fail here, not on the first frame
+            self._container = av.open(str(self.path), mode="w", format=fmt)
+            rate = Fraction(fps).limit_denominator(1001)
+            self._stream = self._container.add_stream(codec, rate=rate)
+            self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, pix_fmt
+            if codec == "libx264":
+                self._stream.codec_context.time_base = PTS_TIME_BASE
+                self._stream.options = {"preset": "veryfast", "crf": "18"}
+        except (av.FFmpegError, OSError) as exc:
+            self.close()
+            raise SinkError(
+                f"{self.spec}: cannot write this file ({exc}); check the path and permissions"
+            ) from None
+        self._fit = FixedSize(self.spec, width, height)
+
+    def write(self, frame: Frame) -> None:
+        assert self._stream is not None and self._container is not None and self._fit is not None
+        image = self._fit.fit(frame.image[: self._fit.size[1], : self._fit.size[0]])
+        video_frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+        if self._stream.codec_context.name == "libx264":
+            pts = round(frame.pts * frame.time_base / PTS_TIME_BASE)
+            pts = max(pts, self._last_pts + 1)  # the muxer needs strictly rising pts
+            video_frame.pts, video_frame.time_base = pts, PTS_TIME_BASE
+            self._last_pts = pts
+        for packet in self._stream.encode(video_frame):
+            self._container.mux(packet)
+        self.frames_written += 1
+
+    def close(self) -> None:
+        if self._container is None:
+            return
+        try:
+            if self._stream is not None:
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
+        finally:
+            self._container.close()
+            self._container = None

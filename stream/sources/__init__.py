@@ -1,0 +1,30 @@
+"""Frame sources and the ``--source`` spec parser."""
+
+from __future__ import annotations
+
+from stream.errors import UsageError
+from stream.sources.base import Source
+from stream.sources.file import FileSource
+from stream.sources.synthetic import SyntheticSource
+from stream.sources.webcam import WebcamSource
+
+SOURCE_HELP = "synthetic | file:PATH | webcam[:N]"
+
+
+def make_source(spec: str, size: tuple[int, int] | None, fps: float | None) -> Source:
+    """Build the source named by ``spec`` (not opened yet)."""
+    kind, _, arg = spec.partition(":")
+    if kind == "synthetic" and not arg:
+        w, h = size or (640, 480)
+        return SyntheticSource(w, h, fps or 30.0)
+    if kind == "file" and arg:
+        return FileSource(arg)
+    if kind == "webcam":
+        if arg and not arg.isdigit():
+            raise UsageError(f"--source {spec}: camera index must be a number, e.g. webcam:0")
+        w, h = size or (None, None)
+        return WebcamSource(int(arg or 0), w, h, fps)
+    raise UsageError(f"--source {spec}: unknown source; use {SOURCE_HELP}")
+
+
+__all__ = ["Source", "FileSource", "SyntheticSource", "WebcamSource", "make_source", "SOURCE_HELP"]

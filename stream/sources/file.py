@@ -1,0 +1,103 @@
+"""Video files through PyAV (mp4, mkv, webm, y4m, anything FFmpeg reads)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+
+from stream.errors import SourceError
+from stream.sources.base import Source
+
+log = logging.getLogger("livefx.source")
+
+#: Consecutive undecodable packets tolerated before the file counts as unreadable.
+MAX_BAD_PACKETS = 25
+
+
+class FileSource(Source):
+    """Decodes the first video stream; ``fps`` is the file's native rate."""
+
+    self_paced = False
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.spec = f"file:{path}"
+        self._container: av.container.InputContainer | None = None
+        self._frames: Iterator[av.VideoFrame] | None = None
+        self._size = (0, 0)
+        self._t0: float | None = None
+        self._first: av.VideoFrame | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    def open(self) -> None:
+        if not self.path.is_file():
+            raise SourceError(f"{self.spec}: no such file; check the path")
+        try:
+            self._container = av.open(str(self.path), mode="r")
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise SourceError(
+                f"{self.spec}: not a readable video ({_reason(exc)}); use an mp4, mkv, webm or y4m file"
+            ) from None
+        if not self._container.streams.video:
+            self.close()
+            raise SourceError(f"{self.spec}: has no video stream; pick a file with video in it")
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        self.fps = float(rate) if rate else 30.0
+        self._size = (stream.codec_context.width, stream.codec_context.height)
+        self._frames = self._decode(stream)
+        # Decode one frame now so a file with no decodable video fails at open, not later.
+        self._first = next(self._frames, None)
+        if self._first is None:
+            self.close()
+            raise SourceError(f"{self.spec}: no decodable video frames (corrupt or truncated file)")
+        self._size = (self._first.width, self._first.height)
+
+    def _decode(self, stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
+        assert self._container is not None
+        bad = 0
+        for packet in self._container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as exc:
+                bad += 1
+                if bad == 1:
+                    log.warning("%s: skipping undecodable data (%s)", self.spec, _reason(exc))
+                if bad >= MAX_BAD_PACKETS:
+                    raise SourceError(
+                        f"{self.spec}: too much undecodable data; the file is corrupt"
+                    ) from None
+                continue
+            bad = 0
+            yield from frames
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        if self._frames is None:
+            return None
+        frame = self._first if self._first is not None else next(self._frames, None)
+        self._first = None
+        if frame is None:
+            return None
+        t = float(frame.time) if frame.time is not None else 0.0
+        if self._t0 is None:
+            self._t0 = t
+        return frame.to_ndarray(format="rgb24"), t - self._t0
+
+    def close(self) -> None:
+        self._frames = None
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]

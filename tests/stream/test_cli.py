@@ -1,0 +1,133 @@
+"""The command line as a user meets it: real runs, real files, one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from stream.cli import main
+
+from ..conftest import REPO, count_frames
+
+
+def livefx(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "stream", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_main_job_writes_a_playable_mp4_matching_frames_out(tmp_path):
+    out, stats_path = tmp_path / "o.mp4", tmp_path / "s.json"
+    proc = livefx(
+        "run",
+        "--source",
+        "synthetic",
+        "--sink",
+        f"file:{out}",
+        "--frames",
+        "150",
+        "--size",
+        "320x240",
+        "--fps",
+        "30",
+        "--stats",
+        str(stats_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(stats_path.read_text())
+    assert stats["frames_in"] == 150
+    assert count_frames(out) == stats["frames_out"] > 0
+    assert stats["frames_in"] == stats["frames_out"] + stats["frames_dropped"]
+    assert set(stats["latency_ms"]) == {"p50", "p95", "p99"}
+    assert stats["device"] == "cpu" and stats["budget_ms"] == 100
+    assert "latency p50" in proc.stderr  # the live stats line
+
+
+def test_style_run_offline_keeps_every_frame(tmp_path, teachers_dir, make_video):
+    clip = make_video("in.mkv", frames=12, size=(64, 48))
+    out, stats_path = tmp_path / "o.y4m", tmp_path / "s.json"
+    proc = livefx(
+        "run",
+        "--source",
+        f"file:{clip}",
+        "--no-realtime",
+        "--style",
+        str(teachers_dir / "candy.pth"),
+        "--sink",
+        f"file:{out}",
+        "--stats",
+        str(stats_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(stats_path.read_text())
+    assert stats["frames_out"] == 12 and stats["frames_dropped"] == 0
+    assert stats["stages"]["stylize"]["count"] == 12
+    assert count_frames(out) == 12
+
+
+def test_help_describes_the_contract():
+    proc = livefx("run", "--help")
+    assert proc.returncode == 0
+    for flag in [
+        "--source",
+        "--sink",
+        "--style",
+        "--size",
+        "--fps",
+        "--frames",
+        "--budget-ms",
+        "--device",
+        "--no-realtime",
+        "--stats",
+    ]:
+        assert flag in proc.stdout
+
+
+def test_bad_input_is_one_line_without_traceback(tmp_path):
+    proc = livefx("run", "--source", f"file:{tmp_path}/missing.mp4")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert (
+        proc.stderr.strip().splitlines()[-1]
+        == f"livefx: error: file:{tmp_path}/missing.mp4: no such file; check the path"
+    )
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--sink", "bogus"], 2, "--sink bogus: unknown sink"),
+        (["--source", "camera"], 2, "--source camera: unknown source"),
+        (["--size", "641x479"], 2, "must be even (4:2:0 video needs it); use 640x478"),
+        (["--size", "big"], 2, "expected WIDTHxHEIGHT"),
+        (["--style", "no-such-style"], 2, "--style no-such-style: unknown style"),
+        (["--device", "tpu"], 2, "--device tpu: unknown device"),
+        (["--frames", "0"], 2, "--frames 0: must be positive"),
+    ],
+)
+def test_usage_errors(args, code, message, capsys):
+    assert main(["run", *args]) == code
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_weights_that_are_not_weights(tmp_path, capsys):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(np.random.default_rng(0).bytes(4096))
+    assert main(["run", "--style", str(junk), "--frames", "1"]) == 1
+    assert "junk.pth: not a readable weights file" in capsys.readouterr().err
+
+
+def test_corrupt_video(tmp_path, capsys):
+    bad = tmp_path / "bad.webm"
+    bad.write_bytes(np.random.default_rng(0).bytes(8192))
+    assert main(["run", "--source", f"file:{bad}"]) == 1
+    assert "not a readable video" in capsys.readouterr().err
+
+
+def test_virtualcam_without_a_device_fails_clearly(capsys):
+    assert main(["run", "--sink", "virtualcam:/dev/video-none", "--frames", "5", "--size", "64x48"]) == 1
+    err = capsys.readouterr().err
+    assert "virtualcam:/dev/video-none: no virtual camera available" in err and "v4l2loopback" in err
