@@ -90,15 +90,34 @@ def load_transformer_net(path: str | Path) -> TransformerNet:
     return net.eval()
 
 
+def load_style(path: str | Path) -> tuple[nn.Module, float]:
+    """A style network from ``path`` and the pixel range it works in (255 or 1).
+
+    Distilled students are safetensors files tagged ``format=livefx-student``; anything
+    else is read as a TransformerNet teacher.
+    """
+    from models.student import is_student_file, load_student
+
+    if is_student_file(path):
+        return load_student(path), 1.0
+    return load_transformer_net(path), 255.0
+
+
 class StyleStage(Stage):
-    """Runs a 0..255 style network on [0, 1] frames of any size (pads, then crops back)."""
+    """Runs a style network on [0, 1] frames of any size (pads, then crops back).
+
+    ``value_range`` is what the network expects: 255 for the teachers, 1 for students.
+    """
 
     name = "stylize"
 
-    def __init__(self, net: nn.Module, device: torch.device, dtype: torch.dtype, label: str) -> None:
+    def __init__(
+        self, net: nn.Module, device: torch.device, dtype: torch.dtype, label: str, value_range: float = 255.0
+    ) -> None:
         super().__init__(device, dtype)
         self.net = net.to(device=device, dtype=dtype).eval()
         self.label = label
+        self.value_range = value_range
 
     @torch.inference_mode()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -107,5 +126,5 @@ class StyleStage(Stage):
         pad_h, pad_w = max(-h % 4, 16 - h), max(-w % 4, 16 - w)
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        y = self.net(x * 255.0)[..., :h, :w]
-        return (y / 255.0).clamp_(0.0, 1.0)
+        y = self.net(x * self.value_range)[..., :h, :w]
+        return (y / self.value_range).clamp_(0.0, 1.0)

@@ -33,15 +33,11 @@ def load_tensors(path: str | Path, *, expected: str) -> dict[str, torch.Tensor]:
     if not isinstance(tensors, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()
     ):
-        raise WeightsError(
-            f"{path}: holds {type(tensors).__name__}, not a state dict of tensors; expected {expected}"
-        )
+        raise WeightsError(f"{path}: holds {type(tensors).__name__}, not a state dict of tensors; expected {expected}")
     return tensors
 
 
-def match_state_dict(
-    model: nn.Module, tensors: dict[str, torch.Tensor], path: str | Path, *, expected: str
-) -> None:
+def match_state_dict(model: nn.Module, tensors: dict[str, torch.Tensor], path: str | Path, *, expected: str) -> None:
     """Load ``tensors`` into ``model`` strictly, with a readable error on any mismatch."""
     own = model.state_dict()
     missing = [k for k in own if k not in tensors]
@@ -56,7 +52,6 @@ def match_state_dict(
     for key, value in own.items():
         if tensors[key].shape != value.shape:
             raise WeightsError(
-                f"{path}: not {expected}: {key} has shape {tuple(tensors[key].shape)},"
-                f" expected {tuple(value.shape)}"
+                f"{path}: not {expected}: {key} has shape {tuple(tensors[key].shape)}, expected {tuple(value.shape)}"
             )
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()}, strict=True)

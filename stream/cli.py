@@ -35,9 +35,7 @@ def parse_size(text: str) -> tuple[int, int]:
     if w <= 0 or h <= 0:
         raise UsageError(f"--size {text}: width and height must be positive, e.g. 640x480")
     if w % 2 or h % 2:
-        raise UsageError(
-            f"--size {text}: width and height must be even (4:2:0 video needs it); use {w & ~1}x{h & ~1}"
-        )
+        raise UsageError(f"--size {text}: width and height must be even (4:2:0 video needs it); use {w & ~1}x{h & ~1}")
     return w, h
 
 
@@ -62,8 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sink",
         action="append",
         metavar="SPEC",
-        help="null | file:PATH.{mp4,mkv,y4m} | virtualcam[:DEVICE] | window;"
-        " repeat for several (default: null)",
+        help="null | file:PATH.{mp4,mkv,y4m} | virtualcam[:DEVICE] | window; repeat for several (default: null)",
     )
     run.add_argument(
         "--style",
@@ -114,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     # Heavy imports here so --help stays fast.
     from models.registry import resolve_style
-    from models.stylize import StyleStage, load_transformer_net
+    from models.stylize import StyleStage, load_style
     from stream.budget import StageSpec
     from stream.device import FrameConverter, compute_dtype, resolve_device
     from stream.pipeline import Pipeline, PipelineConfig
@@ -138,8 +135,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     stages = []
     style_path = resolve_style(args.style)
     if style_path is not None:
-        net = load_transformer_net(style_path)
-        stages.append(BoundStage(StageSpec("stylize"), StyleStage(net, device, dtype, style_path.stem)))
+        net, value_range = load_style(style_path)
+        stage = StyleStage(net, device, dtype, style_path.stem, value_range)
+        stages.append(BoundStage(StageSpec("stylize"), stage))
         log.info("style %s loaded from %s", style_path.stem, style_path)
     config = PipelineConfig(
         budget_ms=args.budget_ms,
@@ -165,9 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.stats:
             args.stats.write_text(json.dumps(pipeline.snapshot(), indent=2) + "\n")
     log.info("done: %s", pipeline.stats.log_line(None, 1.0).split(" | ", 1)[1])
-    log.info(
-        "frames in %d, out %d, dropped %d", stats["frames_in"], stats["frames_out"], stats["frames_dropped"]
-    )
+    log.info("frames in %d, out %d, dropped %d", stats["frames_in"], stats["frames_out"], stats["frames_dropped"])
     return 1 if pipeline.sink_errors else 0
 
 

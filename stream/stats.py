@@ -70,8 +70,7 @@ class RunStats:
         """The ``--stats`` JSON document."""
         with self._lock:
             stages = {
-                name: {**_p50_p95(samples), "count": self._stage_counts[name]}
-                for name, samples in self._stages.items()
+                name: {**_p50_p95(samples), "count": self._stage_counts[name]} for name, samples in self._stages.items()
             }
             return {
                 "frames_in": self.frames_in,

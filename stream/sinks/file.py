@@ -68,9 +68,7 @@ class FileSink(Sink):
                 self._stream.options = {"preset": "veryfast", "crf": "18"}
         except (av.FFmpegError, OSError) as exc:
             self.close()
-            raise SinkError(
-                f"{self.spec}: cannot write this file ({exc}); check the path and permissions"
-            ) from None
+            raise SinkError(f"{self.spec}: cannot write this file ({exc}); check the path and permissions") from None
         self._fit = FixedSize(self.spec, width, height)
 
     def write(self, frame: Frame) -> None:

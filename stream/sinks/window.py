@@ -20,13 +20,10 @@ class WindowSink(Sink):
         self._open = False
 
     def open(self, width: int, height: int, fps: float) -> None:
-        if sys.platform.startswith("linux") and not (
-            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-        ):
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             # OpenCV's Qt backend aborts the whole process without a display: check first.
             raise SinkError(
-                "window: no display (DISPLAY is not set); run it on a desktop, or use"
-                " --sink virtualcam or file:PATH"
+                "window: no display (DISPLAY is not set); run it on a desktop, or use --sink virtualcam or file:PATH"
             )
         try:
             cv2.namedWindow(self.title, cv2.WINDOW_NORMAL)

@@ -72,9 +72,7 @@ class FileSource(Source):
                 if bad == 1:
                     log.warning("%s: skipping undecodable data (%s)", self.spec, _reason(exc))
                 if bad >= MAX_BAD_PACKETS:
-                    raise SourceError(
-                        f"{self.spec}: too much undecodable data; the file is corrupt"
-                    ) from None
+                    raise SourceError(f"{self.spec}: too much undecodable data; the file is corrupt") from None
                 continue
             bad = 0
             yield from frames

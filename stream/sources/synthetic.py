@@ -63,8 +63,6 @@ class SyntheticSource(Source):
         org = (8, int(30 * scale))
         text = f"#{i:06d}"
         cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), int(4 * scale), cv2.LINE_AA)
-        cv2.putText(
-            frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), int(2 * scale), cv2.LINE_AA
-        )
+        cv2.putText(frame, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), int(2 * scale), cv2.LINE_AA)
         self._index += 1
         return frame, t

@@ -14,9 +14,7 @@ from .helpers import Collect, SlowInvert, pipeline
 
 def overloaded_run(frames: int):
     # 100 fps in, a 40 ms stage: the worker can do at most ~25 fps, so 3 of 4 frames must drop.
-    p = pipeline(
-        SyntheticSource(160, 120, fps=100), [NullSink()], SlowInvert(40), budget_ms=1000, max_frames=frames
-    )
+    p = pipeline(SyntheticSource(160, 120, fps=100), [NullSink()], SlowInvert(40), budget_ms=1000, max_frames=frames)
     p.open()
     return p.run(log_every_s=0)
 

@@ -1,0 +1,168 @@
+"""Distil a fast-neural-style teacher into a StudentNet.
+
+    python -m models.train.distill_style --teacher PATH/mosaic.pth --out models/weights/mosaic.safetensors
+
+Teacher outputs are computed once per training frame (and its mirror image) and random
+crops of (input, target) pairs train the student with an L1 + gradient loss. Fixed seed;
+uses CUDA when present. Writes the student (BatchNorm folded) as safetensors with its
+config and training record in the metadata, and a JSON report of held-out quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from models.student import STUDENT_FORMAT, StudentConfig, StudentNet, count_macs
+from models.stylize import TransformerNet, load_transformer_net
+from models.train.data import held_out_frames, training_frames
+
+
+def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(img).permute(2, 0, 1).float().div(255).unsqueeze(0).to(device)
+
+
+@torch.no_grad()
+def teach(teacher: TransformerNet, img: np.ndarray, device: torch.device) -> torch.Tensor:
+    return (teacher(to_tensor(img, device) * 255) / 255).clamp(0, 1)
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = F.mse_loss(a, b).item()
+    return 99.0 if mse == 0 else 10 * math.log10(1 / mse)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean SSIM over channels with an 11x11 Gaussian window (Wang et al. 2004)."""
+    g = torch.exp(-((torch.arange(11, dtype=a.dtype, device=a.device) - 5) ** 2) / (2 * 1.5**2))
+    w = (g[:, None] * g[None, :]) / g.sum() ** 2
+    w = w.expand(3, 1, 11, 11)
+
+    def blur(x):
+        return F.conv2d(x, w, groups=3)
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return s.mean().item()
+
+
+def quantize(x: torch.Tensor) -> torch.Tensor:
+    """What the pipeline delivers: 8-bit values."""
+    return x.clamp(0, 1).mul(255).round().div(255)
+
+
+@torch.no_grad()
+def evaluate(student: StudentNet, teacher: TransformerNet, device: torch.device) -> dict:
+    rows = []
+    for name, img in held_out_frames():
+        target = quantize(teach(teacher, img, device))
+        out = quantize(student(to_tensor(img, device)))
+        rows.append({"frame": name, "psnr": psnr(out, target), "ssim": ssim(out, target)})
+    p, s = [r["psnr"] for r in rows], [r["ssim"] for r in rows]
+    return {
+        "frames": len(rows),
+        "psnr_mean": float(np.mean(p)),
+        "psnr_worst": float(np.min(p)),
+        "ssim_mean": float(np.mean(s)),
+        "ssim_worst": float(np.min(s)),
+        "per_frame": rows,
+    }
+
+
+def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
+    dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
+    return F.l1_loss(dx(a), dx(b)) + F.l1_loss(dy(a), dy(b))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--teacher", type=Path, required=True, help="teacher .pth (TransformerNet layout)")
+    ap.add_argument("--out", type=Path, required=True, help="student .safetensors to write")
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=160)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else (args.device if args.device != "auto" else "cpu")
+    )
+    t_start = time.time()
+    teacher = load_transformer_net(args.teacher).to(device)
+    frames = training_frames()
+    frames += [np.ascontiguousarray(f[:, ::-1]) for f in frames]  # mirrors (the teacher is not flip-equivariant)
+    pairs = [(to_tensor(f, device)[0], teach(teacher, f, device)[0]) for f in frames]
+    print(f"{len(pairs)} training frames taught in {time.time() - t_start:.0f} s", flush=True)
+
+    student = StudentNet(StudentConfig()).to(device).train()
+    opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=1e-4)
+    warmup = max(1, args.steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then cosine decay
+        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps)))
+    )
+    c = args.crop
+    for step in range(1, args.steps + 1):
+        xs, ys = [], []
+        for i in rng.integers(0, len(pairs), args.batch):
+            x, y = pairs[i]
+            top = int(rng.integers(0, x.shape[1] - c + 1))
+            left = int(rng.integers(0, x.shape[2] - c + 1))
+            xs.append(x[:, top : top + c, left : left + c])
+            ys.append(y[:, top : top + c, left : left + c])
+        x, y = torch.stack(xs), torch.stack(ys)
+        out = student(x)
+        loss = F.l1_loss(out, y) + 0.5 * gradient_l1(out, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 200 == 0 or step == args.steps:
+            print(f"step {step}/{args.steps} loss {loss.item():.4f} ({time.time() - t_start:.0f} s)", flush=True)
+
+    student = student.cpu().fuse()
+    teacher = teacher.cpu()
+    report = evaluate(student, teacher, torch.device("cpu"))
+    train_s = time.time() - t_start
+    record = {
+        "teacher": args.teacher.name,
+        "seed": args.seed,
+        "steps": args.steps,
+        "batch": args.batch,
+        "crop": args.crop,
+        "lr": args.lr,
+        "train_frames": len(pairs),
+        "train_seconds": round(train_s),
+        "device": str(device),
+        "params": sum(p.numel() for p in student.parameters()),
+        "macs_640x480": count_macs(student, 480, 640),
+        "teacher_macs_640x480": count_macs(TransformerNet(), 480, 640),
+        **{k: v for k, v in report.items() if k != "per_frame"},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": STUDENT_FORMAT, **student.config.to_metadata(), "record": json.dumps(record)}
+    save_file({k: v.contiguous() for k, v in student.state_dict().items()}, str(args.out), metadata=meta)
+    args.out.with_suffix(".json").write_text(json.dumps({**record, "per_frame": report["per_frame"]}, indent=2))
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
