@@ -7,8 +7,10 @@ from pathlib import Path
 
 from stream.errors import UsageError
 
-#: Styles the project trained and ships (safetensors).
+#: Styles the project trained and ships (safetensors), with model cards beside them.
 EMBEDDED_DIR = Path(__file__).parent / "weights"
+#: What ``livefx run`` uses when no ``--style`` is given.
+DEFAULT_STYLE = "candy"
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")
 
 
@@ -44,3 +46,12 @@ def resolve_style(spec: str) -> Path | None:
         f"--style {spec}: unknown style (available: {names}); pass a .pth/.safetensors path,"
         " or add its folder to LIVEFX_STYLE_PATH"
     )
+
+
+def describe_style(path: Path) -> dict:
+    """``kind`` (student/teacher) and, for students, the training record in the file."""
+    from models.student import is_student_file, read_record
+
+    if is_student_file(path):
+        return {"kind": "student", **read_record(path)}
+    return {"kind": "teacher"}

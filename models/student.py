@@ -137,6 +137,16 @@ def is_student_file(path: str | Path) -> bool:
         return False
 
 
+def read_record(path: str | Path) -> dict:
+    """The training record (teacher, steps, quality, MACs) stored in a student's metadata."""
+    import json
+
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return json.loads((f.metadata() or {}).get("record", "{}"))
+
+
 def load_student(path: str | Path) -> StudentNet:
     """A fused (inference-form) StudentNet from a distilled safetensors file."""
     from safetensors import safe_open

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.accel import accelerate
 from models.stage import Stage
 from models.weights import load_tensors, match_state_dict
 
@@ -107,15 +108,22 @@ class StyleStage(Stage):
     """Runs a style network on [0, 1] frames of any size (pads, then crops back).
 
     ``value_range`` is what the network expects: 255 for the teachers, 1 for students.
+    The network runs in the form ``models.accel.accelerate`` picks for ``backend``.
     """
 
     name = "stylize"
 
     def __init__(
-        self, net: nn.Module, device: torch.device, dtype: torch.dtype, label: str, value_range: float = 255.0
+        self,
+        net: nn.Module,
+        device: torch.device,
+        dtype: torch.dtype,
+        label: str,
+        value_range: float = 255.0,
+        backend: str = "eager",
     ) -> None:
         super().__init__(device, dtype)
-        self.net = net.to(device=device, dtype=dtype).eval()
+        self.run, self.accel = accelerate(net, device, backend=backend, dtype=dtype)
         self.label = label
         self.value_range = value_range
 
@@ -126,5 +134,11 @@ class StyleStage(Stage):
         pad_h, pad_w = max(-h % 4, 16 - h), max(-w % 4, 16 - w)
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        y = self.net(x * self.value_range)[..., :h, :w]
+        y = self.run(x * self.value_range)[..., :h, :w]
         return (y / self.value_range).clamp_(0.0, 1.0)
+
+
+def build_style_stage(path: Path, device: torch.device, dtype: torch.dtype, backend: str = "auto") -> StyleStage:
+    """Load the style in ``path`` (teacher or student) as a ready-to-warm-up stage."""
+    net, value_range = load_style(path)
+    return StyleStage(net, device, dtype, path.stem, value_range, backend)

@@ -79,6 +79,12 @@ class CostModel:
         self._ewma[key] = ms if old is None else old + self.alpha * (ms - old)
         self._recent.setdefault(key, deque(maxlen=self.window)).append(ms)
 
+    def forget(self, stage: str) -> None:
+        """Drop what was learned about ``stage`` (it was replaced by another model)."""
+        for key in [k for k in self._ewma if k[0] == stage]:
+            del self._ewma[key]
+            self._recent.pop(key, None)
+
     def predict(self, stage: str, pixels: int) -> float | None:
         """Expected ms; from the nearest measured size, scaled by pixel count, if needed."""
         exact = self._ewma.get((stage, pixels))

@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from models.accel import BACKENDS, DTYPES
 from stream import __version__
 from stream.errors import LivefxError, UsageError
 
@@ -91,6 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     run.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="model form: eager, torch.compile (CUDA graphs on GPU), torch-tensorrt;"
+        " auto = compile on CUDA, eager on CPU (default: auto)",
+    )
+    run.add_argument(
+        "--precision",
+        default="auto",
+        choices=list(DTYPES),
+        help="compute precision; auto = fp16 on CUDA, fp32 on CPU (default: auto)",
+    )
+    run.add_argument(
         "--realtime",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -105,15 +119,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between live stats lines; 0 turns them off (default: 2)",
     )
     run.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    sub.add_parser(
+        "weights",
+        help="list the styles livefx can load by name",
+        description="List the embedded styles (and any found in LIVEFX_STYLE_PATH) with their size"
+        " and the quality figures from their model cards.",
+    )
     return parser
 
 
+def cmd_weights(args: argparse.Namespace) -> int:
+    from models.registry import DEFAULT_STYLE, available_styles, describe_style
+
+    styles = available_styles()
+    if not styles:
+        print("no styles found; the embedded ones live in models/weights/")
+        return 0
+    print(
+        f"{'style':<15} {'size':>8}  {'kind':<9} {'PSNR mean/worst':>16} {'SSIM mean':>9} {'MACs vs teacher':>15}  path"
+    )
+    for name, path in styles.items():
+        info = describe_style(path)
+        mark = " (default)" if name == DEFAULT_STYLE else ""
+        psnr = f"{info['psnr_mean']:.1f}/{info['psnr_worst']:.1f} dB" if "psnr_mean" in info else "-"
+        ssim = f"{info['ssim_mean']:.3f}" if "ssim_mean" in info else "-"
+        macs = f"1/{info['teacher_macs_640x480'] / info['macs_640x480']:.0f}" if "macs_640x480" in info else "-"
+        size_kb = path.stat().st_size / 1024
+        print(f"{name + mark:<15} {size_kb:>6.0f}KB  {info['kind']:<9} {psnr:>16} {ssim:>9} {macs:>15}  {path}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    # Heavy imports here so --help stays fast.
+    from models.accel import resolve_dtype
     from models.registry import resolve_style
-    from models.stylize import StyleStage, load_style
+    from models.stylize import build_style_stage
     from stream.budget import StageSpec
-    from stream.device import FrameConverter, compute_dtype, resolve_device
+    from stream.device import FrameConverter, resolve_device
     from stream.pipeline import Pipeline, PipelineConfig
     from stream.sinks import make_sink
     from stream.sources import make_source
@@ -131,20 +172,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     sinks = [make_sink(spec) for spec in args.sink or ["null"]]
     source = make_source(args.source, size, args.fps)
     device = resolve_device(args.device)
-    dtype = compute_dtype(device)
+    dtype = resolve_dtype(args.precision, device)
     stages = []
     style_path = resolve_style(args.style)
     if style_path is not None:
-        net, value_range = load_style(style_path)
-        stage = StyleStage(net, device, dtype, style_path.stem, value_range)
+        stage = build_style_stage(style_path, device, dtype, args.backend)
         stages.append(BoundStage(StageSpec("stylize"), stage))
-        log.info("style %s loaded from %s", style_path.stem, style_path)
+        log.info("style %s loaded from %s; backend %s", style_path.stem, style_path, stage.accel.describe())
     config = PipelineConfig(
         budget_ms=args.budget_ms,
         realtime=args.realtime,
         fps=args.fps,
         max_frames=args.frames,
         size=size,
+        backend=args.backend,
     )
     pipeline = Pipeline(source, sinks, stages, FrameConverter(device, dtype), config)
     width, height = pipeline.open()
@@ -178,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "weights":
+            return cmd_weights(args)
     except LivefxError as exc:
         print(f"livefx: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -32,11 +32,6 @@ def describe_device(device: torch.device) -> str:
     return f"cuda:{index} {torch.cuda.get_device_name(index)}"
 
 
-def compute_dtype(device: torch.device) -> torch.dtype:
-    """fp16 on CUDA, fp32 on the CPU (CPU half-precision convs are slow)."""
-    return torch.float16 if device.type == "cuda" else torch.float32
-
-
 class FrameConverter:
     """HxWx3 uint8 host images <-> 1x3xHxW float device tensors in [0, 1].
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
-from stream.budget import BudgetPlanner
+from models.stage import Stage
+from stream.budget import BudgetPlanner, StageSpec
 from stream.bus import SinkRunner
 from stream.capture import CaptureThread
 from stream.device import FrameConverter, describe_device
@@ -15,7 +20,7 @@ from stream.ring import Ring
 from stream.sinks.base import Sink
 from stream.sources.base import Source
 from stream.stats import RunStats
-from stream.worker import BoundStage, Worker
+from stream.worker import BoundStage, StageSwap, Worker
 
 log = logging.getLogger("livefx")
 
@@ -31,6 +36,8 @@ class PipelineConfig:
     ring_capacity: int = 32
     #: Output ring slots: how far a recorder may fall behind before it skips.
     out_capacity: int = 8
+    #: Model backend for stages built during the run (see models.accel).
+    backend: str = "auto"
 
 
 class Pipeline:
@@ -56,6 +63,8 @@ class Pipeline:
         self.capture: CaptureThread | None = None
         self.worker: Worker | None = None
         self.runners: list[SinkRunner] = []
+        self.frame_size = config.size or (0, 0)
+        self._preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livefx-prepare")
 
     def open(self) -> tuple[int, int]:
         """Open the source and warm the stages up at its size; returns (width, height)."""
@@ -67,15 +76,10 @@ class Pipeline:
     def warmup(self, width: int, height: int) -> None:
         """Run each stage at full and reduced scales so the first live frame pays nothing
         and the planner starts with measured costs."""
-        scales = (1.0, *self.planner.scales)
+        self.frame_size = (width, height)
         for bound in self.stages:
-            t0 = time.perf_counter()
-            for scale in scales if bound.spec.scalable else (1.0,):
-                h, w = max(4, int(height * scale)), max(4, int(width * scale))
-                log.info("warming up %s at %dx%d ...", bound.spec.name, w, h)
-                ms = bound.stage.warmup(h, w)
-                self.planner.cost.observe(bound.spec.name, w * h, ms)
-            log.info("%s ready in %.1f s", bound.spec.name, time.perf_counter() - t0)
+            for pixels, ms in self.warm_stage(bound.spec, bound.stage).items():
+                self.planner.cost.observe(bound.spec.name, pixels, ms)
         best = self.planner.best_fitting(width * height)
         if self.stages and best.passthrough:
             cheapest = self.planner.predict_ms(self.planner.ladder[-2], width * height)
@@ -88,6 +92,45 @@ class Pipeline:
                 width,
                 height,
             )
+
+    def warm_stage(self, spec: StageSpec, stage: Stage) -> dict[int, float]:
+        """Warm ``stage`` up at every size the planner may ask for; pixels -> ms."""
+        width, height = self.frame_size
+        t0 = time.perf_counter()
+        costs = {}
+        for scale in (1.0, *self.planner.scales) if spec.scalable else (1.0,):
+            h, w = max(4, int(height * scale)), max(4, int(width * scale))
+            log.info("warming up %s at %dx%d ...", spec.name, w, h)
+            costs[w * h] = stage.warmup(h, w)
+        log.info("%s ready in %.1f s", spec.name, time.perf_counter() - t0)
+        return costs
+
+    def switch_style(self, path: Path | None) -> Future:
+        """Switch to the style in ``path`` (None: no style) without stalling the stream."""
+        from models.stylize import build_style_stage
+
+        device, dtype, backend = self.converter.device, self.converter.dtype, self.config.backend
+        log.info("preparing style %s ...", path.stem if path else "none")
+        return self.switch_stage(
+            StageSpec("stylize"), lambda: build_style_stage(path, device, dtype, backend) if path else None
+        )
+
+    def switch_stage(self, spec: StageSpec, prepare: Callable[[], Stage | None]) -> Future:
+        """Build a stage with ``prepare`` and warm it up on a helper thread, then have the
+        worker install it between two frames. The frame path never waits for it.
+        The future resolves once the worker has installed the stage."""
+
+        def job() -> None:
+            stage = prepare()
+            costs = self.warm_stage(spec, stage) if stage is not None else {}
+            installed = threading.Event()
+            assert self.worker is not None, "start() first"
+            self.worker.request_swap(StageSwap(spec, stage, costs, position=0, done=installed))
+            while not installed.wait(0.1):
+                if not self.worker.is_alive():
+                    raise LivefxError(f"the run ended before {spec.name} could be switched")
+
+        return self._preparer.submit(job)
 
     def start(self) -> None:
         cfg = self.config
@@ -145,6 +188,7 @@ class Pipeline:
                 runner.join()
         self.capture.stop()
         self.capture.join(timeout=5)
+        self._preparer.shutdown(wait=False, cancel_futures=True)
         if self.capture.error is not None:
             raise _as_livefx(self.capture.error)
         if self.worker.error is not None:

@@ -25,6 +25,18 @@ log = logging.getLogger("livefx.worker")
 
 
 @dataclass
+class StageSwap:
+    """A stage prepared off the hot path, to replace (or with ``stage=None`` remove) the
+    stage of the same name. ``warm_costs`` (pixels -> ms) seed the planner's cost model."""
+
+    spec: StageSpec
+    stage: Stage | None
+    warm_costs: dict[int, float]
+    position: int = 0
+    done: threading.Event | None = None
+
+
+@dataclass
 class BoundStage:
     """A model stage with the role the planner gives it."""
 
@@ -49,6 +61,8 @@ class Worker(threading.Thread):
         super().__init__(name="livefx-worker", daemon=True)
         self.frames_out = frames_out
         self.stages = {b.spec.name: b.stage for b in stages}
+        self.planner_specs = [b.spec for b in stages]
+        self.swaps = 0
         self.planner = planner
         self.stats = stats
         self.converter = converter
@@ -56,10 +70,33 @@ class Worker(threading.Thread):
         self.reader = frames_in.reader(ReadPolicy.NEWEST if realtime else ReadPolicy.IN_ORDER)
         self.stage_errors = 0
         self.error: BaseException | None = None
+        self._pending_swap: StageSwap | None = None
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
         self._stop_event.set()
+
+    def request_swap(self, swap: StageSwap) -> None:
+        """Hand over a prepared (loaded, warmed-up) stage; installed between two frames."""
+        self._pending_swap = swap  # one reference assignment: atomic for the worker thread
+
+    def _install_pending_swap(self) -> None:
+        swap, self._pending_swap = self._pending_swap, None
+        if swap is None:
+            return
+        specs = [spec for spec in self.planner_specs if spec.name != swap.spec.name]
+        self.stages.pop(swap.spec.name, None)
+        if swap.stage is not None:
+            specs.insert(swap.position, swap.spec)
+            self.stages[swap.spec.name] = swap.stage
+        self.planner_specs = specs
+        self.planner.set_stages(specs)
+        self.planner.cost.forget(swap.spec.name)
+        for pixels, ms in swap.warm_costs.items():
+            self.planner.cost.observe(swap.spec.name, pixels, ms)
+        self.swaps += 1
+        if swap.done is not None:
+            swap.done.set()
 
     def run(self) -> None:
         try:
@@ -74,6 +111,7 @@ class Worker(threading.Thread):
 
     def _loop(self) -> None:
         while not self._stop_event.is_set():
+            self._install_pending_swap()
             try:
                 frame = self.reader.get(timeout=0.1)
             except RingClosed:

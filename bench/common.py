@@ -1,0 +1,48 @@
+"""Helpers shared by the benchmarks: timing, machine description, result files."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> str:
+    if torch.cuda.is_available():
+        return f"cuda:0 {torch.cuda.get_device_name(0)}"
+    return f"cpu {platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
+
+
+def time_ms(fn: Callable[[], object], *, warmup: int = 2, runs: int = 10, sync: bool = False) -> dict[str, float]:
+    """Median and p90 wall time of ``fn`` in ms after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(runs):
+        if sync:
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if sync:
+            torch.cuda.synchronize()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    samples.sort()
+    return {
+        "median_ms": round(statistics.median(samples), 2),
+        "p90_ms": round(samples[int(0.9 * (len(samples) - 1))], 2),
+    }
+
+
+def write_results(name: str, payload: dict, table: str) -> None:
+    """``bench/results/<name>.json`` and ``.md`` (the table, with the machine named)."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(f"# {name}\n\nMachine: {payload['machine']}\n\n{table}\n")
+    print(table)

@@ -1,0 +1,113 @@
+"""Live style switching: prepared off the hot path, swapped between two frames."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import models.stylize
+from models.student import STUDENT_FORMAT, StudentConfig, StudentNet
+from stream.sources.synthetic import SyntheticSource
+
+from .helpers import Collect, pipeline
+
+
+def student_file(path, seed: int):
+    torch.manual_seed(seed)
+    net = StudentNet().eval().fuse()
+    save_file(net.state_dict(), str(path), metadata={"format": STUDENT_FORMAT, **StudentConfig().to_metadata()})
+    return path
+
+
+class TimedCollect(Collect):
+    def write(self, frame):
+        super().write(frame)
+        self.times = getattr(self, "times", []) + [time.monotonic()]
+
+
+@pytest.fixture
+def styles(tmp_path):
+    return student_file(tmp_path / "a.safetensors", 1), student_file(tmp_path / "b.safetensors", 2)
+
+
+def styler(path):
+    stage = models.stylize.build_style_stage(path, torch.device("cpu"), torch.float32, "eager")
+
+    def apply(image):
+        x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+        return (stage(x)[0].permute(1, 2, 0) * 255).round().byte().numpy()
+
+    return apply
+
+
+def test_switch_under_a_running_worker_does_not_stall(styles, monkeypatch):
+    a, b = styles
+    slow_load = threading.Event()
+    real_load = models.stylize.load_style
+
+    def load_slowly(path):
+        slow_load.set()
+        time.sleep(0.6)  # a big model loading from a slow disk
+        return real_load(path)
+
+    sink = TimedCollect(in_order=True)
+    p = pipeline(SyntheticSource(64, 48, fps=40), [sink], None, budget_ms=500, max_frames=2000, backend="eager")
+    p.open()
+    runner = threading.Thread(target=p.run, kwargs={"log_every_s": 0})
+    runner.start()
+    first = p.switch_style(a)
+    first.result(timeout=20)
+    monkeypatch.setattr(models.stylize, "load_style", load_slowly)
+    t_request = time.monotonic()
+    second = p.switch_style(b)
+    assert slow_load.wait(5)
+    second.result(timeout=20)
+    t_done = time.monotonic()
+    time.sleep(0.3)
+    p.stop()
+    runner.join(30)
+    assert p.worker.swaps == 2
+    # Frames kept coming while the next style was loading: no gap near the 0.6 s load.
+    during = [t for t in sink.times if t_request <= t <= t_done]
+    assert len(during) >= 10
+    gaps = np.diff(sink.times)
+    assert gaps.max() < 0.3, gaps.max()
+    # Before the first switch frames pass through; later ones carry style a, then style b.
+    expect_a, expect_b = styler(a), styler(b)
+    by_style = {"none": 0, "a": 0, "b": 0}
+    src = SyntheticSource(64, 48, fps=40)
+    src.open()
+    inputs = [src.read()[0] for _ in range(sink.frames[-1].seq + 1)]
+    for f in sink.frames:
+        original = inputs[f.seq]
+        if np.array_equal(f.image, original):
+            by_style["none"] += 1
+        elif np.abs(f.image.astype(int) - expect_a(original)).max() <= 1:
+            by_style["a"] += 1
+        elif np.abs(f.image.astype(int) - expect_b(original)).max() <= 1:
+            by_style["b"] += 1
+    assert by_style["a"] > 0 and by_style["b"] > 0
+    assert sum(by_style.values()) == len(sink.frames), "every frame is exactly one style, never a mix"
+    # Once b is in, a never comes back.
+    kinds = []
+    for f in sink.frames:
+        kinds.append("b" if np.abs(f.image.astype(int) - expect_b(inputs[f.seq])).max() <= 1 else "x")
+    assert "x" not in kinds[kinds.index("b") :]
+
+
+def test_switch_to_none_removes_the_stage(styles):
+    a, _ = styles
+    sink = Collect()
+    p = pipeline(SyntheticSource(64, 48, fps=40), [sink], None, budget_ms=500, max_frames=2000, backend="eager")
+    p.open()
+    runner = threading.Thread(target=p.run, kwargs={"log_every_s": 0})
+    runner.start()
+    p.switch_style(a).result(timeout=20)
+    p.switch_style(None).result(timeout=20)
+    p.stop()
+    runner.join(30)
+    assert p.worker.swaps == 2 and p.worker.stages == {}
+    assert [r.name for r in p.planner.ladder] == ["full"]
