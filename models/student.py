@@ -27,29 +27,35 @@ STUDENT_FORMAT = "livefx-student"
 class StudentConfig:
     width: int = 48  # channels at quarter resolution
     blocks: int = 5
+    #: "batch" folds away at inference; "instance" (quarter-resolution layers only) keeps
+    #: the per-frame contrast normalisation the teachers rely on, at a small cost.
+    norm: str = "batch"
 
     def to_metadata(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str]) -> StudentConfig:
-        return cls(width=int(meta.get("width", 48)), blocks=int(meta.get("blocks", 5)))
+        return cls(width=int(meta.get("width", 48)), blocks=int(meta.get("blocks", 5)), norm=meta.get("norm", "batch"))
 
 
-def conv_bn(cin: int, cout: int, stride: int = 1, groups: int = 1, kernel: int = 3) -> nn.Sequential:
+def conv_bn(
+    cin: int, cout: int, stride: int = 1, groups: int = 1, kernel: int = 3, norm: str = "batch"
+) -> nn.Sequential:
+    norm_layer = nn.InstanceNorm2d(cout, affine=True) if norm == "instance" else nn.BatchNorm2d(cout)
     return nn.Sequential(
         nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False, padding_mode="reflect"),
-        nn.BatchNorm2d(cout),
+        norm_layer,
     )
 
 
 class SeparableBlock(nn.Module):
     """x + pw(dw(relu(pw(dw(x))))): a residual block at a fraction of a 3x3 conv's cost."""
 
-    def __init__(self, c: int) -> None:
+    def __init__(self, c: int, norm: str = "batch") -> None:
         super().__init__()
-        self.dw1, self.pw1 = conv_bn(c, c, groups=c), conv_bn(c, c, kernel=1)
-        self.dw2, self.pw2 = conv_bn(c, c, groups=c), conv_bn(c, c, kernel=1)
+        self.dw1, self.pw1 = conv_bn(c, c, groups=c), conv_bn(c, c, kernel=1, norm=norm)
+        self.dw2, self.pw2 = conv_bn(c, c, groups=c), conv_bn(c, c, kernel=1, norm=norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.pw1(self.dw1(x)))
@@ -62,8 +68,9 @@ class StudentNet(nn.Module):
         self.config = config or StudentConfig()
         c = self.config.width
         self.down1 = conv_bn(3, c // 2, stride=2)
-        self.down2 = conv_bn(c // 2, c, stride=2)
-        self.blocks = nn.Sequential(*(SeparableBlock(c) for _ in range(self.config.blocks)))
+        norm = self.config.norm
+        self.down2 = conv_bn(c // 2, c, stride=2, norm=norm)
+        self.blocks = nn.Sequential(*(SeparableBlock(c, norm) for _ in range(self.config.blocks)))
         self.up1 = conv_bn(c, c // 2)
         self.head = nn.Conv2d(c // 2, 12, 3, padding=1, padding_mode="reflect")
         self.refine1 = nn.Conv2d(6, 12, 3, padding=1, padding_mode="reflect")

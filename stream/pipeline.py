@@ -102,7 +102,10 @@ class Pipeline:
             h, w = max(4, int(height * scale)), max(4, int(width * scale))
             log.info("warming up %s at %dx%d ...", spec.name, w, h)
             costs[w * h] = stage.warmup(h, w)
-        log.info("%s ready in %.1f s", spec.name, time.perf_counter() - t0)
+        seconds = time.perf_counter() - t0
+        self.stats.warmup_s[spec.name] = round(self.stats.warmup_s.get(spec.name, 0.0) + seconds, 3)
+        accel = getattr(stage, "accel", None)
+        log.info("%s ready in %.1f s%s", spec.name, seconds, f" ({accel.describe()})" if accel else "")
         return costs
 
     def switch_style(self, path: Path | None) -> Future:

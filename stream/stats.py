@@ -48,6 +48,8 @@ class RunStats:
         self.frames_in = 0
         self.frames_dropped = 0
         self.sinks: dict[str, dict[str, int]] = {}
+        #: Seconds spent warming up (and compiling) each stage before and during the run.
+        self.warmup_s: dict[str, float] = {}
 
     def record(self, rec: FrameRecord) -> None:
         with self._lock:
@@ -83,6 +85,7 @@ class RunStats:
                 "stages": stages,
                 "decisions": dict(self.decisions),
                 "sinks": {k: dict(v) for k, v in self.sinks.items()},
+                "warmup_s": dict(self.warmup_s),
             }
 
     def log_line(self, since: dict | None, seconds: float) -> str:

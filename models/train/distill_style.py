@@ -63,9 +63,10 @@ def quantize(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(student: StudentNet, teacher: TransformerNet, device: torch.device) -> dict:
+def evaluate(student: StudentNet, teacher: TransformerNet, device: torch.device, frames: list | None = None) -> dict:
+    """PSNR/SSIM of the student against the teacher, both quantized to 8 bits."""
     rows = []
-    for name, img in held_out_frames():
+    for name, img in frames if frames is not None else held_out_frames():
         target = quantize(teach(teacher, img, device))
         out = quantize(student(to_tensor(img, device)))
         rows.append({"frame": name, "psnr": psnr(out, target), "ssim": ssim(out, target)})
