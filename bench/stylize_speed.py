@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     cuda = device.type == "cuda"
     path = EMBEDDED_DIR / f"{args.style}.safetensors"
-    student = load_student(path) if is_student_file(path) else StudentNet().eval().fuse()
+    shipped = is_student_file(path)
+    student = load_student(path) if shipped else StudentNet().eval().fuse()
+    student_weights = path.name if shipped else "random init (no shipped student yet; speed does not depend on weights)"
     models = {"teacher": (TransformerNet().eval(), 255.0), "student": (student, 1.0)}
     backends = ["eager"] + ([] if args.no_compile else ["compile"])
     rows = []
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = "cuda" if cuda else "cpu"
     write_results(
         f"stylize-speed-{tag}",
-        {"machine": machine(), "student": str(path.name), "rows": rows, "ratios": ratios},
+        {"machine": machine(), "student_weights": student_weights, "rows": rows, "ratios": ratios},
         "\n".join(lines),
     )
     return 0

@@ -9,9 +9,9 @@ report of what it did. Backends:
   CUDA graphs per fixed input shape. Shapes compile on first use, so callers warm up
   every shape they will use (the pipeline does, before the first live frame).
 - ``tensorrt``: torch-tensorrt through ``torch.compile(backend="tensorrt")``, CUDA only.
-- ``auto``: ``compile`` on CUDA, ``eager`` on the CPU (where compile costs ~tens of seconds
-  of start-up for a measured ~1.2x; see ``bench/``), falling back to eager if compilation
-  fails.
+- ``auto``: ``compile`` on CUDA (falling back to eager if compilation fails), ``eager`` on
+  the CPU: there compile measured 1.2-1.9x faster but costs ~9 s of start-up per frame
+  size (bench/results/stylize-speed-cpu.md), so it is opt-in with ``--backend compile``.
 
 Every model stage (style, RIFE, VideoMAE) goes through this function.
 """

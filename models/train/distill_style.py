@@ -97,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--max-frames", type=int, help="use only this many training frames (smoke tests)")
+    ap.add_argument("--eval-frames", type=int, help="evaluate on only this many held-out frames (smoke tests)")
+    ap.add_argument("--width", type=int, default=StudentConfig.width, help="student channels at 1/4 resolution")
+    ap.add_argument("--blocks", type=int, default=StudentConfig.blocks)
+    ap.add_argument("--norm", choices=["batch", "instance"], default=StudentConfig.norm)
     args = ap.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -108,12 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     t_start = time.time()
     teacher = load_transformer_net(args.teacher).to(device)
-    frames = training_frames()
+    frames = training_frames()[: args.max_frames]
     frames += [np.ascontiguousarray(f[:, ::-1]) for f in frames]  # mirrors (the teacher is not flip-equivariant)
     pairs = [(to_tensor(f, device)[0], teach(teacher, f, device)[0]) for f in frames]
     print(f"{len(pairs)} training frames taught in {time.time() - t_start:.0f} s", flush=True)
 
-    student = StudentNet(StudentConfig()).to(device).train()
+    student = StudentNet(StudentConfig(args.width, args.blocks, args.norm)).to(device).train()
     opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=1e-4)
     warmup = max(1, args.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then cosine decay
@@ -140,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
 
     student = student.cpu().fuse()
     teacher = teacher.cpu()
-    report = evaluate(student, teacher, torch.device("cpu"))
+    report = evaluate(student, teacher, torch.device("cpu"), held_out_frames()[: args.eval_frames])
     train_s = time.time() - t_start
     record = {
         "teacher": args.teacher.name,
@@ -149,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "batch": args.batch,
         "crop": args.crop,
         "lr": args.lr,
+        "student_config": student.config.to_metadata(),
         "train_frames": len(pairs),
         "train_seconds": round(train_s),
         "device": str(device),
