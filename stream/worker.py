@@ -71,6 +71,7 @@ class Worker(threading.Thread):
         self.stage_errors = 0
         self.error: BaseException | None = None
         self._pending_swap: StageSwap | None = None
+        self._swap_lock = threading.Lock()
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -78,10 +79,12 @@ class Worker(threading.Thread):
 
     def request_swap(self, swap: StageSwap) -> None:
         """Hand over a prepared (loaded, warmed-up) stage; installed between two frames."""
-        self._pending_swap = swap  # one reference assignment: atomic for the worker thread
+        with self._swap_lock:
+            self._pending_swap = swap  # a newer request replaces one not yet installed
 
     def _install_pending_swap(self) -> None:
-        swap, self._pending_swap = self._pending_swap, None
+        with self._swap_lock:
+            swap, self._pending_swap = self._pending_swap, None
         if swap is None:
             return
         specs = [spec for spec in self.planner_specs if spec.name != swap.spec.name]
