@@ -119,6 +119,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between live stats lines; 0 turns them off (default: 2)",
     )
     run.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    srv = sub.add_parser(
+        "serve",
+        help="serve the web client: browser camera in, processed video back (WebRTC)",
+        description="Serve the browser client and WebRTC on one port. Open the printed URL, allow the"
+        " camera, and see yourself processed in real time.",
+    )
+    srv.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: 127.0.0.1, this machine only); any other address requires a token",
+    )
+    srv.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
+    srv.add_argument("--token", help="access token; generated and printed when --host is not loopback")
+    srv.add_argument("--source", default="browser", help="browser (each client's camera; default)")
+    srv.add_argument("--style", default="none", metavar="PATH|NAME|none", help="initial style (default: none)")
+    srv.add_argument("--size", default="640x480", metavar="WxH", help="size to warm models up for (default: 640x480)")
+    srv.add_argument("--budget-ms", type=float, default=100.0, metavar="MS", help="per-frame budget (default: 100)")
+    srv.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
+    srv.add_argument("--backend", default="auto", choices=BACKENDS, help="model backend (default: auto)")
+    srv.add_argument("--precision", default="auto", choices=list(DTYPES), help="compute precision (default: auto)")
+    srv.add_argument("--max-sessions", type=int, default=4, help="concurrent clients before 'busy' (default: 4)")
     sub.add_parser(
         "weights",
         help="list the styles livefx can load by name",
@@ -208,6 +229,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if pipeline.sink_errors else 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from models.accel import resolve_dtype
+    from models.registry import resolve_style
+    from stream.device import FrameConverter, resolve_device
+    from stream.server.app import LivefxServer
+    from stream.server.session import SessionSettings
+
+    if args.source != "browser":
+        raise UsageError(f"--source {args.source}: only 'browser' is served so far (broadcast mode is not built yet)")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: must be 0-65535")
+    device = resolve_device(args.device)
+    settings = SessionSettings(
+        FrameConverter(device, resolve_dtype(args.precision, device)),
+        resolve_style(args.style),
+        budget_ms=args.budget_ms,
+        size=parse_size(args.size),
+        backend=args.backend,
+    )
+    server = LivefxServer(settings, host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions)
+
+    async def run() -> None:
+        ready = asyncio.Event()
+        task = asyncio.ensure_future(server.serve(ready))
+        await ready.wait()
+        log.info("open %s in a browser (overlay for OBS: %s)", server.url("/"), server.url("/overlay.html"))
+        await task
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        raise LivefxError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port") from None
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -219,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "serve":
+            return cmd_serve(args)
         if args.command == "weights":
             return cmd_weights(args)
     except LivefxError as exc:

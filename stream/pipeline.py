@@ -159,6 +159,10 @@ class Pipeline:
         for thread in (*self.runners, self.worker, self.capture):
             thread.start()
 
+    def close(self) -> None:
+        """Release the helper thread that prepares stage switches."""
+        self._preparer.shutdown(wait=False, cancel_futures=True)
+
     def stop(self) -> None:
         """Stop capturing; what is in flight drains to the sinks."""
         if self.capture is not None:
@@ -191,7 +195,7 @@ class Pipeline:
                 runner.join()
         self.capture.stop()
         self.capture.join(timeout=5)
-        self._preparer.shutdown(wait=False, cancel_futures=True)
+        self.close()
         if self.capture.error is not None:
             raise _as_livefx(self.capture.error)
         if self.worker.error is not None:

@@ -1,0 +1,1 @@
+"""``livefx serve``: one port for the web client, signaling, control and events."""

@@ -1,0 +1,137 @@
+"""The websockets server: static files from ``web/``, and one ``/ws`` per client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from models.registry import available_styles
+from stream.server import protocol, security, static
+from stream.server.session import Session, SessionSettings
+
+log = logging.getLogger("livefx.server")
+
+#: Largest websocket message accepted (an SDP offer is ~5-15 KB).
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+class LivefxServer:
+    """Serves the web client and runs one Session per websocket, up to ``max_sessions``."""
+
+    def __init__(
+        self,
+        settings: SessionSettings,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        token: str | None = None,
+        max_sessions: int = 4,
+    ) -> None:
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self.token = security.token_for(host, token)
+        self.max_sessions = max_sessions
+        self.sessions: set[Session] = set()
+        self._files: dict[str, tuple[bytes, str]] = {}
+
+    def url(self, path: str = "/") -> str:
+        query = f"?token={self.token}" if self.token else ""
+        return f"http://{self.host}:{self.port}{path}{query}"
+
+    async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
+        async with serve(
+            self._handler,
+            self.host,
+            self.port,
+            process_request=self._process_request,
+            max_size=MAX_MESSAGE_BYTES,
+            server_header="livefx",
+        ) as server:
+            self.port = server.sockets[0].getsockname()[1]
+            if ready is not None:
+                ready.set()
+            await (stop.wait() if stop is not None else asyncio.Future())
+        for session in list(self.sessions):
+            await session.close()
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if not security.token_ok(request.path, self.token):
+            return _text(HTTPStatus.FORBIDDEN, "livefx: a token is required: open the URL printed by livefx serve")
+        if path == "/ws":
+            if not security.origin_ok(request.headers.get("Origin"), request.headers.get("Host")):
+                return _text(HTTPStatus.FORBIDDEN, "livefx: websocket origin does not match this server")
+            return None  # go on with the websocket handshake
+        if request.headers.get("Upgrade"):
+            return _text(HTTPStatus.NOT_FOUND, "livefx: the websocket lives at /ws")
+        return self._file(path)
+
+    def _file(self, path: str) -> Response:
+        if path not in self._files:
+            found = static.resolve(path)
+            if found is None:
+                return _text(HTTPStatus.NOT_FOUND, f"livefx: no such page {path}")
+            self._files[path] = (found.read_bytes(), static.content_type(found))
+        body, ctype = self._files[path]
+        headers = Headers(
+            {
+                "Content-Type": ctype,
+                "Content-Length": str(len(body)),
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            }
+        )
+        return Response(HTTPStatus.OK.value, "OK", headers, body)
+
+    def _style_name(self) -> str:
+        return self.settings.style.stem if self.settings.style is not None else "none"
+
+    async def _publish(self, message: str, origin: Session) -> None:
+        """Send a session's event to every observer (e.g. OBS overlays) but the session itself."""
+        for session in list(self.sessions):
+            if session.observer and session is not origin:
+                try:
+                    await session.send(message)
+                except ConnectionClosed:
+                    pass
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        if len(self.sessions) >= self.max_sessions:
+            await ws.send(protocol.error(f"busy: {self.max_sessions} sessions already running; try again later"))
+            await ws.close(1013, "busy")
+            return
+        session = Session(ws.send, self.settings, self._publish)
+        self.sessions.add(session)
+        try:
+            await ws.send(protocol.event("hello", styles=sorted(available_styles()), style=self._style_name()))
+            async for raw in ws:
+                try:
+                    await session.handle(protocol.parse(raw))
+                except protocol.ProtocolError as exc:
+                    await ws.send(protocol.error(str(exc)))
+                except ConnectionClosed:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one bad message must not drop the client
+                    log.exception("error handling a message")
+                    await ws.send(
+                        protocol.error(f"internal error: {str(exc).splitlines()[0][:200] if str(exc) else exc!r}")
+                    )
+        except ConnectionClosed:
+            pass
+        finally:
+            await session.close()
+            self.sessions.discard(session)
+
+
+def _text(status: HTTPStatus, text: str) -> Response:
+    body = text.encode()
+    headers = Headers({"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))})
+    return Response(status.value, status.phrase, headers, body)

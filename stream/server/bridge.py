@@ -1,0 +1,151 @@
+"""Between aiortc's asyncio world and the engine's threads, without queues that grow.
+
+- ``TrackSource``: a Source fed by a task that drains the browser's incoming track as fast
+  as aiortc delivers (so nothing piles up inside aiortc); only the newest frame is kept.
+  Pixel conversion happens on the capture thread, not on the event loop.
+- ``TrackSink`` + ``ProcessedTrack``: the sink thread converts processed frames to
+  ``av.VideoFrame`` and hands the newest to the loop; the outgoing track sends it with a
+  pts taken from the frame's capture time, so the browser plays at the real rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import threading
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from stream.frame import Frame, now_ns
+from stream.sinks.base import Sink
+from stream.sources.base import Source
+
+VIDEO_CLOCK = 90_000
+VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
+
+
+class TrackSource(Source):
+    """The newest frame received from a remote track; older unread ones are counted as dropped."""
+
+    self_paced = True
+
+    def __init__(self, spec: str = "browser", fps: float = 30.0) -> None:
+        self.spec = spec
+        self.fps = fps
+        self._cond = threading.Condition()
+        self._latest: av.VideoFrame | None = None
+        self._ended = False
+        self._size = (0, 0)
+        self.received = 0
+        self.replaced_unread = 0
+        self._t0: float | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    def open(self) -> None:
+        pass
+
+    def put(self, frame: av.VideoFrame) -> None:
+        """Called on the event loop for every received frame; never blocks for long."""
+        with self._cond:
+            if self._latest is not None:
+                self.replaced_unread += 1
+            self._latest = frame
+            self.received += 1
+            self._cond.notify()
+
+    def end(self) -> None:
+        with self._cond:
+            self._ended = True
+            self._cond.notify()
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._latest is not None or self._ended)
+            frame, self._latest = self._latest, None
+        if frame is None:
+            return None
+        image = frame.to_ndarray(format="rgb24")
+        self._size = (image.shape[1], image.shape[0])
+        t = float(frame.time) if frame.time is not None else 0.0
+        if self._t0 is None:
+            self._t0 = t
+        return image, t - self._t0
+
+    def interrupt(self) -> None:
+        self.end()
+
+
+async def drain(track: MediaStreamTrack, source: TrackSource) -> None:
+    """Receive every frame aiortc decodes and hand it on at once (aiortc's own queue stays empty)."""
+    try:
+        while True:
+            source.put(await track.recv())
+    except MediaStreamError:
+        pass
+    finally:
+        source.end()
+
+
+class ProcessedTrack(MediaStreamTrack):
+    """The outgoing video: the newest processed frame, paced by capture time."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._latest: tuple[av.VideoFrame, int] | None = None
+        self._ready = asyncio.Event()
+        self._t0: int | None = None
+        self._last_pts = -1
+        self.sent = 0
+        self.replaced_unsent = 0
+
+    def offer(self, frame: av.VideoFrame, t_capture: int) -> None:
+        """On the loop (via call_soon_threadsafe): keep only the newest frame."""
+        if self._latest is not None:
+            self.replaced_unsent += 1
+        self._latest = (frame, t_capture)
+        self._ready.set()
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        await self._ready.wait()
+        self._ready.clear()
+        assert self._latest is not None
+        frame, t_capture = self._latest
+        self._latest = None
+        if self._t0 is None:
+            self._t0 = t_capture
+        pts = max(self._last_pts + 1, (t_capture - self._t0) * VIDEO_CLOCK // 1_000_000_000)
+        frame.pts, frame.time_base = pts, VIDEO_TIME_BASE
+        self._last_pts = pts
+        self.sent += 1
+        return frame
+
+
+class TrackSink(Sink):
+    """Sends processed frames to a ProcessedTrack on the event loop."""
+
+    spec = "webrtc"
+
+    def __init__(self, track: ProcessedTrack, loop: asyncio.AbstractEventLoop) -> None:
+        self.track = track
+        self.loop = loop
+        self.send_latency_ms: list[float] = []
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        pass
+
+    def write(self, frame: Frame) -> None:
+        video = av.VideoFrame.from_ndarray(frame.image, format="rgb24")
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.track.offer, video, frame.t_capture)
+        self.send_latency_ms.append((now_ns() - frame.t_capture) / 1e6)
+        del self.send_latency_ms[:-256]  # bounded: the last few seconds are what matter

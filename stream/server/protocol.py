@@ -1,0 +1,71 @@
+"""The JSON messages on ``/ws``: every message is an object with a ``type``.
+
+Client -> server: ``offer`` {sdp}, ``candidate`` {candidate, sdpMid, sdpMLineIndex} (trickle
+ICE is optional: offers may carry all candidates), ``style`` {name}, ``budget`` {ms},
+``ping``, ``subscribe`` (an observer such as the OBS overlay: receive every session's
+events, send no video). Server -> client: ``hello`` {styles, style}, ``answer`` {sdp},
+``state`` {state}, ``style`` {name, status}, ``metrics`` {...}, ``pong``, ``error`` {message}.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+#: Field name -> type, per client message type.
+CLIENT_MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "offer": {"sdp": str},
+    "candidate": {"candidate": str},
+    "style": {"name": str},
+    "budget": {"ms": (int, float)},
+    "ping": {},
+    "subscribe": {},
+}
+
+
+class ProtocolError(ValueError):
+    """A message the server cannot act on; its text goes back to the client."""
+
+
+@dataclass(frozen=True)
+class Message:
+    type: str
+    data: dict[str, Any]
+
+
+def parse(raw: str | bytes) -> Message:
+    """Validate one client message; ProtocolError says what is wrong with it."""
+    if isinstance(raw, bytes):
+        raise ProtocolError("binary messages are not supported; send JSON text")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(f"not JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("a message must be a JSON object with a 'type'")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("missing 'type'")
+    if kind not in CLIENT_MESSAGES:
+        raise ProtocolError(f"unknown message type {kind!r}; expected one of {', '.join(CLIENT_MESSAGES)}")
+    for field, expected in CLIENT_MESSAGES[kind].items():
+        value = data.get(field)
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise ProtocolError(f"'{kind}' needs a '{field}' field of type {_type_name(expected)}")
+    if kind == "budget" and not 1 <= data["ms"] <= 10_000:
+        raise ProtocolError("'budget' ms must be between 1 and 10000")
+    return Message(kind, data)
+
+
+def error(message: str) -> str:
+    return json.dumps({"type": "error", "message": message})
+
+
+def event(kind: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, **fields})
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    types = expected if isinstance(expected, tuple) else (expected,)
+    return {str: "string", int: "number", float: "number"}.get(types[0], types[0].__name__)

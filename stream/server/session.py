@@ -1,0 +1,215 @@
+"""One client: its websocket, its peer connection and its pipeline (send-receive mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+from websockets.exceptions import ConnectionClosed
+
+from stream.budget import StageSpec
+from stream.device import FrameConverter
+from stream.errors import LivefxError
+from stream.pipeline import Pipeline, PipelineConfig
+from stream.server import protocol
+from stream.server.bridge import ProcessedTrack, TrackSink, TrackSource, drain
+from stream.worker import BoundStage
+
+log = logging.getLogger("livefx.server")
+
+
+@dataclass
+class SessionSettings:
+    """What every new session starts with."""
+
+    converter: FrameConverter
+    style: Path | None
+    budget_ms: float = 100.0
+    size: tuple[int, int] = (640, 480)
+    backend: str = "auto"
+    metrics_every_s: float = 0.5
+
+
+class Session:
+    def __init__(self, send, settings: SessionSettings, publish=None) -> None:
+        self._send = send
+        self._publish = publish  # server-wide event fan-out (observers such as the overlay)
+        self.observer = False
+        self.settings = settings
+        self.pc: RTCPeerConnection | None = None
+        self.pipeline: Pipeline | None = None
+        self.source: TrackSource | None = None
+        self.out_track: ProcessedTrack | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self.closed = False
+
+    async def handle(self, message: protocol.Message) -> None:
+        kind, data = message.type, message.data
+        if kind == "ping":
+            await self._send(protocol.event("pong"))
+        elif kind == "subscribe":
+            self.observer = True
+        elif kind == "offer":
+            await self._on_offer(data["sdp"])
+        elif kind == "candidate":
+            await self._on_candidate(data)
+        elif kind == "style":
+            self._spawn(self._on_style(data["name"]))
+        elif kind == "budget":
+            if self.pipeline is None:
+                raise protocol.ProtocolError("no stream yet: send an offer first")
+            self.pipeline.planner.budget_ms = self.pipeline.stats.budget_ms = float(data["ms"])
+            await self._send(protocol.event("budget", ms=float(data["ms"])))
+
+    async def _on_offer(self, sdp: str) -> None:
+        if self.pc is not None:
+            raise protocol.ProtocolError("this session already has a stream; open a new websocket to restart")
+        pc = self.pc = RTCPeerConnection()
+        loop = asyncio.get_running_loop()
+        self.source = TrackSource()
+        self.out_track = ProcessedTrack()
+
+        @pc.on("track")
+        def on_track(track) -> None:
+            if track.kind == "video":
+                self._spawn(drain(track, self.source))
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            if not any(t.kind == "video" for t in pc.getTransceivers()):
+                raise ValueError("the offer has no video: add a camera track or a recvonly video transceiver")
+        except Exception as exc:  # noqa: BLE001 - aiortc raises ValueError and others on bad SDP
+            self.pc = None
+            await pc.close()
+            raise protocol.ProtocolError(
+                f"invalid offer: {(str(exc) or type(exc).__name__).splitlines()[0][:200]}"
+            ) from None
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            with contextlib.suppress(ConnectionClosed):  # the client may already be gone
+                await self._send(protocol.event("state", state=pc.connectionState))
+            if pc.connectionState in ("failed", "closed"):
+                await self.close()
+
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "video":
+                transceiver.sender.replaceTrack(self.out_track)
+                if transceiver.direction == "recvonly":
+                    transceiver.direction = "sendrecv"
+        self.pipeline = await loop.run_in_executor(None, self._build_pipeline, loop)
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)  # aiortc gathers all candidates here: no trickle needed
+        await self._send(protocol.event("answer", sdp=pc.localDescription.sdp))
+        self._spawn(self._metrics())
+
+    def _build_pipeline(self, loop: asyncio.AbstractEventLoop) -> Pipeline:
+        """Off the loop: load and warm the model, then start the threads."""
+        from models.stylize import build_style_stage
+
+        s = self.settings
+        stages = []
+        if s.style is not None:
+            stage = build_style_stage(s.style, s.converter.device, s.converter.dtype, s.backend)
+            stages.append(BoundStage(StageSpec("stylize"), stage))
+        config = PipelineConfig(budget_ms=s.budget_ms, size=None, backend=s.backend)
+        pipeline = Pipeline(self.source, [TrackSink(self.out_track, loop)], stages, s.converter, config)
+        pipeline.warmup(*s.size)
+        pipeline.start()
+        return pipeline
+
+    async def _on_candidate(self, data: dict) -> None:
+        if self.pc is None:
+            raise protocol.ProtocolError("'candidate' before 'offer'")
+        if not data["candidate"]:
+            return  # end-of-candidates
+        if data.get("sdpMid") is None and data.get("sdpMLineIndex") is None:
+            raise protocol.ProtocolError("'candidate' needs 'sdpMid' or 'sdpMLineIndex'")
+        try:
+            candidate = candidate_from_sdp(data["candidate"].removeprefix("candidate:"))
+        except Exception:  # noqa: BLE001
+            raise protocol.ProtocolError("malformed ICE candidate") from None
+        candidate.sdpMid = data.get("sdpMid")
+        candidate.sdpMLineIndex = data.get("sdpMLineIndex")
+        await self.pc.addIceCandidate(candidate)
+
+    async def _on_style(self, name: str) -> None:
+        from models.registry import resolve_style
+
+        try:
+            if self.pipeline is None:
+                raise protocol.ProtocolError("no stream yet: send an offer first")
+            path = resolve_style(name)
+            await asyncio.wrap_future(self.pipeline.switch_style(path))
+        except (LivefxError, protocol.ProtocolError) as exc:
+            await self._send(protocol.error(str(exc)))
+            return
+        await self._send(protocol.event("style", name=name, status="ready"))
+
+    async def _metrics(self) -> None:
+        while not self.closed and self.pipeline is not None:
+            await asyncio.sleep(self.settings.metrics_every_s)
+            snap = self.pipeline.snapshot()
+            sink = self.pipeline.sinks[0]
+            sends = sorted(getattr(sink, "send_latency_ms", [])) or [0.0]
+            await self._send(
+                protocol.event(
+                    "metrics",
+                    frames_in=snap["frames_in"],
+                    frames_out=snap["frames_out"],
+                    frames_dropped=snap["frames_dropped"],
+                    latency_ms=snap["latency_ms"],
+                    stages=snap["stages"],
+                    decisions=snap["decisions"],
+                    capture_to_send_ms=sends[len(sends) // 2],
+                    budget_ms=snap["budget_ms"],
+                )
+            )
+
+    async def send(self, message: str) -> None:
+        await self._send(message)
+
+    async def _emit(self, message: str) -> None:
+        await self._send(message)
+        if self._publish is not None:
+            await self._publish(message, self)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and not self.closed:
+            log.warning("session task failed: %r", task.exception())
+
+    async def close(self) -> None:
+        """Free the peer connection, the tasks and the pipeline's threads. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
+        if self.pc is not None:
+            await self.pc.close()
+        if self.source is not None:
+            self.source.end()
+        if self.pipeline is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self._stop_pipeline)
+
+    def _stop_pipeline(self) -> None:
+        pipeline = self.pipeline
+        assert pipeline is not None
+        pipeline.stop()
+        for thread in (pipeline.capture, pipeline.worker, *pipeline.runners):
+            if thread is not None:
+                thread.join(timeout=5)
+        pipeline.close()

@@ -1,0 +1,134 @@
+"""The HTTP side and the websocket rules, against a real server on loopback."""
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+import torch
+import websockets
+
+from stream.device import FrameConverter
+from stream.server.app import LivefxServer
+from stream.server.session import SessionSettings
+from stream.server.static import resolve
+
+
+def settings():
+    return SessionSettings(FrameConverter(torch.device("cpu"), torch.float32), None, size=(64, 48), backend="eager")
+
+
+def http_get(url: str) -> tuple[int, str, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.headers["Content-Type"], r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers["Content-Type"], e.read().decode()
+
+
+async def with_server(check, **kw):
+    server = LivefxServer(settings(), port=0, **kw)
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.ensure_future(server.serve(ready, stop))
+    await ready.wait()
+    try:
+        return await check(server)
+    finally:
+        stop.set()
+        await task
+
+
+def test_static_resolution_never_leaves_web():
+    assert resolve("/") is not None and resolve("/").name == "index.html"
+    for bad in [
+        "/../pyproject.toml",
+        "/..%2fpyproject.toml",
+        "/%2e%2e/stream/cli.py",
+        "/__init__.py",
+        "/nope.html",
+        "/a%00.html",
+    ]:
+        assert resolve(bad) is None, bad
+
+
+def test_serves_pages_and_refuses_the_rest():
+    async def check(server):
+        base = f"http://127.0.0.1:{server.port}"
+        loop = asyncio.get_running_loop()
+        page = await loop.run_in_executor(None, http_get, base + "/")
+        missing = await loop.run_in_executor(None, http_get, base + "/../../etc/passwd")
+        return page, missing
+
+    page, missing = asyncio.run(with_server(check))
+    assert page[0] == 200 and page[1].startswith("text/html") and "livefx" in page[2]
+    assert missing[0] == 404
+
+
+def test_token_is_required_everywhere_when_set():
+    async def check(server):
+        base = f"http://127.0.0.1:{server.port}"
+        loop = asyncio.get_running_loop()
+        without = await loop.run_in_executor(None, http_get, base + "/")
+        with_token = await loop.run_in_executor(None, http_get, base + "/?token=t0k")
+        with pytest.raises(websockets.exceptions.InvalidStatus):
+            async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws"):
+                pass
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws?token=t0k") as ws:
+            hello = json.loads(await ws.recv())
+        return without, with_token, hello
+
+    without, with_token, hello = asyncio.run(with_server(check, token="t0k"))
+    assert without[0] == 403 and "token" in without[2]
+    assert with_token[0] == 200
+    assert hello["type"] == "hello"
+
+
+def test_foreign_origin_is_refused():
+    async def check(server):
+        with pytest.raises(websockets.exceptions.InvalidStatus) as info:
+            async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws", origin="http://evil.example"):
+                pass
+        return info.value.response.status_code
+
+    assert asyncio.run(with_server(check)) == 403
+
+
+def test_busy_past_max_sessions_and_oversized_messages():
+    async def check(server):
+        url = f"ws://127.0.0.1:{server.port}/ws"
+        async with websockets.connect(url) as first:
+            await first.recv()  # hello
+            async with websockets.connect(url) as second:
+                busy = json.loads(await second.recv())
+            await first.send(json.dumps({"type": "offer", "sdp": "x" * 100_000}))
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                await first.recv()
+            return busy, closed.value.rcvd.code
+
+    busy, code = asyncio.run(with_server(check, max_sessions=1))
+    assert busy["type"] == "error" and busy["message"].startswith("busy:")
+    assert code == 1009  # message too big
+
+
+def test_bad_offer_and_early_messages_get_errors():
+    async def check(server):
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+            await ws.recv()
+            replies = []
+            for msg in [
+                {"type": "offer", "sdp": "garbage"},
+                {"type": "budget", "ms": 50},
+                {"type": "candidate", "candidate": "candidate:1 1 udp 1 1.2.3.4 5 typ host"},
+            ]:
+                await ws.send(json.dumps(msg))
+                replies.append(json.loads(await ws.recv()))
+            await ws.send(json.dumps({"type": "ping"}))
+            replies.append(json.loads(await ws.recv()))
+            return replies
+
+    replies = asyncio.run(with_server(check))
+    assert replies[0]["type"] == "error" and "invalid offer" in replies[0]["message"]
+    assert replies[1]["type"] == "error" and "send an offer first" in replies[1]["message"]
+    assert replies[2]["type"] == "error"
+    assert replies[3]["type"] == "pong"

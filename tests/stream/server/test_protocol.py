@@ -1,0 +1,34 @@
+import json
+
+import pytest
+
+from stream.server.protocol import ProtocolError, error, parse
+
+
+def test_valid_messages():
+    assert parse('{"type": "offer", "sdp": "v=0"}').data["sdp"] == "v=0"
+    assert parse('{"type": "budget", "ms": 80}').data["ms"] == 80
+    assert parse('{"type": "ping"}').type == "ping"
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("{", "not JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"sdp": "x"}', "missing 'type'"),
+        ('{"type": "dance"}', "unknown message type 'dance'"),
+        ('{"type": "offer"}', "'offer' needs a 'sdp' field of type string"),
+        ('{"type": "style", "name": 3}', "'style' needs a 'name' field of type string"),
+        ('{"type": "budget", "ms": true}', "'budget' needs a 'ms' field of type number"),
+        ('{"type": "budget", "ms": 0}', "between 1 and 10000"),
+        (b"\x00\x01", "binary messages"),
+    ],
+)
+def test_malformed_messages_say_what_is_wrong(raw, message):
+    with pytest.raises(ProtocolError, match=message):
+        parse(raw)
+
+
+def test_error_message_shape():
+    assert json.loads(error("nope")) == {"type": "error", "message": "nope"}

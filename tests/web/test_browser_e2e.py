@@ -1,0 +1,113 @@
+"""The web client in a real browser: headless Chromium with a fake camera, against livefx serve."""
+
+import asyncio
+import os
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+import torch
+
+from stream.device import FrameConverter
+from stream.server.app import LivefxServer
+from stream.server.session import SessionSettings
+
+from ..stream.test_switching import student_file
+from .cdp import Browser, find_chromium
+
+ARTIFACTS = Path(os.environ.get("LIVEFX_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = find_chromium()
+    if path is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium); .ci/run installs it")
+    return path
+
+
+@pytest.fixture
+def server(tmp_path):
+    style = student_file(tmp_path / "style.safetensors", 5)
+    settings = SessionSettings(
+        FrameConverter(torch.device("cpu"), torch.float32),
+        style,
+        budget_ms=1000,
+        size=(320, 240),
+        backend="eager",
+        metrics_every_s=0.25,
+    )
+    srv = LivefxServer(settings, port=0)
+    loop = asyncio.new_event_loop()
+    ready, stop = asyncio.Event(), asyncio.Event()
+    thread = threading.Thread(target=lambda: loop.run_until_complete(srv.serve(ready, stop)), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not ready.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield srv
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(15)
+
+
+def y4m_from_clip(clip: Path, out: Path, frames: int = 60) -> Path:
+    """A 320x240 y4m (4:2:0, as Chromium's fake capture reads it) made from a real clip."""
+    with av.open(str(clip)) as src, av.open(str(out), "w", format="yuv4mpegpipe") as dst:
+        stream = dst.add_stream("rawvideo", rate=Fraction(25))
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for i, frame in enumerate(src.decode(video=0)):
+            if i >= frames:
+                break
+            for packet in stream.encode(frame.reformat(320, 240, "yuv420p")):
+                dst.mux(packet)
+        for packet in stream.encode():
+            dst.mux(packet)
+    return out
+
+
+def run_page(browser: Browser, url: str, shot: Path) -> dict:
+    browser.goto(url)
+    browser.evaluate("document.getElementById('resolution').value = '320x240'")
+    browser.evaluate("window.livefx.start()")
+    deadline = time.monotonic() + 60
+    while browser.evaluate("window.livefx.state") != "connected":
+        assert browser.evaluate("window.livefx.state") != "failed", browser.evaluate(
+            "document.getElementById('error').textContent"
+        )
+        assert time.monotonic() < deadline, "never reached connected"
+        time.sleep(0.2)
+    first = browser.evaluate("window.livefx.stats()")
+    deadline = time.monotonic() + 60
+    stats = first
+    while stats["framesDecoded"] < first["framesDecoded"] + 20:
+        assert time.monotonic() < deadline, f"frames stopped: {stats}"
+        time.sleep(0.5)
+        stats = browser.evaluate("window.livefx.stats()")
+    time.sleep(1.0)  # let the stats panel fill for the screenshot
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.screenshot(ARTIFACTS / shot)
+    return {"first": first, "last": browser.evaluate("window.livefx.stats()")}
+
+
+def test_page_with_fake_camera_reaches_connected_and_decodes(chromium, server):
+    browser = Browser(chromium)
+    try:
+        result = run_page(browser, server.url("/"), Path("browser-fake-camera.png"))
+    finally:
+        browser.close()
+    assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"] >= 0
+    assert result["last"]["latencyMs"] is None or result["last"]["latencyMs"] > 0
+    assert (ARTIFACTS / "browser-fake-camera.png").stat().st_size > 10_000
+
+
+def test_page_with_a_real_clip_as_camera(chromium, server, real_clip, tmp_path):
+    y4m = y4m_from_clip(real_clip, tmp_path / "clip.y4m")
+    browser = Browser(chromium, [f"--use-file-for-fake-video-capture={y4m}"])
+    try:
+        result = run_page(browser, server.url("/"), Path("browser-real-clip.png"))
+    finally:
+        browser.close()
+    assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]

@@ -1,0 +1,38 @@
+// OBS Browser Source overlay: the current labels (and fps) over a transparent page.
+// Add ?fps=0 to hide the frame rate. It subscribes to every session's events on /ws.
+"use strict";
+
+(() => {
+  const params = new URLSearchParams(location.search);
+  const token = params.get("token");
+  const showFps = params.get("fps") !== "0";
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws` +
+    (token ? `?token=${encodeURIComponent(token)}` : "");
+  let last = { frames: 0, t: performance.now() };
+
+  function render(msg) {
+    if (msg.type === "labels") {
+      const box = document.getElementById("labels");
+      box.innerHTML = "";
+      for (const l of msg.labels || []) {
+        const span = document.createElement("span");
+        span.className = "label";
+        span.textContent = `${l.label} ${(100 * l.score).toFixed(0)}%`;
+        box.appendChild(span);
+      }
+    } else if (msg.type === "metrics" && showFps) {
+      const now = performance.now();
+      const fps = (msg.frames_out - last.frames) / Math.max(1e-3, (now - last.t) / 1000);
+      last = { frames: msg.frames_out, t: now };
+      document.getElementById("fps").textContent = `${fps.toFixed(0)} fps`;
+    }
+  }
+
+  function connect() {
+    const ws = new WebSocket(url);
+    ws.onopen = () => ws.send(JSON.stringify({ type: "subscribe" }));
+    ws.onmessage = (event) => render(JSON.parse(event.data));
+    ws.onclose = () => setTimeout(connect, 2000); // OBS keeps the page open: reconnect
+  }
+  connect();
+})();
