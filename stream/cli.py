@@ -139,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     srv.add_argument("--backend", default="auto", choices=BACKENDS, help="model backend (default: auto)")
     srv.add_argument("--precision", default="auto", choices=list(DTYPES), help="compute precision (default: auto)")
+    srv.add_argument("--codec", default="vp8", choices=["vp8", "h264"], help="video codec sent back (default: vp8)")
+    srv.add_argument(
+        "--bitrate",
+        type=int,
+        default=2_500_000,
+        metavar="BPS",
+        help="video bitrate ceiling in bits/s; aiortc's own cap is 1.5 Mbit/s (default: 2500000)",
+    )
     srv.add_argument("--max-sessions", type=int, default=4, help="concurrent clients before 'busy' (default: 4)")
     sub.add_parser(
         "weights",
@@ -242,6 +250,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--source {args.source}: only 'browser' is served so far (broadcast mode is not built yet)")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: must be 0-65535")
+    from stream.server.codecs import set_video_bitrate
+
+    set_video_bitrate(args.bitrate)
     device = resolve_device(args.device)
     settings = SessionSettings(
         FrameConverter(device, resolve_dtype(args.precision, device)),
@@ -249,6 +260,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         budget_ms=args.budget_ms,
         size=parse_size(args.size),
         backend=args.backend,
+        codec=args.codec,
     )
     server = LivefxServer(settings, host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions)
 

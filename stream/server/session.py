@@ -18,6 +18,7 @@ from stream.errors import LivefxError
 from stream.pipeline import Pipeline, PipelineConfig
 from stream.server import protocol
 from stream.server.bridge import ProcessedTrack, TrackSink, TrackSource, drain
+from stream.server.codecs import prefer_codec
 from stream.worker import BoundStage
 
 log = logging.getLogger("livefx.server")
@@ -32,6 +33,7 @@ class SessionSettings:
     budget_ms: float = 100.0
     size: tuple[int, int] = (640, 480)
     backend: str = "auto"
+    codec: str = "vp8"
     metrics_every_s: float = 0.5
 
 
@@ -79,16 +81,19 @@ class Session:
             if track.kind == "video":
                 self._spawn(drain(track, self.source))
 
+        # Created before the offer is applied so the codec choice shapes the negotiation;
+        # aiortc pairs it with the offer's video m-line.
+        transceiver = pc.addTransceiver(self.out_track, direction="sendrecv")
+        prefer_codec(transceiver, self.settings.codec)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            if not any(t.kind == "video" for t in pc.getTransceivers()):
+            if transceiver.mid is None:
                 raise ValueError("the offer has no video: add a camera track or a recvonly video transceiver")
         except Exception as exc:  # noqa: BLE001 - aiortc raises ValueError and others on bad SDP
             self.pc = None
             await pc.close()
-            raise protocol.ProtocolError(
-                f"invalid offer: {(str(exc) or type(exc).__name__).splitlines()[0][:200]}"
-            ) from None
+            reason = (str(exc) or type(exc).__name__).splitlines()[0][:200]
+            raise protocol.ProtocolError(f"invalid offer: {reason}") from None
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
@@ -97,11 +102,6 @@ class Session:
             if pc.connectionState in ("failed", "closed"):
                 await self.close()
 
-        for transceiver in pc.getTransceivers():
-            if transceiver.kind == "video":
-                transceiver.sender.replaceTrack(self.out_track)
-                if transceiver.direction == "recvonly":
-                    transceiver.direction = "sendrecv"
         self.pipeline = await loop.run_in_executor(None, self._build_pipeline, loop)
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)  # aiortc gathers all candidates here: no trickle needed
