@@ -53,7 +53,7 @@
   function onMessage(msg) {
     if (pending[msg.type]) { pending[msg.type](msg); delete pending[msg.type]; }
     switch (msg.type) {
-      case "hello": fillStyles(msg.styles, msg.style); break;
+      case "hello": fillStyles(msg.styles, msg.style); $("budget").value = msg.budget_ms; break;
       case "metrics": server = msg; renderStats(); break;
       case "labels": labels = msg.labels || []; break;
       case "state": if (msg.state === "failed") setState("failed"); break;

@@ -111,7 +111,14 @@ class LivefxServer:
         session = Session(ws.send, self.settings, self._publish)
         self.sessions.add(session)
         try:
-            await ws.send(protocol.event("hello", styles=sorted(available_styles()), style=self._style_name()))
+            await ws.send(
+                protocol.event(
+                    "hello",
+                    styles=sorted(available_styles()),
+                    style=self._style_name(),
+                    budget_ms=self.settings.budget_ms,
+                )
+            )
             async for raw in ws:
                 try:
                     await session.handle(protocol.parse(raw))
