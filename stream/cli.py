@@ -132,7 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     srv.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
     srv.add_argument("--token", help="access token; generated and printed when --host is not loopback")
-    srv.add_argument("--source", default="browser", help="browser (each client's camera; default)")
+    srv.add_argument(
+        "--source",
+        default="browser",
+        metavar="SPEC",
+        help="browser: each client sends its camera and gets it back processed (default);"
+        " synthetic | file:PATH | webcam[:N]: processed once, broadcast to every client",
+    )
     srv.add_argument("--style", default="none", metavar="PATH|NAME|none", help="initial style (default: none)")
     srv.add_argument("--size", default="640x480", metavar="WxH", help="size to warm models up for (default: 640x480)")
     srv.add_argument("--budget-ms", type=float, default=100.0, metavar="MS", help="per-frame budget (default: 100)")
@@ -245,9 +251,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from stream.device import FrameConverter, resolve_device
     from stream.server.app import LivefxServer
     from stream.server.session import SessionSettings
+    from stream.sources import make_source
 
-    if args.source != "browser":
-        raise UsageError(f"--source {args.source}: only 'browser' is served so far (broadcast mode is not built yet)")
+    size = parse_size(args.size)
+    source = None if args.source == "browser" else make_source(args.source, size, None)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: must be 0-65535")
     from stream.server.codecs import set_video_bitrate
@@ -258,11 +265,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         FrameConverter(device, resolve_dtype(args.precision, device)),
         resolve_style(args.style),
         budget_ms=args.budget_ms,
-        size=parse_size(args.size),
+        size=size,
         backend=args.backend,
         codec=args.codec,
     )
-    server = LivefxServer(settings, host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions)
+    server = LivefxServer(
+        settings, host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions, source=source
+    )
 
     async def run() -> None:
         ready = asyncio.Event()

@@ -13,6 +13,7 @@
   let camera = null;
   let server = {};          // the latest "metrics" event
   let labels = [];          // the latest labels (from action recognition)
+  let mode = "send-receive"; // or "broadcast": the server has its own source; no camera needed
   let lastDecoded = { frames: 0, t: performance.now() };
 
   const api = { state: "idle", start, stop, stats };
@@ -53,7 +54,11 @@
   function onMessage(msg) {
     if (pending[msg.type]) { pending[msg.type](msg); delete pending[msg.type]; }
     switch (msg.type) {
-      case "hello": fillStyles(msg.styles, msg.style); $("budget").value = msg.budget_ms; break;
+      case "hello":
+        fillStyles(msg.styles, msg.style);
+        $("budget").value = msg.budget_ms;
+        mode = msg.mode || mode;
+        break;
       case "metrics": server = msg; renderStats(); break;
       case "labels": labels = msg.labels || []; break;
       case "state": if (msg.state === "failed") setState("failed"); break;
@@ -100,17 +105,21 @@
     $("error").hidden = true;
     setState("connecting");
     try {
-      const [width, height] = $("resolution").value.split("x").map(Number);
-      const deviceId = $("camera").value;
-      camera = await navigator.mediaDevices.getUserMedia({
-        video: { width: { ideal: width }, height: { ideal: height }, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) },
-        audio: false,
-      });
-      $("local").srcObject = camera;
-      listCameras().catch(() => {});
       if (!ws || ws.readyState !== WebSocket.OPEN) await openSocket();
       pc = new RTCPeerConnection();
-      for (const track of camera.getVideoTracks()) pc.addTrack(track, camera);
+      if (mode === "broadcast") {
+        pc.addTransceiver("video", { direction: "recvonly" });
+      } else {
+        const [width, height] = $("resolution").value.split("x").map(Number);
+        const deviceId = $("camera").value;
+        camera = await navigator.mediaDevices.getUserMedia({
+          video: { width: { ideal: width }, height: { ideal: height }, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) },
+          audio: false,
+        });
+        $("local").srcObject = camera;
+        listCameras().catch(() => {});
+        for (const track of camera.getVideoTracks()) pc.addTrack(track, camera);
+      }
       pc.ontrack = (event) => { $("remote").srcObject = event.streams[0] || new MediaStream([event.track]); };
       pc.onconnectionstatechange = () => {
         if (pc.connectionState === "connected") setState("connected");

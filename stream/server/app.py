@@ -14,7 +14,8 @@ from websockets.http11 import Request, Response
 
 from models.registry import available_styles
 from stream.server import protocol, security, static
-from stream.server.session import Session, SessionSettings
+from stream.server.session import BroadcastHub, Session, SessionSettings, build_hub
+from stream.sources.base import Source
 
 log = logging.getLogger("livefx.server")
 
@@ -33,8 +34,13 @@ class LivefxServer:
         port: int = 8080,
         token: str | None = None,
         max_sessions: int = 4,
+        source: Source | None = None,
     ) -> None:
+        """``source=None``: each client sends its camera (send-receive); otherwise the
+        source is processed once and broadcast to every client."""
         self.settings = settings
+        self.source = source
+        self.hub: BroadcastHub | None = None
         self.host = host
         self.port = port
         self.token = security.token_for(host, token)
@@ -47,6 +53,16 @@ class LivefxServer:
         return f"http://{self.host}:{self.port}{path}{query}"
 
     async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        if self.source is not None:
+            self.hub = await loop.run_in_executor(None, build_hub, self.source, self.settings, loop)
+        try:
+            await self._serve(ready, stop)
+        finally:
+            if self.hub is not None:
+                await loop.run_in_executor(None, self.hub.stop)
+
+    async def _serve(self, ready: asyncio.Event | None, stop: asyncio.Event | None) -> None:
         async with serve(
             self._handler,
             self.host,
@@ -108,7 +124,7 @@ class LivefxServer:
             await ws.send(protocol.error(f"busy: {self.max_sessions} sessions already running; try again later"))
             await ws.close(1013, "busy")
             return
-        session = Session(ws.send, self.settings, self._publish)
+        session = Session(ws.send, self.settings, self._publish, self.hub)
         self.sessions.add(session)
         try:
             await ws.send(
@@ -117,6 +133,7 @@ class LivefxServer:
                     styles=sorted(available_styles()),
                     style=self._style_name(),
                     budget_ms=self.settings.budget_ms,
+                    mode="send-receive" if self.hub is None else "broadcast",
                 )
             )
             async for raw in ws:

@@ -149,3 +149,44 @@ class TrackSink(Sink):
         self.loop.call_soon_threadsafe(self.track.offer, video, frame.t_capture)
         self.send_latency_ms.append((now_ns() - frame.t_capture) / 1e6)
         del self.send_latency_ms[:-256]  # bounded: the last few seconds are what matter
+
+
+class FanOutSink(Sink):
+    """Broadcast: one processed stream offered to every registered viewer track.
+
+    Each viewer gets its own ``av.VideoFrame`` (its track stamps its own pts on it).
+    """
+
+    spec = "webrtc-broadcast"
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._tracks: set[ProcessedTrack] = set()
+        self._lock = threading.Lock()
+        self.send_latency_ms: list[float] = []
+
+    def add(self, track: ProcessedTrack) -> None:
+        with self._lock:
+            self._tracks.add(track)
+
+    def remove(self, track: ProcessedTrack) -> None:
+        with self._lock:
+            self._tracks.discard(track)
+
+    @property
+    def viewers(self) -> int:
+        return len(self._tracks)
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        pass
+
+    def write(self, frame: Frame) -> None:
+        with self._lock:
+            tracks = list(self._tracks)
+        if not tracks or self.loop.is_closed():
+            return
+        for track in tracks:
+            video = av.VideoFrame.from_ndarray(frame.image, format="rgb24")
+            self.loop.call_soon_threadsafe(track.offer, video, frame.t_capture)
+        self.send_latency_ms.append((now_ns() - frame.t_capture) / 1e6)
+        del self.send_latency_ms[:-256]

@@ -17,8 +17,9 @@ from stream.device import FrameConverter
 from stream.errors import LivefxError
 from stream.pipeline import Pipeline, PipelineConfig
 from stream.server import protocol
-from stream.server.bridge import ProcessedTrack, TrackSink, TrackSource, drain
+from stream.server.bridge import FanOutSink, ProcessedTrack, TrackSink, TrackSource, drain
 from stream.server.codecs import prefer_codec
+from stream.sources.base import Source
 from stream.worker import BoundStage
 
 log = logging.getLogger("livefx.server")
@@ -37,10 +38,47 @@ class SessionSettings:
     metrics_every_s: float = 0.5
 
 
+class BroadcastHub:
+    """One server-side source processed once; every viewer session gets the same frames."""
+
+    def __init__(self, pipeline: Pipeline, fan_out: FanOutSink) -> None:
+        self.pipeline = pipeline
+        self.fan_out = fan_out
+
+    def stop(self) -> None:
+        self.pipeline.stop()
+        for thread in (self.pipeline.capture, self.pipeline.worker, *self.pipeline.runners):
+            if thread is not None:
+                thread.join(timeout=5)
+        self.pipeline.close()
+
+
+def build_hub(source: Source, settings: SessionSettings, loop: asyncio.AbstractEventLoop) -> BroadcastHub:
+    """Off the loop: open the server-side source, load and warm the style, start processing."""
+    from models.stylize import build_style_stage
+
+    stages = []
+    if settings.style is not None:
+        stage = build_style_stage(settings.style, settings.converter.device, settings.converter.dtype, settings.backend)
+        stages.append(BoundStage(StageSpec("stylize"), stage))
+    fan_out = FanOutSink(loop)
+    pipeline = Pipeline(
+        source,
+        [fan_out],
+        stages,
+        settings.converter,
+        PipelineConfig(budget_ms=settings.budget_ms, size=settings.size, backend=settings.backend),
+    )
+    pipeline.open()
+    pipeline.start()
+    return BroadcastHub(pipeline, fan_out)
+
+
 class Session:
-    def __init__(self, send, settings: SessionSettings, publish=None) -> None:
+    def __init__(self, send, settings: SessionSettings, publish=None, hub: BroadcastHub | None = None) -> None:
         self._send = send
         self._publish = publish  # server-wide event fan-out (observers such as the overlay)
+        self.hub = hub  # broadcast mode: the shared pipeline, not this session's
         self.observer = False
         self.settings = settings
         self.pc: RTCPeerConnection | None = None
@@ -73,17 +111,19 @@ class Session:
             raise protocol.ProtocolError("this session already has a stream; open a new websocket to restart")
         pc = self.pc = RTCPeerConnection()
         loop = asyncio.get_running_loop()
-        self.source = TrackSource()
         self.out_track = ProcessedTrack()
+        if self.hub is None:
+            self.source = TrackSource()
 
-        @pc.on("track")
-        def on_track(track) -> None:
-            if track.kind == "video":
-                self._spawn(drain(track, self.source))
+            @pc.on("track")
+            def on_track(track) -> None:
+                if track.kind == "video":
+                    self._spawn(drain(track, self.source))
 
         # Created before the offer is applied so the codec choice shapes the negotiation;
         # aiortc pairs it with the offer's video m-line.
-        transceiver = pc.addTransceiver(self.out_track, direction="sendrecv")
+        direction = "sendrecv" if self.hub is None else "sendonly"
+        transceiver = pc.addTransceiver(self.out_track, direction=direction)
         prefer_codec(transceiver, self.settings.codec)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -102,7 +142,11 @@ class Session:
             if pc.connectionState in ("failed", "closed"):
                 await self.close()
 
-        self.pipeline = await loop.run_in_executor(None, self._build_pipeline, loop)
+        if self.hub is None:
+            self.pipeline = await loop.run_in_executor(None, self._build_pipeline, loop)
+        else:
+            self.pipeline = self.hub.pipeline
+            self.hub.fan_out.add(self.out_track)
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)  # aiortc gathers all candidates here: no trickle needed
         await self._send(protocol.event("answer", sdp=pc.localDescription.sdp))
@@ -202,7 +246,10 @@ class Session:
             await self.pc.close()
         if self.source is not None:
             self.source.end()
-        if self.pipeline is not None:
+        if self.hub is not None:
+            if self.out_track is not None:
+                self.hub.fan_out.remove(self.out_track)
+        elif self.pipeline is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._stop_pipeline)
 
     def _stop_pipeline(self) -> None:

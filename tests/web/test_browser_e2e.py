@@ -111,3 +111,27 @@ def test_page_with_a_real_clip_as_camera(chromium, server, real_clip, tmp_path):
     finally:
         browser.close()
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
+
+
+def test_page_watches_a_broadcast(chromium):
+    from stream.sources.synthetic import SyntheticSource
+
+    settings = SessionSettings(
+        FrameConverter(torch.device("cpu"), torch.float32), None, size=(320, 240), backend="eager", metrics_every_s=0.25
+    )
+    srv = LivefxServer(settings, port=0, source=SyntheticSource(320, 240, fps=30))
+    loop = asyncio.new_event_loop()
+    ready, stop = asyncio.Event(), asyncio.Event()
+    thread = threading.Thread(target=lambda: loop.run_until_complete(srv.serve(ready, stop)), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not ready.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    browser = Browser(chromium)
+    try:
+        result = run_page(browser, srv.url("/"), Path("browser-broadcast.png"))
+    finally:
+        browser.close()
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(15)
+    assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]

@@ -1,0 +1,92 @@
+"""Broadcast mode: a server-side source processed once and sent to every viewer."""
+
+import asyncio
+import json
+
+import numpy as np
+import torch
+import websockets
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+from stream.device import FrameConverter
+from stream.server.app import LivefxServer
+from stream.server.session import SessionSettings
+from stream.sources.synthetic import SyntheticSource
+
+
+class Viewer:
+    def __init__(self, port: int):
+        self.port = port
+        self.frames: list[np.ndarray] = []
+        self.pc = RTCPeerConnection()
+        self.pc.addTransceiver("video", direction="recvonly")
+
+        @self.pc.on("track")
+        def on_track(track):
+            async def pull():
+                while True:
+                    try:
+                        frame = await track.recv()
+                    except Exception:  # noqa: BLE001 - ends on hang-up
+                        return
+                    self.frames.append(frame.to_ndarray(format="rgb24"))
+
+            asyncio.ensure_future(pull())
+
+    async def join(self):
+        self.ws = await websockets.connect(f"ws://127.0.0.1:{self.port}/ws")
+        self.hello = json.loads(await self.ws.recv())
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        await self.ws.send(json.dumps({"type": "offer", "sdp": self.pc.localDescription.sdp}))
+        while True:
+            msg = json.loads(await asyncio.wait_for(self.ws.recv(), 30))
+            if msg["type"] == "answer":
+                break
+        await self.pc.setRemoteDescription(RTCSessionDescription(msg["sdp"], "answer"))
+
+    async def wait_frames(self, n: int, timeout: float = 30):
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(self.frames) < n:
+            assert asyncio.get_running_loop().time() < deadline, f"only {len(self.frames)} frames"
+            await asyncio.sleep(0.1)
+
+    async def leave(self):
+        await self.pc.close()
+        await self.ws.close()
+
+
+async def scenario():
+    settings = SessionSettings(FrameConverter(torch.device("cpu"), torch.float32), None, size=(96, 72), backend="eager")
+    server = LivefxServer(settings, port=0, source=SyntheticSource(96, 72, fps=30))
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.ensure_future(server.serve(ready, stop))
+    await ready.wait()
+    a, b = Viewer(server.port), Viewer(server.port)
+    await a.join()
+    await b.join()
+    await a.wait_frames(20)
+    await b.wait_frames(20)
+    viewers_both = server.hub.fan_out.viewers
+    await a.leave()
+    for _ in range(50):
+        if server.hub.fan_out.viewers == 1:
+            break
+        await asyncio.sleep(0.1)
+    n = len(b.frames)
+    await b.wait_frames(n + 15)  # the other viewer keeps receiving
+    viewers_after = server.hub.fan_out.viewers
+    processed_once = server.hub.pipeline.snapshot()["frames_out"]
+    await b.leave()
+    stop.set()
+    await task
+    return a, b, viewers_both, viewers_after, processed_once
+
+
+def test_two_viewers_share_one_processed_stream():
+    a, b, viewers_both, viewers_after, processed = asyncio.run(scenario())
+    assert a.hello["mode"] == "broadcast"
+    assert viewers_both == 2 and viewers_after == 1
+    assert a.frames[0].shape == (72, 96, 3)
+    # Both saw the same moving synthetic content (not a frozen frame).
+    assert np.abs(b.frames[-1].astype(int) - b.frames[-10].astype(int)).mean() > 1
+    assert processed > 0
