@@ -1,6 +1,7 @@
 """The web client in a real browser: headless Chromium with a fake camera, against livefx serve."""
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -29,28 +30,32 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture
-def server(tmp_path):
-    style = student_file(tmp_path / "style.safetensors", 5)
-    settings = SessionSettings(
-        FrameConverter(torch.device("cpu"), torch.float32),
-        style,
-        budget_ms=1000,
-        size=(320, 240),
-        backend="eager",
-        metrics_every_s=0.25,
-    )
-    srv = LivefxServer(settings, port=0)
+@contextlib.contextmanager
+def serving(srv: LivefxServer):
+    """Run ``srv`` on its own event loop in a thread for the duration of the block."""
     loop = asyncio.new_event_loop()
     ready, stop = asyncio.Event(), asyncio.Event()
     thread = threading.Thread(target=lambda: loop.run_until_complete(srv.serve(ready, stop)), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     while not ready.is_set() and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield srv
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(15)
+    try:
+        yield srv
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(15)
+
+
+def settings(style=None) -> SessionSettings:
+    cpu = FrameConverter(torch.device("cpu"), torch.float32)
+    return SessionSettings(cpu, style, budget_ms=1000, size=(320, 240), backend="eager", metrics_every_s=0.25)
+
+
+@pytest.fixture
+def server(tmp_path):
+    with serving(LivefxServer(settings(student_file(tmp_path / "style.safetensors", 5)), port=0)) as srv:
+        yield srv
 
 
 def y4m_from_clip(clip: Path, out: Path, frames: int = 60) -> Path:
@@ -116,22 +121,10 @@ def test_page_with_a_real_clip_as_camera(chromium, server, real_clip, tmp_path):
 def test_page_watches_a_broadcast(chromium):
     from stream.sources.synthetic import SyntheticSource
 
-    settings = SessionSettings(
-        FrameConverter(torch.device("cpu"), torch.float32), None, size=(320, 240), backend="eager", metrics_every_s=0.25
-    )
-    srv = LivefxServer(settings, port=0, source=SyntheticSource(320, 240, fps=30))
-    loop = asyncio.new_event_loop()
-    ready, stop = asyncio.Event(), asyncio.Event()
-    thread = threading.Thread(target=lambda: loop.run_until_complete(srv.serve(ready, stop)), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not ready.is_set() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    browser = Browser(chromium)
-    try:
-        result = run_page(browser, srv.url("/"), Path("browser-broadcast.png"))
-    finally:
-        browser.close()
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(15)
+    with serving(LivefxServer(settings(), port=0, source=SyntheticSource(320, 240, fps=30))) as srv:
+        browser = Browser(chromium)
+        try:
+            result = run_page(browser, srv.url("/"), Path("browser-broadcast.png"))
+        finally:
+            browser.close()
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
