@@ -24,16 +24,20 @@ class Stage(ABC):
     def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
 
     @torch.inference_mode()
-    def warmup(self, height: int, width: int, runs: int = 2) -> float:
-        """Run on a blank frame of this shape; returns the last run's cost in ms."""
+    def warmup(self, height: int, width: int, runs: int = 3) -> float:
+        """Run on a blank frame of this shape; returns the cheapest run's cost in ms.
+
+        The first run pays one-off costs (allocation, compilation) and any run may be hit by
+        other load; the minimum is the steady-state estimate the planner starts from.
+        """
         x = torch.full((1, 3, height, width), 0.5, device=self.device, dtype=self.dtype)
-        ms = 0.0
+        costs = []
         for _ in range(runs):
             t0 = time.perf_counter()
             self(x)
             synchronize(self.device)
-            ms = (time.perf_counter() - t0) * 1e3
-        return ms
+            costs.append((time.perf_counter() - t0) * 1e3)
+        return min(costs[1:] or costs)
 
 
 def synchronize(device: torch.device) -> None:

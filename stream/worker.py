@@ -70,6 +70,9 @@ class Worker(threading.Thread):
         self.reader = frames_in.reader(ReadPolicy.NEWEST if realtime else ReadPolicy.IN_ORDER)
         self.stage_errors = 0
         self.error: BaseException | None = None
+        #: (width, height) of a top-left region copied unprocessed from input to output, so a
+        #: client's frame code survives for end-to-end latency measurement; None: off.
+        self.keep_region: tuple[int, int] | None = None
         self._pending_swap: StageSwap | None = None
         self._swap_lock = threading.Lock()
         self._stop_event = threading.Event()
@@ -123,6 +126,10 @@ class Worker(threading.Thread):
                 continue
             plan = self._plan(frame)
             image, stage_ms = self._process(frame, plan)
+            region = self.keep_region
+            if region is not None and image is not frame.image:
+                w, h = region
+                image[:h, :w] = frame.image[:h, :w]
             try:
                 self.frames_out.push(frame.with_image(image))
             except RingClosed:

@@ -16,7 +16,15 @@
   let mode = "send-receive"; // or "broadcast": the server has its own source; no camera needed
   let lastDecoded = { frames: 0, t: performance.now() };
 
-  const api = { state: "idle", start, stop, stats };
+  // Latency, measured end to end: every frame sent carries a 10-bit frame code in its top-left
+  // corner (drawn on a canvas over the camera image); the server keeps that strip unprocessed;
+  // when the processed frame is about to be displayed we read the code back and subtract the
+  // time the frame was drawn. Capture -> display, through encode, network, model and decode.
+  const MARK_BITS = 10, CELL = 8, MARK_W = (MARK_BITS + 2) * CELL, MARK_H = CELL;
+  const sentAt = new Map();
+  let counter = 0, sentWidth = 0, measured = [], markerFrames = 0;
+
+  const api = { state: "idle", start, stop, stats, get markerFrames() { return markerFrames; } };
   window.livefx = api;
 
   function setState(state) {
@@ -118,9 +126,13 @@
         });
         $("local").srcObject = camera;
         listCameras().catch(() => {});
-        for (const track of camera.getVideoTracks()) pc.addTrack(track, camera);
+        const marked = await markedStream($("local"), camera);
+        for (const track of marked.getVideoTracks()) pc.addTrack(track, marked);
       }
-      pc.ontrack = (event) => { $("remote").srcObject = event.streams[0] || new MediaStream([event.track]); };
+      pc.ontrack = (event) => {
+        $("remote").srcObject = event.streams[0] || new MediaStream([event.track]);
+        if (mode !== "broadcast") watchMarkers($("remote"));
+      };
       pc.onconnectionstatechange = () => {
         if (pc.connectionState === "connected") setState("connected");
         if (pc.connectionState === "failed") setState("failed");
@@ -130,6 +142,7 @@
       const answer = waitFor("answer");
       send({ type: "offer", sdp: pc.localDescription.sdp });
       await pc.setRemoteDescription({ type: "answer", sdp: (await answer).sdp });
+      if (mode !== "broadcast") send({ type: "marker", width: MARK_W, height: MARK_H });
       for (const id of ["style", "budget"]) $(id).disabled = false;
     } catch (err) {
       showError(err.message || String(err));
@@ -143,7 +156,60 @@
     if (camera) camera.getTracks().forEach((t) => t.stop());
     pc = ws = camera = null;
     server = {};
+    measured = [];
+    sentAt.clear();
     setState("idle");
+  }
+
+  async function markedStream(video, cameraStream) {
+    await new Promise((resolve) => { if (video.readyState >= 2) resolve(); else video.onloadeddata = resolve; });
+    const canvas = document.createElement("canvas");
+    canvas.width = sentWidth = video.videoWidth;
+    canvas.height = video.videoHeight;
+    const ctx = canvas.getContext("2d");
+    const draw = () => {
+      if (!camera) return;
+      ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+      ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, CELL, CELL);                         // start guard
+      for (let i = 0; i < MARK_BITS; i++) {
+        ctx.fillStyle = (counter >> (MARK_BITS - 1 - i)) & 1 ? "#fff" : "#000";
+        ctx.fillRect((i + 1) * CELL, 0, CELL, CELL);
+      }
+      ctx.fillStyle = "#000"; ctx.fillRect((MARK_BITS + 1) * CELL, 0, CELL, CELL);    // stop guard
+      sentAt.set(counter, performance.now());
+      counter = (counter + 1) % (1 << MARK_BITS);
+      video.requestVideoFrameCallback(draw);
+    };
+    video.requestVideoFrameCallback(draw);
+    return canvas.captureStream(30);
+  }
+
+  function watchMarkers(video) {
+    const probe = document.createElement("canvas");
+    probe.width = MARK_W; probe.height = MARK_H;
+    const ctx = probe.getContext("2d", { willReadFrequently: true });
+    const onFrame = (now, meta) => {
+      if (!pc) return;
+      const scale = sentWidth ? video.videoWidth / sentWidth : 1;
+      ctx.drawImage(video, 0, 0, MARK_W * scale, MARK_H * scale, 0, 0, MARK_W, MARK_H);
+      const px = ctx.getImageData(0, 0, MARK_W, MARK_H).data;
+      const lum = (cell) => {
+        const i = 4 * ((CELL / 2) * MARK_W + cell * CELL + CELL / 2);
+        return 0.299 * px[i] + 0.587 * px[i + 1] + 0.114 * px[i + 2];
+      };
+      if (lum(0) > 160 && lum(MARK_BITS + 1) < 96) {
+        let code = 0;
+        for (let i = 1; i <= MARK_BITS; i++) code = (code << 1) | (lum(i) > 128 ? 1 : 0);
+        const t = sentAt.get(code);
+        if (t !== undefined) {
+          measured.push((meta.expectedDisplayTime || now) - t);
+          if (measured.length > 60) measured.shift();
+          markerFrames++;
+        }
+      }
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
   }
 
   async function stats() {
@@ -163,16 +229,24 @@
       fps = (framesDecoded - lastDecoded.frames) / Math.max(1e-3, (now - lastDecoded.t) / 1000);
       lastDecoded = { frames: framesDecoded, t: now };
     }
-    // Estimate: server capture->send (measured) + the browser's jitter-buffer delay (measured by the browser).
-    const latencyMs = server.capture_to_send_ms !== undefined ? server.capture_to_send_ms + jitterMs : null;
-    return { framesDecoded, fps, latencyMs, labels };
+    let latencyMs = null, latencySource = null;
+    if (measured.length >= 5) {
+      latencyMs = [...measured].sort((a, b) => a - b)[Math.floor(measured.length / 2)];
+      latencySource = "marker";
+    } else if (server.capture_to_send_ms !== undefined) {
+      // Until frame codes come back (broadcast, or the first frames): server capture->send
+      // plus the browser's jitter-buffer delay, both measured, added as an estimate.
+      latencyMs = server.capture_to_send_ms + jitterMs;
+      latencySource = "estimate";
+    }
+    return { framesDecoded, fps, latencyMs, latencySource, labels };
   }
 
   async function renderStats() {
     const s = await stats();
     $("fps").textContent = `${server.frames_in || 0} frames in / ${s.fps.toFixed(1)} fps shown`;
     $("send-latency").textContent = server.capture_to_send_ms !== undefined ? `${server.capture_to_send_ms.toFixed(0)} ms` : "-";
-    $("latency").textContent = s.latencyMs !== null ? `${s.latencyMs.toFixed(0)} ms` : "-";
+    $("latency").textContent = s.latencyMs !== null ? `${s.latencyMs.toFixed(0)} ms (${s.latencySource})` : "-";
     $("decoded").textContent = s.framesDecoded;
     $("dropped").textContent = server.frames_dropped ?? "-";
     $("stages").textContent = Object.entries(server.stages || {}).map(([k, v]) => `${k} ${v.p95.toFixed(0)} ms`).join(", ") || "-";

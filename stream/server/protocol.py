@@ -2,7 +2,9 @@
 
 Client -> server: ``offer`` {sdp}, ``candidate`` {candidate, sdpMid, sdpMLineIndex} (trickle
 ICE is optional: offers may carry all candidates), ``style`` {name}, ``budget`` {ms},
-``ping``, ``subscribe`` (an observer such as the OBS overlay: receive every session's
+``marker`` {width, height} (keep this top-left region of each input frame unprocessed, so a
+frame code drawn there by the client survives to the display: latency measurement), ``ping``,
+``subscribe`` (an observer such as the OBS overlay: receive every session's
 events, send no video). Server -> client: ``hello`` {styles, style}, ``answer`` {sdp},
 ``state`` {state}, ``style`` {name, status}, ``metrics`` {...}, ``pong``, ``error`` {message}.
 """
@@ -21,6 +23,7 @@ CLIENT_MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "budget": {"ms": (int, float)},
     "ping": {},
     "subscribe": {},
+    "marker": {"width": int, "height": int},
 }
 
 
@@ -55,6 +58,8 @@ def parse(raw: str | bytes) -> Message:
             raise ProtocolError(f"'{kind}' needs a '{field}' field of type {_type_name(expected)}")
     if kind == "budget" and not 1 <= data["ms"] <= 10_000:
         raise ProtocolError("'budget' ms must be between 1 and 10000")
+    if kind == "marker" and not (0 <= data["width"] <= 256 and 0 <= data["height"] <= 64):
+        raise ProtocolError("'marker' region must be at most 256x64 pixels (0x0 turns it off)")
     return Message(kind, data)
 
 

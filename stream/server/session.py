@@ -94,6 +94,12 @@ class Session:
             await self._send(protocol.event("pong"))
         elif kind == "subscribe":
             self.observer = True
+        elif kind == "marker":
+            if self.pipeline is None or self.hub is not None:
+                raise protocol.ProtocolError("'marker' needs a send-receive stream: send an offer first")
+            region = (data["width"], data["height"])
+            self.pipeline.worker.keep_region = region if all(region) else None
+            await self._send(protocol.event("marker", width=data["width"], height=data["height"]))
         elif kind == "offer":
             await self._on_offer(data["sdp"])
         elif kind == "candidate":

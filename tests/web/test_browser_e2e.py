@@ -101,10 +101,14 @@ def test_page_with_fake_camera_reaches_connected_and_decodes(chromium, server):
     browser = Browser(chromium)
     try:
         result = run_page(browser, server.url("/"), Path("browser-fake-camera.png"))
+        marker_frames = browser.evaluate("window.livefx.markerFrames")
     finally:
         browser.close()
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"] >= 0
-    assert result["last"]["latencyMs"] is None or result["last"]["latencyMs"] > 0
+    # Capture-to-display measured from frame codes that made the whole round trip.
+    assert marker_frames >= 5
+    assert result["last"]["latencySource"] == "marker"
+    assert 0 < result["last"]["latencyMs"] < 5000
     assert (ARTIFACTS / "browser-fake-camera.png").stat().st_size > 10_000
 
 
