@@ -132,3 +132,19 @@ def test_page_watches_a_broadcast(chromium):
         finally:
             browser.close()
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
+
+
+def test_page_in_firefox(server):
+    from .marionette import Firefox, find_firefox
+
+    executable = find_firefox()
+    if executable is None:
+        pytest.skip("Firefox is not installed (apt-get install firefox-esr)")
+    browser = Firefox(executable)
+    try:
+        result = run_page(browser, server.url("/"), Path("browser-firefox.png"))
+        marker_frames = browser.evaluate("window.livefx.markerFrames")
+    finally:
+        browser.close()
+    assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
+    assert marker_frames >= 5 and result["last"]["latencySource"] == "marker"
