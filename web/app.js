@@ -15,6 +15,7 @@
   let labels = [];          // the latest labels (from action recognition)
   let mode = "send-receive"; // or "broadcast": the server has its own source; no camera needed
   let lastDecoded = { frames: 0, t: performance.now() };
+  let lastIn = { frames: 0, t: performance.now(), fps: 0 };
 
   // Latency, measured end to end: every frame sent carries a 10-bit frame code in its top-left
   // corner (drawn on a canvas over the camera image); the server keeps that strip unprocessed;
@@ -244,7 +245,11 @@
 
   async function renderStats() {
     const s = await stats();
-    $("fps").textContent = `${server.frames_in || 0} frames in / ${s.fps.toFixed(1)} fps shown`;
+    const now = performance.now();
+    if (server.frames_in !== undefined && now - lastIn.t > 900) {
+      lastIn = { fps: (server.frames_in - lastIn.frames) / ((now - lastIn.t) / 1000), frames: server.frames_in, t: now };
+    }
+    $("fps").textContent = `${lastIn.fps.toFixed(1)} in / ${s.fps.toFixed(1)} shown`;
     $("send-latency").textContent = server.capture_to_send_ms !== undefined ? `${server.capture_to_send_ms.toFixed(0)} ms` : "-";
     $("latency").textContent = s.latencyMs !== null ? `${s.latencyMs.toFixed(0)} ms (${s.latencySource})` : "-";
     $("decoded").textContent = s.framesDecoded;
