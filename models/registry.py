@@ -9,7 +9,8 @@ from stream.errors import UsageError
 
 #: Styles the project trained and ships (safetensors), with model cards beside them.
 EMBEDDED_DIR = Path(__file__).parent / "weights"
-#: What ``livefx run`` uses when no ``--style`` is given.
+#: The embedded student ``livefx run`` will use when no ``--style`` is given, once shipped
+#: (until then the default is ``none``).
 DEFAULT_STYLE = "candy"
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")
 

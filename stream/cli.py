@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from models.registry import DEFAULT_STYLE, available_styles, describe_style
+    from models.registry import DEFAULT_STYLE, EMBEDDED_DIR, available_styles, describe_style
 
     styles = available_styles()
     if not styles:
@@ -175,7 +175,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
     )
     for name, path in styles.items():
         info = describe_style(path)
-        mark = " (default)" if name == DEFAULT_STYLE else ""
+        mark = " (default)" if name == DEFAULT_STYLE and path.parent == EMBEDDED_DIR else ""
         psnr = f"{info['psnr_mean']:.1f}/{info['psnr_worst']:.1f} dB" if "psnr_mean" in info else "-"
         ssim = f"{info['ssim_mean']:.3f}" if "ssim_mean" in info else "-"
         macs = f"1/{info['teacher_macs_640x480'] / info['macs_640x480']:.0f}" if "macs_640x480" in info else "-"

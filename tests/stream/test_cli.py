@@ -131,3 +131,14 @@ def test_virtualcam_without_a_device_fails_clearly(capsys):
     assert main(["run", "--sink", "virtualcam:/dev/video-none", "--frames", "5", "--size", "64x48"]) == 1
     err = capsys.readouterr().err
     assert "virtualcam:/dev/video-none: no virtual camera available" in err and "v4l2loopback" in err
+
+
+def test_weights_lists_styles_on_the_search_path(tmp_path, monkeypatch, capsys):
+    from .test_switching import student_file
+
+    student_file(tmp_path / "tiny.safetensors", 1)
+    (tmp_path / "notes.txt").write_text("not a style")
+    monkeypatch.setenv("LIVEFX_STYLE_PATH", str(tmp_path))
+    assert main(["weights"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny" in out and "student" in out and "notes" not in out
