@@ -87,6 +87,36 @@ def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(dx(a), dx(b)) + F.l1_loss(dy(a), dy(b))
 
 
+class FeatureHint:
+    """FitNets-style hint: the student's block output, through a 1x1 adapter (used only in
+    training), regresses the teacher's features after its residual stack."""
+
+    def __init__(self, teacher: TransformerNet, student: StudentNet, inputs: list[torch.Tensor]) -> None:
+        with torch.no_grad():
+            self.targets = [self._teacher_features(teacher, x[None])[0].half() for x in inputs]
+        self.adapter = torch.nn.Conv2d(student.config.width, 128, 1).to(inputs[0].device)
+        self._captured: torch.Tensor | None = None
+        student.blocks.register_forward_hook(self._capture)
+
+    def _capture(self, module, inputs, output) -> None:
+        self._captured = output
+
+    @staticmethod
+    def _teacher_features(t: TransformerNet, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(t.in1(t.conv1(x * 255)))
+        y = F.relu(t.in2(t.conv2(y)))
+        y = F.relu(t.in3(t.conv3(y)))
+        return t.res5(t.res4(t.res3(t.res2(t.res1(y)))))
+
+    def loss(self, crops: list[tuple[int, int, int]], size: int) -> torch.Tensor:
+        q = size // 4
+        target = torch.stack(
+            [self.targets[i][:, top // 4 : top // 4 + q, left // 4 : left // 4 + q] for i, top, left in crops]
+        )
+        target = target.float()
+        return F.mse_loss(self.adapter(self._captured), target) / (target.var() + 1e-6)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", type=Path, required=True, help="teacher .pth (TransformerNet layout)")
@@ -102,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=StudentConfig.width, help="student channels at 1/4 resolution")
     ap.add_argument("--blocks", type=int, default=StudentConfig.blocks)
     ap.add_argument("--norm", choices=["batch", "instance"], default=StudentConfig.norm)
+    ap.add_argument(
+        "--hint-weight",
+        type=float,
+        default=0.0,
+        help="also match the teacher's quarter-resolution features through a 1x1 adapter (FitNets)",
+    )
     args = ap.parse_args(argv)
 
     torch.manual_seed(args.seed)
@@ -119,23 +155,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(pairs)} training frames taught in {time.time() - t_start:.0f} s", flush=True)
 
     student = StudentNet(StudentConfig(args.width, args.blocks, args.norm)).to(device).train()
-    opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=1e-4)
+    params = list(student.parameters())
+    hint = None
+    if args.hint_weight:
+        hint = FeatureHint(teacher, student, [x for x, _ in pairs])
+        params += list(hint.adapter.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
     warmup = max(1, args.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then cosine decay
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps)))
     )
     c = args.crop
     for step in range(1, args.steps + 1):
-        xs, ys = [], []
+        xs, ys, crops = [], [], []
         for i in rng.integers(0, len(pairs), args.batch):
             x, y = pairs[i]
-            top = int(rng.integers(0, x.shape[1] - c + 1))
-            left = int(rng.integers(0, x.shape[2] - c + 1))
+            # Crops on a 4-pixel grid, so they line up with the quarter-resolution features.
+            top = 4 * int(rng.integers(0, (x.shape[1] - c) // 4 + 1))
+            left = 4 * int(rng.integers(0, (x.shape[2] - c) // 4 + 1))
             xs.append(x[:, top : top + c, left : left + c])
             ys.append(y[:, top : top + c, left : left + c])
+            crops.append((int(i), top, left))
         x, y = torch.stack(xs), torch.stack(ys)
         out = student(x)
         loss = F.l1_loss(out, y) + 0.5 * gradient_l1(out, y)
+        if hint is not None:
+            loss = loss + args.hint_weight * hint.loss(crops, c)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -155,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "crop": args.crop,
         "lr": args.lr,
         "student_config": student.config.to_metadata(),
+        "hint_weight": args.hint_weight,
         "train_frames": len(pairs),
         "train_seconds": round(train_s),
         "device": str(device),

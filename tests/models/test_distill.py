@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from models.student import load_student, read_record
@@ -17,7 +18,8 @@ def test_psnr_and_ssim_are_right_on_known_cases():
     assert ssim(a, torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))) < 0.2
 
 
-def test_one_command_trains_a_loadable_student(teachers_dir, tmp_path):
+@pytest.mark.parametrize("hint", ["0", "0.5"])
+def test_one_command_trains_a_loadable_student(teachers_dir, tmp_path, hint):
     out = tmp_path / "tiny.safetensors"
     code = main(
         [
@@ -37,12 +39,15 @@ def test_one_command_trains_a_loadable_student(teachers_dir, tmp_path):
             "2",
             "--seed",
             "3",
+            "--hint-weight",
+            hint,
         ]
     )
     assert code == 0
     record = read_record(out)
     assert record["teacher"] == "udnie.pth" and record["steps"] == 3 and record["seed"] == 3
     assert record["frames"] == 2 and "psnr_worst" in record and "ssim_mean" in record
+    assert record["hint_weight"] == float(hint)
     assert json.loads(out.with_suffix(".json").read_text())["per_frame"][0]["frame"] == "chelsea"
     net, value_range = load_style(out)
     assert value_range == 1.0 and isinstance(net, type(load_student(out)))
