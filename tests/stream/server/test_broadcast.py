@@ -90,3 +90,31 @@ def test_two_viewers_share_one_processed_stream():
     # Both saw the same moving synthetic content (not a frozen frame).
     assert np.abs(b.frames[-1].astype(int) - b.frames[-10].astype(int)).mean() > 1
     assert processed > 0
+
+
+async def overlay_scenario():
+    settings = SessionSettings(
+        FrameConverter(torch.device("cpu"), torch.float32), None, size=(96, 72), backend="eager", metrics_every_s=0.2
+    )
+    server = LivefxServer(settings, port=0, source=SyntheticSource(96, 72, fps=30))
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.ensure_future(server.serve(ready, stop))
+    await ready.wait()
+    async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws") as overlay:
+        await overlay.recv()  # hello
+        await overlay.send(json.dumps({"type": "subscribe"}))
+        viewer = Viewer(server.port)
+        await viewer.join()
+        while True:
+            msg = json.loads(await asyncio.wait_for(overlay.recv(), 20))
+            if msg["type"] == "metrics":
+                break
+        await viewer.leave()
+    stop.set()
+    await task
+    return msg
+
+
+def test_overlay_subscriber_receives_the_sessions_events():
+    metrics = asyncio.run(overlay_scenario())
+    assert metrics["frames_out"] >= 0 and "latency_ms" in metrics
