@@ -207,7 +207,7 @@ class Session:
             snap = self.pipeline.snapshot()
             sink = self.pipeline.sinks[0]
             sends = sorted(getattr(sink, "send_latency_ms", [])) or [0.0]
-            await self._send(
+            await self._emit(
                 protocol.event(
                     "metrics",
                     frames_in=snap["frames_in"],
