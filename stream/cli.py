@@ -140,7 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
         " synthetic | file:PATH | webcam[:N]: processed once, broadcast to every client",
     )
     srv.add_argument("--style", default="none", metavar="PATH|NAME|none", help="initial style (default: none)")
-    srv.add_argument("--size", default="640x480", metavar="WxH", help="broadcast: the source is scaled to it; browser: the size models warm up for (default: 640x480)")
+    srv.add_argument(
+        "--size",
+        default="640x480",
+        metavar="WxH",
+        help="broadcast: the source is scaled to it; browser: the size models warm up for (default: 640x480)",
+    )
     srv.add_argument("--budget-ms", type=float, default=100.0, metavar="MS", help="per-frame budget (default: 100)")
     srv.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     srv.add_argument("--backend", default="auto", choices=BACKENDS, help="model backend (default: auto)")
