@@ -99,9 +99,14 @@ class Browser:
     def close(self) -> None:
         if getattr(self, "_stack", None) is not None:
             self._stack.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.profile, ignore_errors=True)
+        stop_browser(self.proc, self.profile)
+
+
+def stop_browser(proc: subprocess.Popen, profile: Path) -> None:
+    """Terminate a browser process (kill it if it lingers) and delete its throwaway profile."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    shutil.rmtree(profile, ignore_errors=True)

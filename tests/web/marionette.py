@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .cdp import stop_browser
+
 PREFS = {
     "media.navigator.streams.fake": True,
     "media.navigator.permission.disabled": True,
@@ -126,9 +128,4 @@ class Firefox:
                 self.sock.close()
         except (OSError, RuntimeError):
             pass
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        shutil.rmtree(self.profile, ignore_errors=True)
+        stop_browser(self.proc, self.profile)

@@ -73,7 +73,15 @@ def y4m_from_clip(clip: Path, out: Path, frames: int = 60) -> Path:
     return out
 
 
-def run_page(browser: Browser, url: str, shot: Path) -> dict:
+def run_page(browser, url: str, shot: Path) -> dict:
+    """Open the page, press Start, wait for decoded frames, keep a screenshot; closes ``browser``."""
+    try:
+        return _drive(browser, url, shot)
+    finally:
+        browser.close()
+
+
+def _drive(browser, url: str, shot: Path) -> dict:
     browser.goto(url)
     browser.evaluate("document.getElementById('resolution').value = '320x240'")
     browser.evaluate("window.livefx.start()")
@@ -94,19 +102,18 @@ def run_page(browser: Browser, url: str, shot: Path) -> dict:
     time.sleep(1.0)  # let the stats panel fill for the screenshot
     ARTIFACTS.mkdir(exist_ok=True)
     browser.screenshot(ARTIFACTS / shot)
-    return {"first": first, "last": browser.evaluate("window.livefx.stats()")}
+    return {
+        "first": first,
+        "last": browser.evaluate("window.livefx.stats()"),
+        "marker_frames": browser.evaluate("window.livefx.markerFrames"),
+    }
 
 
 def test_page_with_fake_camera_reaches_connected_and_decodes(chromium, server):
-    browser = Browser(chromium)
-    try:
-        result = run_page(browser, server.url("/"), Path("browser-fake-camera.png"))
-        marker_frames = browser.evaluate("window.livefx.markerFrames")
-    finally:
-        browser.close()
+    result = run_page(Browser(chromium), server.url("/"), Path("browser-fake-camera.png"))
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"] >= 0
     # Capture-to-display measured from frame codes that made the whole round trip.
-    assert marker_frames >= 5
+    assert result["marker_frames"] >= 5
     assert result["last"]["latencySource"] == "marker"
     assert 0 < result["last"]["latencyMs"] < 5000
     assert (ARTIFACTS / "browser-fake-camera.png").stat().st_size > 10_000
@@ -115,10 +122,7 @@ def test_page_with_fake_camera_reaches_connected_and_decodes(chromium, server):
 def test_page_with_a_real_clip_as_camera(chromium, server, real_clip, tmp_path):
     y4m = y4m_from_clip(real_clip, tmp_path / "clip.y4m")
     browser = Browser(chromium, [f"--use-file-for-fake-video-capture={y4m}"])
-    try:
-        result = run_page(browser, server.url("/"), Path("browser-real-clip.png"))
-    finally:
-        browser.close()
+    result = run_page(browser, server.url("/"), Path("browser-real-clip.png"))
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
 
 
@@ -126,11 +130,7 @@ def test_page_watches_a_broadcast(chromium):
     from stream.sources.synthetic import SyntheticSource
 
     with serving(LivefxServer(settings(), port=0, source=SyntheticSource(320, 240, fps=30))) as srv:
-        browser = Browser(chromium)
-        try:
-            result = run_page(browser, srv.url("/"), Path("browser-broadcast.png"))
-        finally:
-            browser.close()
+        result = run_page(Browser(chromium), srv.url("/"), Path("browser-broadcast.png"))
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
 
 
@@ -140,11 +140,6 @@ def test_page_in_firefox(server):
     executable = find_firefox()
     if executable is None:
         pytest.skip("Firefox is not installed (apt-get install firefox-esr)")
-    browser = Firefox(executable)
-    try:
-        result = run_page(browser, server.url("/"), Path("browser-firefox.png"))
-        marker_frames = browser.evaluate("window.livefx.markerFrames")
-    finally:
-        browser.close()
+    result = run_page(Firefox(executable), server.url("/"), Path("browser-firefox.png"))
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
-    assert marker_frames >= 5 and result["last"]["latencySource"] == "marker"
+    assert result["marker_frames"] >= 5 and result["last"]["latencySource"] == "marker"
