@@ -192,13 +192,10 @@ def cmd_weights(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from models.accel import resolve_dtype
     from models.registry import resolve_style
-    from models.stylize import build_style_stage
-    from stream.budget import StageSpec
     from stream.device import FrameConverter, resolve_device
-    from stream.pipeline import Pipeline, PipelineConfig
+    from stream.pipeline import Pipeline, PipelineConfig, style_stages
     from stream.sinks import make_sink
     from stream.sources import make_source
-    from stream.worker import BoundStage
 
     size = parse_size(args.size) if args.size else None
     if args.fps is not None and args.fps <= 0:
@@ -213,12 +210,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = make_source(args.source, size, args.fps)
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.precision, device)
-    stages = []
-    style_path = resolve_style(args.style)
-    if style_path is not None:
-        stage = build_style_stage(style_path, device, dtype, args.backend)
-        stages.append(BoundStage(StageSpec("stylize"), stage))
-        log.info("style %s loaded from %s; backend %s", style_path.stem, style_path, stage.accel.describe())
+    converter = FrameConverter(device, dtype)
+    stages = style_stages(resolve_style(args.style), converter, args.backend)
     config = PipelineConfig(
         budget_ms=args.budget_ms,
         realtime=args.realtime,
@@ -227,7 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         size=size,
         backend=args.backend,
     )
-    pipeline = Pipeline(source, sinks, stages, FrameConverter(device, dtype), config)
+    pipeline = Pipeline(source, sinks, stages, converter, config)
     width, height = pipeline.open()
     log.info(
         "%s -> %s at %dx%d, %.3g fps, on %s",

@@ -40,6 +40,17 @@ class PipelineConfig:
     backend: str = "auto"
 
 
+def style_stages(path: Path | None, converter: FrameConverter, backend: str) -> list[BoundStage]:
+    """The stage list for one style (empty for None), built for the converter's device and dtype."""
+    if path is None:
+        return []
+    from models.stylize import build_style_stage
+
+    stage = build_style_stage(path, converter.device, converter.dtype, backend)
+    log.info("style %s loaded from %s; backend %s", path.stem, path, stage.accel.describe())
+    return [BoundStage(StageSpec("stylize"), stage)]
+
+
 class Pipeline:
     """One run. ``open()`` fails fast with a readable error; ``run()`` blocks until done."""
 
@@ -162,6 +173,14 @@ class Pipeline:
     def close(self) -> None:
         """Release the helper thread that prepares stage switches."""
         self._preparer.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Stop a pipeline started with ``start()`` (not ``run()``): drain, join, release."""
+        self.stop()
+        for thread in (self.capture, self.worker, *self.runners):
+            if thread is not None:
+                thread.join(timeout=timeout_s)
+        self.close()
 
     def stop(self) -> None:
         """Stop capturing; what is in flight drains to the sinks."""

@@ -4,7 +4,8 @@
   as aiortc delivers (so nothing piles up inside aiortc); only the newest frame is kept.
   Pixel conversion happens on the capture thread, not on the event loop.
 - ``TrackSink`` + ``ProcessedTrack``: the sink thread converts processed frames to
-  ``av.VideoFrame`` and hands the newest to the loop; the outgoing track sends it with a
+  ``av.VideoFrame`` and hands the newest to the loop (for one session's track, or for every
+  viewer's in broadcast mode); the outgoing track sends it with a
   pts taken from the frame's capture time, so the browser plays at the real rate.
 """
 
@@ -38,7 +39,6 @@ class TrackSource(Source):
         self._latest: av.VideoFrame | None = None
         self._ended = False
         self._size = (0, 0)
-        self.received = 0
         self.replaced_unread = 0
         self._t0: float | None = None
 
@@ -55,7 +55,6 @@ class TrackSource(Source):
             if self._latest is not None:
                 self.replaced_unread += 1
             self._latest = frame
-            self.received += 1
             self._cond.notify()
 
     def end(self) -> None:
@@ -102,7 +101,6 @@ class ProcessedTrack(MediaStreamTrack):
         self._ready = asyncio.Event()
         self._t0: int | None = None
         self._last_pts = -1
-        self.sent = 0
         self.replaced_unsent = 0
 
     def offer(self, frame: av.VideoFrame, t_capture: int) -> None:
@@ -125,39 +123,17 @@ class ProcessedTrack(MediaStreamTrack):
         pts = max(self._last_pts + 1, (t_capture - self._t0) * VIDEO_CLOCK // 1_000_000_000)
         frame.pts, frame.time_base = pts, VIDEO_TIME_BASE
         self._last_pts = pts
-        self.sent += 1
         return frame
 
 
 class TrackSink(Sink):
-    """Sends processed frames to a ProcessedTrack on the event loop."""
+    """Offers each processed frame to every registered outgoing track: one track per session
+    in send-receive mode, every viewer's track in broadcast mode.
 
-    spec = "webrtc"
-
-    def __init__(self, track: ProcessedTrack, loop: asyncio.AbstractEventLoop) -> None:
-        self.track = track
-        self.loop = loop
-        self.send_latency_ms: list[float] = []
-
-    def open(self, width: int, height: int, fps: float) -> None:
-        pass
-
-    def write(self, frame: Frame) -> None:
-        video = av.VideoFrame.from_ndarray(frame.image, format="rgb24")
-        if self.loop.is_closed():
-            return
-        self.loop.call_soon_threadsafe(self.track.offer, video, frame.t_capture)
-        self.send_latency_ms.append((now_ns() - frame.t_capture) / 1e6)
-        del self.send_latency_ms[:-256]  # bounded: the last few seconds are what matter
-
-
-class FanOutSink(Sink):
-    """Broadcast: one processed stream offered to every registered viewer track.
-
-    Each viewer gets its own ``av.VideoFrame`` (its track stamps its own pts on it).
+    Each track gets its own ``av.VideoFrame`` (it stamps its own pts on it).
     """
 
-    spec = "webrtc-broadcast"
+    spec = "webrtc"
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -189,4 +165,4 @@ class FanOutSink(Sink):
             video = av.VideoFrame.from_ndarray(frame.image, format="rgb24")
             self.loop.call_soon_threadsafe(track.offer, video, frame.t_capture)
         self.send_latency_ms.append((now_ns() - frame.t_capture) / 1e6)
-        del self.send_latency_ms[:-256]
+        del self.send_latency_ms[:-256]  # bounded: the last few seconds are what matter

@@ -12,15 +12,13 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 from websockets.exceptions import ConnectionClosed
 
-from stream.budget import StageSpec
 from stream.device import FrameConverter
 from stream.errors import LivefxError
-from stream.pipeline import Pipeline, PipelineConfig
+from stream.pipeline import Pipeline, PipelineConfig, style_stages
 from stream.server import protocol
-from stream.server.bridge import FanOutSink, ProcessedTrack, TrackSink, TrackSource, drain
+from stream.server.bridge import ProcessedTrack, TrackSink, TrackSource, drain
 from stream.server.codecs import prefer_codec
 from stream.sources.base import Source
-from stream.worker import BoundStage
 
 log = logging.getLogger("livefx.server")
 
@@ -41,31 +39,21 @@ class SessionSettings:
 class BroadcastHub:
     """One server-side source processed once; every viewer session gets the same frames."""
 
-    def __init__(self, pipeline: Pipeline, fan_out: FanOutSink) -> None:
+    def __init__(self, pipeline: Pipeline, fan_out: TrackSink) -> None:
         self.pipeline = pipeline
         self.fan_out = fan_out
 
     def stop(self) -> None:
-        self.pipeline.stop()
-        for thread in (self.pipeline.capture, self.pipeline.worker, *self.pipeline.runners):
-            if thread is not None:
-                thread.join(timeout=5)
-        self.pipeline.close()
+        self.pipeline.shutdown()
 
 
 def build_hub(source: Source, settings: SessionSettings, loop: asyncio.AbstractEventLoop) -> BroadcastHub:
     """Off the loop: open the server-side source, load and warm the style, start processing."""
-    from models.stylize import build_style_stage
-
-    stages = []
-    if settings.style is not None:
-        stage = build_style_stage(settings.style, settings.converter.device, settings.converter.dtype, settings.backend)
-        stages.append(BoundStage(StageSpec("stylize"), stage))
-    fan_out = FanOutSink(loop)
+    fan_out = TrackSink(loop)
     pipeline = Pipeline(
         source,
         [fan_out],
-        stages,
+        style_stages(settings.style, settings.converter, settings.backend),
         settings.converter,
         PipelineConfig(budget_ms=settings.budget_ms, size=settings.size, backend=settings.backend),
     )
@@ -160,15 +148,12 @@ class Session:
 
     def _build_pipeline(self, loop: asyncio.AbstractEventLoop) -> Pipeline:
         """Off the loop: load and warm the model, then start the threads."""
-        from models.stylize import build_style_stage
-
         s = self.settings
-        stages = []
-        if s.style is not None:
-            stage = build_style_stage(s.style, s.converter.device, s.converter.dtype, s.backend)
-            stages.append(BoundStage(StageSpec("stylize"), stage))
+        sink = TrackSink(loop)
+        sink.add(self.out_track)
         config = PipelineConfig(budget_ms=s.budget_ms, size=None, backend=s.backend)
-        pipeline = Pipeline(self.source, [TrackSink(self.out_track, loop)], stages, s.converter, config)
+        stages = style_stages(s.style, s.converter, s.backend)
+        pipeline = Pipeline(self.source, [sink], stages, s.converter, config)
         pipeline.warmup(*s.size)
         pipeline.start()
         return pipeline
@@ -217,6 +202,8 @@ class Session:
                     stages=snap["stages"],
                     decisions=snap["decisions"],
                     capture_to_send_ms=sends[len(sends) // 2],
+                    replaced_before_processing=self.source.replaced_unread if self.source else 0,
+                    replaced_before_send=self.out_track.replaced_unsent if self.out_track else 0,
                     budget_ms=snap["budget_ms"],
                 )
             )
@@ -256,13 +243,4 @@ class Session:
             if self.out_track is not None:
                 self.hub.fan_out.remove(self.out_track)
         elif self.pipeline is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._stop_pipeline)
-
-    def _stop_pipeline(self) -> None:
-        pipeline = self.pipeline
-        assert pipeline is not None
-        pipeline.stop()
-        for thread in (pipeline.capture, pipeline.worker, *pipeline.runners):
-            if thread is not None:
-                thread.join(timeout=5)
-        pipeline.close()
+            await asyncio.get_running_loop().run_in_executor(None, self.pipeline.shutdown)
