@@ -13,6 +13,10 @@ EMBEDDED_DIR = Path(__file__).parent / "weights"
 #: (until then the default is ``none``).
 DEFAULT_STYLE = "candy"
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")
+#: The interpolator the project trained (models/train/train_rife.py), used by ``--rife default``.
+DEFAULT_RIFE = EMBEDDED_DIR / "rife" / "ifnet-livefx.safetensors"
+#: The action model the project trained (models/train/train_actions.py), for ``--actions default``.
+DEFAULT_ACTIONS = EMBEDDED_DIR / "actions"
 
 
 def style_dirs() -> list[Path]:
@@ -56,3 +60,23 @@ def describe_style(path: Path) -> dict:
     if is_student_file(path):
         return {"kind": "student", **read_record(path)}
     return {"kind": "teacher"}
+
+
+def resolve_rife(spec: str) -> Path:
+    """``default`` -> the embedded interpolator; anything else is a path (e.g. RIFE v4.6 flownet.pkl)."""
+    if spec != "default":
+        return Path(spec)
+    if not DEFAULT_RIFE.is_file():
+        raise UsageError(f"the embedded interpolator {DEFAULT_RIFE} is missing; reinstall livefx or pass --rife PATH")
+    return DEFAULT_RIFE
+
+
+def resolve_actions(spec: str) -> Path:
+    """``default`` -> the embedded action model folder; anything else is a folder path."""
+    if spec != "default":
+        return Path(spec)
+    if not (DEFAULT_ACTIONS / "config.json").is_file():
+        raise UsageError(
+            f"the embedded action model {DEFAULT_ACTIONS} is missing; reinstall livefx or pass --actions DIR"
+        )
+    return DEFAULT_ACTIONS

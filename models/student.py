@@ -112,15 +112,19 @@ class StudentNet(nn.Module):
 
 
 def count_macs(model: nn.Module, height: int, width: int) -> int:
-    """Multiply-accumulates of one forward pass at this size (convs only, the bulk)."""
+    """Multiply-accumulates of one forward pass at this size (convolutions and transposed ones: the bulk)."""
     total = 0
 
-    def hook(module: nn.Conv2d, _inputs, output: torch.Tensor) -> None:
+    def hook(module: nn.Conv2d | nn.ConvTranspose2d, inputs, output: torch.Tensor) -> None:
         nonlocal total
-        k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
-        total += output.numel() * k
+        taps = module.kernel_size[0] * module.kernel_size[1] // module.groups
+        if isinstance(module, nn.ConvTranspose2d):  # every input value meets every tap of every output channel
+            total += inputs[0].numel() * taps * module.out_channels
+        else:
+            total += output.numel() * taps * module.in_channels
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    convs = (nn.Conv2d, nn.ConvTranspose2d)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, convs)]
     try:
         with torch.no_grad():
             model(torch.zeros(1, 3, height, width))

@@ -31,6 +31,9 @@ class StageSpec:
     name: str
     kind: StageKind = StageKind.REQUIRED
     scalable: bool = True
+    #: Fraction of frames the stage runs on (a deferrable stage run every k-th frame: 1/k);
+    #: its cost is charged to each frame in that proportion.
+    share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def build_ladder(stages: list[StageSpec], scales: tuple[float, ...]) -> list[Run
     deferrable = tuple(s.name for s in stages if s.kind is StageKind.DEFERRABLE)
     scalable = frozenset(s.name for s in stages if s.scalable and s.kind is StageKind.REQUIRED)
     if not inline:
-        return [Rung("full", schedule=deferrable)]
+        return [Rung("full", schedule=deferrable), Rung("defer")] if deferrable else [Rung("full")]
     ladder = [Rung("full", run=inline, schedule=deferrable, scalable=scalable)]
     if deferrable:
         ladder.append(Rung("defer", run=inline, scalable=scalable))
@@ -146,6 +149,7 @@ class BudgetPlanner:
     def set_stages(self, stages: list[StageSpec]) -> None:
         """New chain (e.g. style turned on/off): start again from the full rung."""
         self.ladder = build_ladder(stages, self.scales)
+        self._share = {s.name: s.share for s in stages}
         self._level = 0
         self._streak = 0
         self._last_probe_ns: int | None = None
@@ -156,12 +160,14 @@ class BudgetPlanner:
 
     def predict_ms(self, rung: Rung, pixels: int) -> float:
         """Predicted cost of ``rung``; stages never measured count as free (try, then learn)."""
-        if rung.passthrough:
-            return 0.0
-        total = self.cost.predict(IO_STAGE, pixels) or 0.0
+        total = 0.0
+        if not rung.passthrough:
+            total += self.cost.predict(IO_STAGE, pixels) or 0.0
         for name in rung.run:
             px = int(pixels * rung.scale * rung.scale) if name in rung.scalable else pixels
             total += self.cost.predict(name, px) or 0.0
+        for name in rung.schedule:  # runs beside the frame path, every 1/share frames
+            total += (self.cost.predict(name, pixels) or 0.0) * self._share.get(name, 1.0)
         return total
 
     def best_fitting(self, pixels: int) -> Rung:

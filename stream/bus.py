@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from stream.errors import LivefxError
+from stream.frame import now_ns
 from stream.ring import ReadPolicy, Ring, RingClosed
 from stream.sinks.base import Sink
 
@@ -25,6 +27,10 @@ class SinkRunner(threading.Thread):
         self.fps = fps
         policy = ReadPolicy.IN_ORDER if sink.in_order or ring.lossless else ReadPolicy.NEWEST
         self.reader = ring.reader(policy)
+        #: Live outputs space frames by their ``gap_ns`` (interpolated output); recorders
+        #: go by pts instead.
+        self.paced = policy is ReadPolicy.NEWEST
+        self._last_shown_ns = 0
         self.written = 0
         self.error: BaseException | None = None
 
@@ -41,7 +47,12 @@ class SinkRunner(threading.Thread):
                 if not opened:
                     self.sink.open(frame.width, frame.height, self.fps)
                     opened = True
+                if self.paced and frame.gap_ns:
+                    wait_ns = min(self._last_shown_ns + frame.gap_ns - now_ns(), 1_000_000_000)
+                    if wait_ns > 0:
+                        time.sleep(wait_ns / 1e9)
                 self.sink.write(frame)
+                self._last_shown_ns = now_ns()
                 self.written += 1
         except LivefxError as exc:
             self.error = exc

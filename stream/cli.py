@@ -7,10 +7,18 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from models.accel import BACKENDS, DTYPES
 from stream import __version__
 from stream.errors import LivefxError, UsageError
+
+if TYPE_CHECKING:
+    from models.action import ActionModel
+    from stream.actions import ActionsConfig
+    from stream.device import FrameConverter
+    from stream.motion import MotionConfig, MotionStage
+    from stream.rules import Rule
 
 log = logging.getLogger("livefx")
 
@@ -38,6 +46,62 @@ def parse_size(text: str) -> tuple[int, int]:
     if w % 2 or h % 2:
         raise UsageError(f"--size {text}: width and height must be even (4:2:0 video needs it); use {w & ~1}x{h & ~1}")
     return w, h
+
+
+def add_motion_args(parser: argparse.ArgumentParser) -> None:
+    """--interpolate, --stabilize and --rife, shared by run and serve."""
+    parser.add_argument(
+        "--interpolate",
+        type=int,
+        nargs="?",
+        const=2,
+        default=1,
+        metavar="N",
+        help="emit N frames per input frame (N-1 made by RIFE between the previous and current"
+        " output); plain --interpolate means 2 (default: 1, off)",
+    )
+    parser.add_argument(
+        "--stabilize",
+        action="store_true",
+        help="reduce style flicker: blend in the previous output, moved by the flow between inputs",
+    )
+    parser.add_argument(
+        "--rife",
+        default="default",
+        metavar="PATH|default",
+        help="interpolation weights: RIFE v4.6 flownet.pkl or a livefx .safetensors"
+        " (default: the embedded one trained by livefx)",
+    )
+
+
+def add_action_args(parser: argparse.ArgumentParser) -> None:
+    """--actions and what hangs off it: label events, drawn labels, label-triggered rules."""
+    parser.add_argument(
+        "--actions",
+        metavar="DIR|default",
+        help="action labels from a VideoMAE folder (config.json + weights, e.g. a Kinetics-400"
+        " checkpoint saved with save_pretrained) or the embedded motion model (default)",
+    )
+    parser.add_argument(
+        "--actions-every",
+        type=int,
+        default=8,
+        metavar="N",
+        help="classify the newest clip every N frames, when the budget allows (default: 8)",
+    )
+    parser.add_argument("--events", type=Path, metavar="PATH.jsonl", help="write each label update as a JSON line")
+    parser.add_argument("--draw-labels", action="store_true", help="burn the current labels into the video")
+    parser.add_argument(
+        "--on",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="LABEL>SCORE=ACTION:ARG, e.g. zoom_in>0.8=style:candy or still>0.9=interpolate:off;"
+        " actions style:NAME|none and interpolate:on|off|toggle; repeat for several",
+    )
+    parser.add_argument(
+        "--on-cooldown", type=float, default=3.0, metavar="S", help="seconds a rule rests after firing (default: 3)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="drop stale frames to keep latency bounded (default); --no-realtime processes every frame",
     )
+    add_motion_args(run)
+    add_action_args(run)
     run.add_argument("--stats", type=Path, metavar="PATH.json", help="write run statistics here at exit")
     run.add_argument(
         "--log-every",
@@ -158,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BPS",
         help="video bitrate ceiling in bits/s; aiortc's own cap is 1.5 Mbit/s (default: 2500000)",
     )
+    add_motion_args(srv)
+    add_action_args(srv)
     srv.add_argument("--max-sessions", type=int, default=4, help="concurrent clients before 'busy' (default: 4)")
     sub.add_parser(
         "weights",
@@ -168,9 +236,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def print_other_models() -> None:
+    """The embedded interpolator and action model, with their card figures."""
+    from models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE
+
+    if DEFAULT_RIFE.is_file():
+        from models.rife.load import read_metadata
+
+        r = json.loads(read_metadata(DEFAULT_RIFE).get("record", "{}"))
+        held = r.get("held_out", {})
+        figures = ", ".join(f"{k} {v['psnr_mean']:.2f} dB" for k, v in held.items())
+        size_kb = DEFAULT_RIFE.stat().st_size / 1024
+        print(f"interpolator (--rife default) {size_kb:.0f}KB  held-out PSNR: {figures}  {DEFAULT_RIFE}")
+    record = DEFAULT_ACTIONS / "training.json"
+    if record.is_file():
+        r = json.loads(record.read_text())
+        size_kb = sum(p.stat().st_size for p in DEFAULT_ACTIONS.iterdir()) / 1024
+        accuracy = 100 * r["held_out"]["accuracy"]
+        print(f"actions (--actions default) {size_kb:.0f}KB  held-out accuracy {accuracy:.1f}%  {DEFAULT_ACTIONS}")
+    print()
+
+
 def cmd_weights(args: argparse.Namespace) -> int:
     from models.registry import DEFAULT_STYLE, EMBEDDED_DIR, available_styles, describe_style
 
+    print_other_models()
     styles = available_styles()
     if not styles:
         print("no styles found; the embedded ones live in models/weights/")
@@ -189,9 +279,59 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def action_setup(args: argparse.Namespace, has_motion: bool) -> tuple[ActionModel | None, ActionsConfig, list[Rule]]:
+    """The action model, its schedule and the label rules that the flags ask for."""
+    from stream.actions import ActionsConfig
+
+    if args.actions_every < 1:
+        raise UsageError(f"--actions-every {args.actions_every}: must be at least 1")
+    config = ActionsConfig(every_frames=args.actions_every)
+    needs = [
+        flag for flag, on in (("--events", args.events), ("--draw-labels", args.draw_labels), ("--on", args.on)) if on
+    ]
+    if args.actions is None:
+        if needs:
+            raise UsageError(f"{needs[0]} needs --actions (e.g. --actions default)")
+        return None, config, []
+    if args.events and not args.events.parent.is_dir():
+        raise UsageError(f"--events {args.events}: folder {args.events.parent} does not exist")
+    from models.action import load_action_model
+    from models.registry import resolve_actions, resolve_style
+    from stream.rules import parse_rule
+
+    log.info("loading action model %s ...", args.actions)
+    model = load_action_model(resolve_actions(args.actions))
+    rules = [parse_rule(text, model.labels) for text in args.on]
+    for rule in rules:
+        if rule.action == "style":
+            resolve_style(rule.argument)  # an unknown style fails now, not when the rule fires
+        if rule.action == "interpolate" and not has_motion:
+            raise UsageError(f"--on {rule.text!r}: needs --interpolate or --stabilize")
+    return model, config, rules
+
+
+def motion_config(args: argparse.Namespace) -> MotionConfig:
+    """What ``--interpolate``/``--stabilize`` ask for."""
+    from stream.motion import MotionConfig
+
+    if not 1 <= args.interpolate <= 8:
+        raise UsageError(f"--interpolate {args.interpolate}: must be 1-8")
+    return MotionConfig(factor=args.interpolate, stabilize=args.stabilize)
+
+
+def motion_stage(args: argparse.Namespace, converter: FrameConverter) -> MotionStage | None:
+    """The interpolation/stabilization stage for ``run`` (None when not asked for)."""
+    from models.registry import resolve_rife
+    from stream.motion import build_motion_stage
+
+    config = motion_config(args)
+    return build_motion_stage(resolve_rife(args.rife), config, converter, args.backend) if config.active else None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from models.accel import resolve_dtype
     from models.registry import resolve_style
+    from stream.actions import LabelLog
     from stream.device import FrameConverter, resolve_device
     from stream.pipeline import Pipeline, PipelineConfig, style_stages
     from stream.sinks import make_sink
@@ -212,6 +352,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     dtype = resolve_dtype(args.precision, device)
     converter = FrameConverter(device, dtype)
     stages = style_stages(resolve_style(args.style), converter, args.backend)
+    motion = motion_stage(args, converter)
     config = PipelineConfig(
         budget_ms=args.budget_ms,
         realtime=args.realtime,
@@ -220,7 +361,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         size=size,
         backend=args.backend,
     )
-    pipeline = Pipeline(source, sinks, stages, converter, config)
+    action_model, actions_config, rules = action_setup(args, motion is not None)
+    pipeline = Pipeline(source, sinks, stages, converter, config, motion, action_model, actions_config)
+    if rules:
+        from stream.rules import RuleEngine
+
+        pipeline.label_listeners.append(RuleEngine(rules, pipeline.run_rule_action, args.on_cooldown))
+    pipeline.draw_labels = args.draw_labels
     width, height = pipeline.open()
     log.info(
         "%s -> %s at %dx%d, %.3g fps, on %s",
@@ -231,9 +378,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.fps or source.fps,
         pipeline.stats.device,
     )
+    label_log = LabelLog(args.events) if args.events else None
+    if label_log is not None:
+        pipeline.label_listeners.append(label_log)
     try:
         stats = pipeline.run(log_every_s=args.log_every)
     finally:
+        if label_log is not None:
+            label_log.close()
         if args.stats:
             args.stats.write_text(json.dumps(pipeline.snapshot(), indent=2) + "\n")
     log.info("done: %s", pipeline.stats.log_line(None, 1.0).split(" | ", 1)[1])
@@ -245,7 +397,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
     from models.accel import resolve_dtype
-    from models.registry import resolve_style
+    from models.registry import resolve_rife, resolve_style
     from stream.device import FrameConverter, resolve_device
     from stream.server.app import LivefxServer
     from stream.server.session import SessionSettings
@@ -266,7 +418,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         size=size,
         backend=args.backend,
         codec=args.codec,
+        motion=motion_config(args),
     )
+    if args.events or args.draw_labels or args.on:
+        raise UsageError(
+            "serve sends labels to the page and the overlay; --events, --draw-labels and --on are run options"
+        )
+    settings.actions, settings.actions_config, _ = action_setup(args, settings.motion.active)
+    if settings.motion.active:
+        settings.rife = resolve_rife(args.rife)
+        settings.motion_stage()  # fail now, not per client, on a missing or bad weights file
     server = LivefxServer(
         settings, host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions, source=source
     )

@@ -30,6 +30,9 @@ class Frame:
     pts: int
     image: np.ndarray
     time_base: Fraction = DEFAULT_TIME_BASE
+    #: Live sinks show this frame no sooner than this long after the previous one
+    #: (set on frames that follow an in-between frame, so 2x output is evenly spaced).
+    gap_ns: int = 0
 
     @property
     def width(self) -> int:

@@ -10,17 +10,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.action.load import ActionModel
+from models.rife.stage import FlowStage
 from models.stage import Stage
+from stream.actions import ACTIONS_STAGE, ActionsConfig, ActionStage, LabelEvent
 from stream.budget import BudgetPlanner, StageSpec
 from stream.bus import SinkRunner
 from stream.capture import CaptureThread
 from stream.device import FrameConverter, describe_device
 from stream.errors import LivefxError
+from stream.motion import MotionStage
 from stream.ring import Ring
 from stream.sinks.base import Sink
 from stream.sources.base import Source
 from stream.stats import RunStats
-from stream.worker import BoundStage, StageSwap, Worker
+from stream.worker import MOTION_SPEC, BoundStage, StageSwap, Worker
 
 log = logging.getLogger("livefx")
 
@@ -61,6 +65,9 @@ class Pipeline:
         stages: list[BoundStage],
         converter: FrameConverter,
         config: PipelineConfig,
+        motion: MotionStage | None = None,
+        actions: ActionModel | None = None,
+        actions_config: ActionsConfig | None = None,
     ) -> None:
         self.source = source
         self.sinks = sinks
@@ -68,7 +75,16 @@ class Pipeline:
         self.converter = converter
         self.config = config
         self.stats = RunStats(config.budget_ms, describe_device(converter.device))
-        self.planner = BudgetPlanner([b.spec for b in stages], config.budget_ms)
+        self.motion = motion if motion is not None and motion.config.active else None
+        self.action_model = actions
+        self.actions_config = actions_config or ActionsConfig()
+        #: Built once the input rate is known (``warmup``); listeners may be added before ``start``.
+        self.actions: ActionStage | None = None
+        self.label_listeners: list[Callable[[LabelEvent], None]] = []
+        self.draw_labels = False
+        specs = [b.spec for b in stages] + ([MOTION_SPEC] if self.motion else [])
+        specs += [self.actions_config.spec] if actions is not None else []
+        self.planner = BudgetPlanner(specs, config.budget_ms)
         self.frames_in = Ring(config.ring_capacity, lossless=not config.realtime)
         self.frames_out = Ring(config.out_capacity, lossless=not config.realtime)
         self.capture: CaptureThread | None = None
@@ -88,9 +104,12 @@ class Pipeline:
         """Run each stage at full and reduced scales so the first live frame pays nothing
         and the planner starts with measured costs."""
         self.frame_size = (width, height)
-        for bound in self.stages:
-            for pixels, ms in self.warm_stage(bound.spec, bound.stage).items():
-                self.planner.cost.observe(bound.spec.name, pixels, ms)
+        warm = [(b.spec, b.stage) for b in self.stages] + ([(MOTION_SPEC, self.motion.flow)] if self.motion else [])
+        for spec, stage in warm:
+            for pixels, ms in self.warm_stage(spec, stage).items():
+                self.planner.cost.observe(spec.name, pixels, ms)
+        if self.action_model is not None and self.actions is None:
+            self._build_actions(width, height)
         best = self.planner.best_fitting(width * height)
         if self.stages and best.passthrough:
             cheapest = self.planner.predict_ms(self.planner.ladder[-2], width * height)
@@ -104,7 +123,25 @@ class Pipeline:
                 height,
             )
 
-    def warm_stage(self, spec: StageSpec, stage: Stage) -> dict[int, float]:
+    def _build_actions(self, width: int, height: int) -> None:
+        """The classifier thread, with a ring window long enough for its clips at this rate."""
+        assert self.action_model is not None
+        fps = self.config.fps or self.source.fps or 30.0
+        model = self.action_model
+        needed = model.stride_for(fps) * (model.num_frames - 1) + 1
+        if needed > self.frames_in.capacity:
+            self.frames_in = Ring(needed + 8, lossless=not self.config.realtime)
+        self.actions = ActionStage(
+            model, self.frames_in, self.converter.device, self.converter.dtype, fps, self.actions_config
+        )
+        log.info("warming up actions (%s, %d frames, stride %d) ...", model.name, model.num_frames, self.actions.stride)
+        t0 = time.perf_counter()
+        ms = self.actions.warmup(height, width)
+        self.stats.warmup_s[ACTIONS_STAGE] = round(time.perf_counter() - t0, 3)
+        self.planner.cost.observe(ACTIONS_STAGE, width * height, ms)
+        log.info("actions ready: %.0f ms per clip, every %d frames", ms, self.actions_config.every_frames)
+
+    def warm_stage(self, spec: StageSpec, stage: Stage | FlowStage) -> dict[int, float]:
         """Warm ``stage`` up at every size the planner may ask for; pixels -> ms."""
         width, height = self.frame_size
         t0 = time.perf_counter()
@@ -128,6 +165,20 @@ class Pipeline:
         return self.switch_stage(
             StageSpec("stylize"), lambda: build_style_stage(path, device, dtype, backend) if path else None
         )
+
+    def run_rule_action(self, action: str, argument: str) -> None:
+        """What a label rule asks for: ``style``/NAME or ``interpolate``/on|off|toggle."""
+        if action == "style":
+            from models.registry import resolve_style
+
+            future = self.switch_style(resolve_style(argument))
+            future.add_done_callback(
+                lambda f: f.exception() and log.error("rule: style %s failed: %s", argument, f.exception())
+            )
+        elif action == "interpolate" and self.worker is not None:
+            on = {"on": True, "off": False}.get(argument, not self.worker.motion_enabled)
+            self.worker.motion_enabled = on
+            log.info("rule: interpolation %s", "on" if on else "off")
 
     def switch_stage(self, spec: StageSpec, prepare: Callable[[], Stage | None]) -> Future:
         """Build a stage with ``prepare`` and warm it up on a helper thread, then have the
@@ -157,8 +208,14 @@ class Pipeline:
             self.stats,
             self.converter,
             realtime=cfg.realtime,
+            motion=self.motion,
+            actions=self.actions,
         )
-        self.runners = [SinkRunner(sink, self.frames_out, fps) for sink in self.sinks]
+        self.worker.draw_labels = self.draw_labels
+        if self.actions is not None:
+            self.actions.listeners += self.label_listeners
+        out_fps = fps * (self.motion.config.factor if self.motion else 1)
+        self.runners = [SinkRunner(sink, self.frames_out, out_fps) for sink in self.sinks]
         self.capture = CaptureThread(
             self.source,
             self.frames_in,
@@ -167,12 +224,16 @@ class Pipeline:
             max_frames=cfg.max_frames,
             size=cfg.size,
         )
-        for thread in (*self.runners, self.worker, self.capture):
+        for thread in (*self.runners, self.worker, self.capture, *([self.actions] if self.actions else [])):
             thread.start()
 
     def close(self) -> None:
-        """Release the helper thread that prepares stage switches."""
+        """Release the helper threads: stage switches and the action classifier."""
         self._preparer.shutdown(wait=False, cancel_futures=True)
+        if self.actions is not None:
+            self.actions.stop()
+            if self.actions.is_alive():
+                self.actions.join(timeout=5)
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Stop a pipeline started with ``start()`` (not ``run()``): drain, join, release."""
@@ -226,6 +287,11 @@ class Pipeline:
     def snapshot(self) -> dict:
         """The stats document, with the counters owned by the rings and sinks folded in."""
         self.stats.frames_in = self.frames_in.pushed
+        if self.actions is not None:
+            self.stats.actions = {
+                **self.actions.snapshot(),
+                "deferred": self.worker.actions_deferred if self.worker is not None else 0,
+            }
         if self.worker is not None:
             reader = self.worker.reader
             self.stats.frames_dropped = reader.skipped + (reader.unread if not self.worker.is_alive() else 0)

@@ -50,6 +50,14 @@ class RunStats:
         self.sinks: dict[str, dict[str, int]] = {}
         #: Seconds spent warming up (and compiling) each stage before and during the run.
         self.warmup_s: dict[str, float] = {}
+        # Interpolation: frames made, slots filled by holding the last frame (the planner
+        # skipped the stage), and the wait it adds to real frames, apart from compute latency.
+        self.frames_interpolated = 0
+        self.interpolation_holds = 0
+        self.interpolation_skips = 0
+        self._interp_wait: deque[float] = deque(maxlen=WINDOW)
+        #: Action classifier counters and the latest labels (filled in by the pipeline).
+        self.actions: dict | None = None
 
     def record(self, rec: FrameRecord) -> None:
         with self._lock:
@@ -61,6 +69,16 @@ class RunStats:
                 self._stages.setdefault(name, deque(maxlen=WINDOW)).append(ms)
                 self._stage_counts[name] += 1
             self.recent.append(rec)
+
+    def record_motion(self, interpolated: int, held: int, wait_ms: float) -> None:
+        """In-between frames pushed before one real frame: made (``interpolated``) or, when
+        the stage was skipped, ``held`` copies of the last frame; and the inherent wait."""
+        with self._lock:
+            self.frames_out += interpolated + held
+            self.frames_interpolated += interpolated
+            self.interpolation_holds += held
+            self.interpolation_skips += held > 0
+            self._interp_wait.append(wait_ms)
 
     def record_stage(self, name: str, ms: float) -> None:
         """A stage timed outside a frame record (warm-up is not recorded here)."""
@@ -86,7 +104,21 @@ class RunStats:
                 "decisions": dict(self.decisions),
                 "sinks": {k: dict(v) for k, v in self.sinks.items()},
                 "warmup_s": dict(self.warmup_s),
+                **self._interpolation(),
+                **({"actions": self.actions} if self.actions is not None else {}),
             }
+
+    def _interpolation(self) -> dict:
+        if not self._interp_wait:
+            return {}
+        return {
+            "interpolation": {
+                "frames_interpolated": self.frames_interpolated,
+                "skips": self.interpolation_skips,
+                "held_frames": self.interpolation_holds,
+                "inherent_wait_ms": percentiles(self._interp_wait),
+            }
+        }
 
     def log_line(self, since: dict | None, seconds: float) -> str:
         """A compact one-line summary; rates are over the last ``seconds``."""

@@ -67,6 +67,7 @@
         fillStyles(msg.styles, msg.style);
         $("budget").value = msg.budget_ms;
         mode = msg.mode || mode;
+        $("interp-label").hidden = !msg.interpolation;
         break;
       case "metrics": server = msg; renderStats(); break;
       case "labels": labels = msg.labels || []; break;
@@ -144,7 +145,7 @@
       send({ type: "offer", sdp: pc.localDescription.sdp });
       await pc.setRemoteDescription({ type: "answer", sdp: (await answer).sdp });
       if (mode !== "broadcast") send({ type: "marker", width: MARK_W, height: MARK_H });
-      for (const id of ["style", "budget"]) $(id).disabled = false;
+      for (const id of ["style", "budget", "interpolate"]) $(id).disabled = false;
     } catch (err) {
       showError(err.message || String(err));
       setState("failed");
@@ -263,5 +264,6 @@
   $("stop").onclick = stop;
   $("style").onchange = () => send({ type: "style", name: $("style").value });
   $("budget").onchange = () => send({ type: "budget", ms: Number($("budget").value) });
+  $("interpolate").onchange = () => send({ type: "interpolate", on: $("interpolate").checked });
   openSocket().catch((err) => showError(err.message)); // fetch the style list before Start
 })();

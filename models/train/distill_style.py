@@ -24,6 +24,7 @@ from safetensors.torch import save_file
 from models.student import STUDENT_FORMAT, StudentConfig, StudentNet, count_macs
 from models.stylize import TransformerNet, load_transformer_net
 from models.train.data import held_out_frames, training_frames
+from models.train.metrics import gradient_l1, psnr, quantize, ssim
 
 
 def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -33,33 +34,6 @@ def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
 @torch.no_grad()
 def teach(teacher: TransformerNet, img: np.ndarray, device: torch.device) -> torch.Tensor:
     return (teacher(to_tensor(img, device) * 255) / 255).clamp(0, 1)
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = F.mse_loss(a, b).item()
-    return 99.0 if mse == 0 else 10 * math.log10(1 / mse)
-
-
-def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean SSIM over channels with an 11x11 Gaussian window (Wang et al. 2004)."""
-    g = torch.exp(-((torch.arange(11, dtype=a.dtype, device=a.device) - 5) ** 2) / (2 * 1.5**2))
-    w = (g[:, None] * g[None, :]) / g.sum() ** 2
-    w = w.expand(3, 1, 11, 11)
-
-    def blur(x):
-        return F.conv2d(x, w, groups=3)
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2
-    cov = blur(a * b) - mu_a * mu_b
-    c1, c2 = 0.01**2, 0.03**2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return s.mean().item()
-
-
-def quantize(x: torch.Tensor) -> torch.Tensor:
-    """What the pipeline delivers: 8-bit values."""
-    return x.clamp(0, 1).mul(255).round().div(255)
 
 
 @torch.no_grad()
@@ -79,12 +53,6 @@ def evaluate(student: StudentNet, teacher: TransformerNet, device: torch.device,
         "ssim_worst": float(np.min(s)),
         "per_frame": rows,
     }
-
-
-def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
-    dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
-    return F.l1_loss(dx(a), dx(b)) + F.l1_loss(dy(a), dy(b))
 
 
 class FeatureHint:

@@ -134,6 +134,7 @@ class LivefxServer:
                     style=self._style_name(),
                     budget_ms=self.settings.budget_ms,
                     mode="send-receive" if self.hub is None else "broadcast",
+                    interpolation=self.settings.motion.factor if self.settings.motion.active else 0,
                 )
             )
             async for raw in ws:

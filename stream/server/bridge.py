@@ -91,23 +91,24 @@ async def drain(track: MediaStreamTrack, source: TrackSource) -> None:
 
 
 class ProcessedTrack(MediaStreamTrack):
-    """The outgoing video: the newest processed frame, paced by capture time."""
+    """The outgoing video: the newest processed frame, stamped with its media time (so
+    in-between frames from interpolation sit between their neighbours)."""
 
     kind = "video"
 
     def __init__(self) -> None:
         super().__init__()
-        self._latest: tuple[av.VideoFrame, int] | None = None
+        self._latest: tuple[av.VideoFrame, float] | None = None
         self._ready = asyncio.Event()
-        self._t0: int | None = None
+        self._t0: float | None = None
         self._last_pts = -1
         self.replaced_unsent = 0
 
-    def offer(self, frame: av.VideoFrame, t_capture: int) -> None:
+    def offer(self, frame: av.VideoFrame, time_s: float) -> None:
         """On the loop (via call_soon_threadsafe): keep only the newest frame."""
         if self._latest is not None:
             self.replaced_unsent += 1
-        self._latest = (frame, t_capture)
+        self._latest = (frame, time_s)
         self._ready.set()
 
     async def recv(self) -> av.VideoFrame:
@@ -116,11 +117,11 @@ class ProcessedTrack(MediaStreamTrack):
         await self._ready.wait()
         self._ready.clear()
         assert self._latest is not None
-        frame, t_capture = self._latest
+        frame, time_s = self._latest
         self._latest = None
         if self._t0 is None:
-            self._t0 = t_capture
-        pts = max(self._last_pts + 1, (t_capture - self._t0) * VIDEO_CLOCK // 1_000_000_000)
+            self._t0 = time_s
+        pts = max(self._last_pts + 1, round((time_s - self._t0) * VIDEO_CLOCK))
         frame.pts, frame.time_base = pts, VIDEO_TIME_BASE
         self._last_pts = pts
         return frame
@@ -163,6 +164,6 @@ class TrackSink(Sink):
             return
         for track in tracks:
             video = av.VideoFrame.from_ndarray(frame.image, format="rgb24")
-            self.loop.call_soon_threadsafe(track.offer, video, frame.t_capture)
+            self.loop.call_soon_threadsafe(track.offer, video, frame.time_s)
         self.send_latency_ms.append((now_ns() - frame.t_capture) / 1e6)
         del self.send_latency_ms[:-256]  # bounded: the last few seconds are what matter

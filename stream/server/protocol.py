@@ -5,8 +5,12 @@ ICE is optional: offers may carry all candidates), ``style`` {name}, ``budget`` 
 ``marker`` {width, height} (keep this top-left region of each input frame unprocessed, so a
 frame code drawn there by the client survives to the display: latency measurement), ``ping``,
 ``subscribe`` (an observer such as the OBS overlay: receive every session's
-events, send no video). Server -> client: ``hello`` {styles, style}, ``answer`` {sdp},
-``state`` {state}, ``style`` {name, status}, ``metrics`` {...}, ``pong``, ``error`` {message}.
+events, send no video), ``interpolate`` {on} (turn interpolation/stabilization on or off
+when the server runs with them). Server -> client: ``hello`` {styles, style, budget_ms,
+mode, interpolation (the factor, 0 when off)}, ``answer`` {sdp}, ``state`` {state},
+``style`` {name, status}, ``interpolate`` {on}, ``metrics`` {...}, ``labels`` {t, span,
+labels: [{label, score}]} (action labels, when the server runs with --actions), ``pong``,
+``error`` {message}.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ CLIENT_MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "ping": {},
     "subscribe": {},
     "marker": {"width": int, "height": int},
+    "interpolate": {"on": bool},
 }
 
 
@@ -54,7 +59,7 @@ def parse(raw: str | bytes) -> Message:
         raise ProtocolError(f"unknown message type {kind!r}; expected one of {', '.join(CLIENT_MESSAGES)}")
     for field, expected in CLIENT_MESSAGES[kind].items():
         value = data.get(field)
-        if not isinstance(value, expected) or isinstance(value, bool):
+        if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise ProtocolError(f"'{kind}' needs a '{field}' field of type {_type_name(expected)}")
     if kind == "budget" and not 1 <= data["ms"] <= 10_000:
         raise ProtocolError("'budget' ms must be between 1 and 10000")
@@ -73,4 +78,4 @@ def event(kind: str, **fields: Any) -> str:
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
     types = expected if isinstance(expected, tuple) else (expected,)
-    return {str: "string", int: "number", float: "number"}.get(types[0], types[0].__name__)
+    return {str: "string", int: "number", float: "number", bool: "boolean"}.get(types[0], types[0].__name__)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 from websockets.exceptions import ConnectionClosed
 
+from models.action.load import ActionModel
+from stream.actions import ActionsConfig
 from stream.device import FrameConverter
 from stream.errors import LivefxError
+from stream.motion import MotionConfig, MotionStage, build_motion_stage
 from stream.pipeline import Pipeline, PipelineConfig, style_stages
 from stream.server import protocol
 from stream.server.bridge import ProcessedTrack, TrackSink, TrackSource, drain
@@ -34,6 +37,17 @@ class SessionSettings:
     backend: str = "auto"
     codec: str = "vp8"
     metrics_every_s: float = 0.5
+    #: Interpolation/stabilization for every stream (see stream.motion); ``rife`` is the weights file.
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    rife: Path | None = None
+    #: Action labels for every stream (one loaded model, shared), sent as ``labels`` events.
+    actions: ActionModel | None = None
+    actions_config: ActionsConfig = field(default_factory=ActionsConfig)
+
+    def motion_stage(self) -> MotionStage | None:
+        if not self.motion.active or self.rife is None:
+            return None
+        return build_motion_stage(self.rife, self.motion, self.converter, self.backend)
 
 
 class BroadcastHub:
@@ -56,6 +70,9 @@ def build_hub(source: Source, settings: SessionSettings, loop: asyncio.AbstractE
         style_stages(settings.style, settings.converter, settings.backend),
         settings.converter,
         PipelineConfig(budget_ms=settings.budget_ms, size=settings.size, backend=settings.backend),
+        settings.motion_stage(),
+        settings.actions,
+        settings.actions_config,
     )
     pipeline.open()
     pipeline.start()
@@ -94,6 +111,15 @@ class Session:
             await self._on_candidate(data)
         elif kind == "style":
             self._spawn(self._on_style(data["name"]))
+        elif kind == "interpolate":
+            if self.pipeline is None or self.pipeline.worker is None:
+                raise protocol.ProtocolError("no stream yet: send an offer first")
+            if self.pipeline.motion is None:
+                raise protocol.ProtocolError(
+                    "interpolation is off on this server: start it with --interpolate or --stabilize"
+                )
+            self.pipeline.worker.motion_enabled = data["on"]
+            await self._send(protocol.event("interpolate", on=data["on"]))
         elif kind == "budget":
             if self.pipeline is None:
                 raise protocol.ProtocolError("no stream yet: send an offer first")
@@ -153,7 +179,9 @@ class Session:
         sink.add(self.out_track)
         config = PipelineConfig(budget_ms=s.budget_ms, size=None, backend=s.backend)
         stages = style_stages(s.style, s.converter, s.backend)
-        pipeline = Pipeline(self.source, [sink], stages, s.converter, config)
+        pipeline = Pipeline(
+            self.source, [sink], stages, s.converter, config, s.motion_stage(), s.actions, s.actions_config
+        )
         pipeline.warmup(*s.size)
         pipeline.start()
         return pipeline
@@ -187,8 +215,13 @@ class Session:
         await self._send(protocol.event("style", name=name, status="ready"))
 
     async def _metrics(self) -> None:
+        last_labels = None
         while not self.closed and self.pipeline is not None:
             await asyncio.sleep(self.settings.metrics_every_s)
+            actions = self.pipeline.actions
+            if actions is not None and actions.latest is not None and actions.latest is not last_labels:
+                last_labels = actions.latest
+                await self._emit(protocol.event("labels", **last_labels.to_json()))
             snap = self.pipeline.snapshot()
             sink = self.pipeline.sinks[0]
             sends = sorted(getattr(sink, "send_latency_ms", [])) or [0.0]

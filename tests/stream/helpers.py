@@ -9,6 +9,7 @@ import torch
 from models.stage import Stage
 from stream.budget import StageSpec
 from stream.device import FrameConverter
+from stream.motion import MotionStage
 from stream.pipeline import Pipeline, PipelineConfig
 from stream.sinks.base import Sink
 from stream.sources.base import Source
@@ -31,9 +32,11 @@ class SlowInvert(Stage):
         return 1.0 - x
 
 
-def pipeline(source: Source, sinks: list[Sink], stage: Stage | None = None, **config) -> Pipeline:
+def pipeline(
+    source: Source, sinks: list[Sink], stage: Stage | None = None, motion: MotionStage | None = None, **config
+) -> Pipeline:
     stages = [BoundStage(StageSpec(stage.name), stage)] if stage else []
-    return Pipeline(source, sinks, stages, FrameConverter(CPU, torch.float32), PipelineConfig(**config))
+    return Pipeline(source, sinks, stages, FrameConverter(CPU, torch.float32), PipelineConfig(**config), motion)
 
 
 class Collect(Sink):
@@ -44,6 +47,7 @@ class Collect(Sink):
         self.in_order = in_order
         self.delay_s = delay_s
         self.frames = []
+        self.times: list[float] = []  # time.monotonic() at each write
         self.opened = None
         self.closed = False
 
@@ -54,6 +58,7 @@ class Collect(Sink):
         if self.delay_s:
             time.sleep(self.delay_s)
         self.frames.append(frame)
+        self.times.append(time.monotonic())
 
     def close(self):
         self.closed = True

@@ -142,3 +142,19 @@ def test_weights_lists_styles_on_the_search_path(tmp_path, monkeypatch, capsys):
     assert main(["weights"]) == 0
     out = capsys.readouterr().out
     assert "tiny" in out and "student" in out and "notes" not in out
+
+
+def test_weights_lists_the_embedded_interpolator_and_action_model(capsys):
+    from models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE
+
+    assert main(["weights"]) == 0
+    out = capsys.readouterr().out
+    if DEFAULT_RIFE.is_file():
+        assert "interpolator (--rife default)" in out and "linear_blend" in out and "dis_flow" in out
+    if (DEFAULT_ACTIONS / "training.json").is_file():
+        assert "actions (--actions default)" in out and "held-out accuracy" in out
+
+
+def test_interpolate_out_of_range_is_refused(capsys):
+    assert main(["run", "--interpolate", "9", "--frames", "2", "--size", "64x48"]) == 2
+    assert "--interpolate 9: must be 1-8" in capsys.readouterr().err

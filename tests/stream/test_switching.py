@@ -22,12 +22,6 @@ def student_file(path, seed: int):
     return path
 
 
-class TimedCollect(Collect):
-    def write(self, frame):
-        super().write(frame)
-        self.times = getattr(self, "times", []) + [time.monotonic()]
-
-
 @pytest.fixture
 def styles(tmp_path):
     return student_file(tmp_path / "a.safetensors", 1), student_file(tmp_path / "b.safetensors", 2)
@@ -53,7 +47,7 @@ def test_switch_under_a_running_worker_does_not_stall(styles, monkeypatch):
         time.sleep(0.6)  # a big model loading from a slow disk
         return real_load(path)
 
-    sink = TimedCollect(in_order=True)
+    sink = Collect(in_order=True)
     p = pipeline(SyntheticSource(64, 48, fps=40), [sink], None, budget_ms=500, max_frames=2000, backend="eager")
     p.open()
     runner = threading.Thread(target=p.run, kwargs={"log_every_s": 0})

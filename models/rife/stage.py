@@ -1,0 +1,74 @@
+"""IFNet as a live stage: padded, accelerated, and returning flow as well as frames."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from models.accel import accelerate
+from models.rife.ifnet import IFNet, Interpolation, pad_to_multiple, warp
+from models.stage import synchronize
+
+
+class _PackedIFNet(nn.Module):
+    """IFNet behind a one-tensor interface, so ``accelerate`` (compile, CUDA graphs) applies:
+    in N x 7 x H x W (frame 0, frame 1, t plane), out N x 8 x H x W (frame, flow, mask)."""
+
+    def __init__(self, net: IFNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.net(x[:, :3], x[:, 3:6], x[:, 6:7, :1, :1].flatten())
+        return torch.cat((r.frame.to(x.dtype), r.flow.to(x.dtype), r.mask.to(x.dtype)), 1)
+
+
+class FlowStage:
+    """Runs IFNet on two frames of any size (padded to a multiple of 32, cropped back)."""
+
+    name = "interpolate"
+
+    def __init__(
+        self, net: IFNet, device: torch.device, dtype: torch.dtype, *, backend: str = "auto", label: str = "rife"
+    ) -> None:
+        self.device, self.dtype, self.label = device, dtype, label
+        self.run, self.accel = accelerate(_PackedIFNet(net), device, backend=backend, dtype=dtype)
+
+    @torch.inference_mode()
+    def __call__(self, img0: torch.Tensor, img1: torch.Tensor, t: float = 0.5) -> Interpolation:
+        """``img0``/``img1``: 1 x 3 x H x W in [0, 1] on the stage's device."""
+        x0, (h, w) = pad_to_multiple(img0.to(self.dtype))
+        x1, _ = pad_to_multiple(img1.to(self.dtype))
+        plane = torch.full_like(x0[:, :1], t)
+        out = self.run(torch.cat((x0, x1, plane), 1))[..., :h, :w]
+        return Interpolation(out[:, :3].clamp(0, 1), out[:, 3:7].float(), out[:, 7:8].float())
+
+    @torch.inference_mode()
+    def warmup(self, height: int, width: int, runs: int = 3) -> float:
+        """Cheapest of ``runs`` passes on blank frames of this size, in ms (see Stage.warmup)."""
+        x = torch.full((1, 3, height, width), 0.5, device=self.device, dtype=self.dtype)
+        costs = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            self(x, x)
+            synchronize(self.device)
+            costs.append((time.perf_counter() - t0) * 1e3)
+        return min(costs[1:] or costs)
+
+
+def blend_with(result: Interpolation, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
+    """The frame at t made from *other* images (e.g. stylized ones) with the flow and mask
+    IFNet found between the inputs: one stylization per input frame, pixels moved by
+    motion measured on the real content."""
+    w0 = warp(img0, result.flow[:, :2])
+    w1 = warp(img1, result.flow[:, 2:4])
+    return w0 * result.mask.to(w0.dtype) + w1 * (1 - result.mask.to(w1.dtype))
+
+
+def build_flow_stage(path: Path, device: torch.device, dtype: torch.dtype, backend: str = "auto") -> FlowStage:
+    from models.rife.load import load_ifnet
+
+    return FlowStage(load_ifnet(path), device, dtype, backend=backend, label=path.stem)

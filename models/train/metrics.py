@@ -1,0 +1,69 @@
+"""Image quality metrics shared by the training scripts (tensors N x 3 x H x W in [0, 1])."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = F.mse_loss(a, b).item()
+    return 99.0 if mse == 0 else 10 * math.log10(1 / mse)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean SSIM over channels with an 11x11 Gaussian window (Wang et al. 2004)."""
+    g = torch.exp(-((torch.arange(11, dtype=a.dtype, device=a.device) - 5) ** 2) / (2 * 1.5**2))
+    w = (g[:, None] * g[None, :]) / g.sum() ** 2
+    w = w.expand(3, 1, 11, 11)
+
+    def blur(x):
+        return F.conv2d(x, w, groups=3)
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return s.mean().item()
+
+
+def quantize(x: torch.Tensor) -> torch.Tensor:
+    """What the pipeline delivers: 8-bit values."""
+    return x.clamp(0, 1).mul(255).round().div(255)
+
+
+def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    dx = lambda t: t[..., :, 1:] - t[..., :, :-1]  # noqa: E731
+    dy = lambda t: t[..., 1:, :] - t[..., :-1, :]  # noqa: E731
+    return F.l1_loss(dx(a), dx(b)) + F.l1_loss(dy(a), dy(b))
+
+
+def warping_error(outputs: list[np.ndarray], inputs: list[np.ndarray]) -> float:
+    """Temporal flicker: the mean absolute difference (0-1 scale) between each output frame
+    and the previous output warped onto it, where the motion is measured on the *input*
+    frames by OpenCV DIS flow and pixels that fail a forward-backward check (occlusions)
+    are left out (Lai et al., ECCV 2018). Lower is steadier; independent of livefx's own flow."""
+    if len(outputs) != len(inputs) or len(outputs) < 2:
+        raise ValueError("need at least two output frames, one per input frame")
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    h, w = inputs[0].shape[:2]
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+    errors = []
+    for k in range(1, len(outputs)):
+        g_prev, g_cur = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (inputs[k - 1], inputs[k]))
+        back = dis.calc(g_cur, g_prev, None)  # current pixel -> where it was in the previous frame
+        fwd = dis.calc(g_prev, g_cur, None)
+        m = grid + back
+        fwd_at = cv2.remap(fwd, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        mismatch = np.sum((back + fwd_at) ** 2, -1)
+        valid = mismatch < 0.01 * (np.sum(back**2, -1) + np.sum(fwd_at**2, -1)) + 0.5
+        valid &= (m[..., 0] >= 0) & (m[..., 0] <= w - 1) & (m[..., 1] >= 0) & (m[..., 1] <= h - 1)
+        warped = cv2.remap(outputs[k - 1], m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        diff = np.abs(outputs[k].astype(np.float32) - warped.astype(np.float32)).mean(-1) / 255
+        errors.append(float(diff[valid].mean()) if valid.any() else 0.0)
+    return float(np.mean(errors))

@@ -1,0 +1,118 @@
+"""Frame interpolation and flow-based stabilization between consecutive processed frames.
+
+One IFNet pass per in-between time runs on the *input* frames (real content, so the
+motion it finds is not confused by style textures); its flow and fusion mask then move
+the *stylized* frames. So each input frame is stylized once, the in-between frames cost
+only the flow, and stabilization reuses the same flow at no extra model cost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from models.rife.ifnet import Interpolation, warp
+from models.rife.stage import FlowStage, blend_with, build_flow_stage
+from stream.device import FrameConverter
+
+log = logging.getLogger("livefx")
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    #: Output frames per input frame (1: no interpolation).
+    factor: int = 1
+    stabilize: bool = False
+    #: How much of the motion-compensated previous output survives where the warp is
+    #: confident (0: none, 1: freeze). 0.5 halves frame-to-frame style flicker.
+    stabilize_strength: float = 0.5
+    #: Input-frame warping error (0-1 scale) at which a pixel stops being trusted.
+    confidence_error: float = 0.08
+
+    def __post_init__(self) -> None:
+        if self.factor < 1:
+            raise ValueError(f"interpolation factor must be >= 1, got {self.factor}")
+        if not 0.0 <= self.stabilize_strength < 1.0:
+            raise ValueError(f"stabilize strength must be in [0, 1), got {self.stabilize_strength}")
+
+    @property
+    def times(self) -> list[float]:
+        return [k / self.factor for k in range(1, self.factor)]
+
+    @property
+    def active(self) -> bool:
+        return self.factor > 1 or self.stabilize
+
+
+@dataclass
+class MotionResult:
+    current: torch.Tensor  # the (possibly stabilized) processed frame
+    between: list[torch.Tensor]  # in-between frames, oldest first (empty when skipped)
+    ran: bool = False  # whether IFNet ran (the cost the planner should learn)
+
+
+def flow_to_previous(result: Interpolation) -> torch.Tensor:
+    """Flow from the current frame (t=1) back to the previous one (t=0), from the flows of
+    a pass at t=0.5: a point at t lands at p+F(t->0) in frame 0 and p+F(t->1) in frame 1,
+    so frame 1 -> frame 0 is F(t->0) - F(t->1) (sampled at p, a half-step approximation)."""
+    return result.flow[:, :2] - result.flow[:, 2:4]
+
+
+class MotionStage:
+    """Keeps the previous input/output pair; makes in-between frames and stabilizes."""
+
+    def __init__(self, flow: FlowStage, config: MotionConfig) -> None:
+        self.flow = flow
+        self.config = config
+        self._prev_in: torch.Tensor | None = None
+        self._prev_out: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        self._prev_in = self._prev_out = None
+
+    def step(self, frame_in: torch.Tensor, frame_out: torch.Tensor, *, run_flow: bool = True) -> MotionResult:
+        """``frame_in``: the input as the worker saw it; ``frame_out``: its processed result
+        (same size). ``run_flow=False`` (the planner skipped the stage): no model work."""
+        prev_in, prev_out = self._prev_in, self._prev_out
+        usable = prev_in is not None and prev_out is not None and prev_in.shape == frame_in.shape
+        between: list[torch.Tensor] = []
+        current = frame_out
+        ran = usable and run_flow
+        if ran:
+            assert prev_in is not None and prev_out is not None
+            passes = {t: self.flow(prev_in, frame_in, t) for t in self.config.times}
+            if self.config.stabilize:
+                mid = passes.get(0.5) or self.flow(prev_in, frame_in, 0.5)
+                current = self._stabilize(mid, prev_in, prev_out, frame_in, frame_out)
+            between = [blend_with(passes[t], prev_out, current).clamp_(0, 1) for t in self.config.times]
+        self._prev_in, self._prev_out = frame_in, current
+        return MotionResult(current, between, ran)
+
+    def _stabilize(
+        self,
+        mid: Interpolation,
+        prev_in: torch.Tensor,
+        prev_out: torch.Tensor,
+        frame_in: torch.Tensor,
+        frame_out: torch.Tensor,
+    ) -> torch.Tensor:
+        back = flow_to_previous(mid)
+        # Trust the warp where it explains the *input* frames (occlusions and flow errors fail this).
+        error = (warp(prev_in, back) - frame_in).abs().mean(1, keepdim=True)
+        confidence = (1 - error / self.config.confidence_error).clamp_(0, 1)
+        weight = self.config.stabilize_strength * confidence
+        return frame_out + weight.to(frame_out.dtype) * (warp(prev_out, back) - frame_out)
+
+
+def build_motion_stage(
+    rife: Path, config: MotionConfig, converter: FrameConverter, backend: str = "auto"
+) -> MotionStage | None:
+    """Load the interpolator in ``rife`` for ``config`` (None when ``config`` asks for nothing)."""
+    if not config.active:
+        return None
+    flow = build_flow_stage(rife, converter.device, converter.dtype, backend)
+    log.info("interpolator %s loaded from %s; backend %s", rife.stem, rife, flow.accel.describe())
+    return MotionStage(flow, config)

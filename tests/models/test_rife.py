@@ -1,0 +1,133 @@
+"""IFNet: the published v4.6 layout, checkpoint loading, padding, timesteps, and the
+trained default on motion it has never seen."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from models.registry import DEFAULT_RIFE
+from models.rife import IFNet, IFNetConfig, load_ifnet, pad_to_multiple, warp
+from models.rife.stage import FlowStage
+from models.train.data import skimage_image
+from stream.errors import WeightsError
+
+CPU = torch.device("cpu")
+TINY = IFNetConfig(channels=(16, 12, 8, 8))
+
+
+def test_v4_6_layout_matches_the_published_state_dict():
+    sd = IFNet().state_dict()
+    assert 5_200_000 < sum(v.numel() for v in sd.values()) < 5_400_000  # "about 5.3 M parameters"
+    assert sd["block0.conv0.0.0.weight"].shape == (96, 7, 3, 3)  # frames 0 and 1 and t
+    assert sd["block0.conv0.1.0.weight"].shape == (192, 96, 3, 3)
+    assert sd["block1.conv0.0.0.weight"].shape == (64, 12, 3, 3)  # + mask and 4 flow channels
+    assert sd["block3.convblock.7.conv.weight"].shape == (64, 64, 3, 3)
+    assert sd["block2.convblock.0.beta"].shape == (1, 96, 1, 1)
+    assert sd["block0.lastconv.0.weight"].shape == (192, 24, 4, 4)  # ConvTranspose: in, out
+    prefixes = {k.split(".")[0] for k in sd}
+    assert prefixes == {"block0", "block1", "block2", "block3"}
+    assert sum(k.startswith("block1.convblock.") and k.endswith(".beta") for k in sd) == 8
+
+
+@pytest.mark.parametrize("prefix", ["", "module."])
+def test_loads_a_checkpoint_saved_in_the_official_layout(tmp_path, prefix):
+    torch.manual_seed(0)
+    net = IFNet().eval()
+    path = tmp_path / "flownet.pkl"
+    torch.save({prefix + k: v for k, v in net.state_dict().items()}, path)
+    loaded = load_ifnet(path)
+    assert loaded.config.channels == (192, 128, 96, 64)
+    x0, x1 = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded(x0, x1, 0.5).frame, net(x0, x1, 0.5).frame)
+
+
+def test_bad_checkpoints_are_refused_with_the_reason(tmp_path):
+    with pytest.raises(WeightsError, match="no such weights file"):
+        load_ifnet(tmp_path / "missing.pkl")
+    corrupt = tmp_path / "corrupt.pkl"
+    corrupt.write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsError, match="not a readable weights file"):
+        load_ifnet(corrupt)
+    later = tmp_path / "v4_25.pkl"
+    torch.save({"encode.cnn0.weight": torch.zeros(1), **IFNet(TINY).state_dict()}, later)
+    with pytest.raises(WeightsError, match="feature head"):
+        load_ifnet(later)
+    truncated = tmp_path / "three.pkl"
+    torch.save({k: v for k, v in IFNet(TINY).state_dict().items() if not k.startswith("block3")}, truncated)
+    with pytest.raises(WeightsError, match="3 IFBlocks"):
+        load_ifnet(truncated)
+
+
+def test_warp_moves_pixels_by_the_flow():
+    img = torch.rand(1, 3, 20, 30)
+    flow = torch.zeros(1, 2, 20, 30)
+    flow[:, 0] = 3.0  # out(x) = img(x + 3)
+    out = warp(img, flow)
+    assert torch.allclose(out[..., :-3], img[..., 3:], atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [(101, 77), (32, 32), (240, 320)])
+def test_odd_sizes_are_padded_and_cropped_back(size):
+    x = torch.rand(1, 3, *size)
+    padded, original = pad_to_multiple(x)
+    assert padded.shape[-2] % 32 == 0 and padded.shape[-1] % 32 == 0 and original == size
+    r = FlowStage(IFNet(TINY), CPU, torch.float32, backend="eager")(x, x.flip(-1), 0.3)
+    assert r.frame.shape == x.shape and r.flow.shape == (1, 4, *size) and r.mask.shape == (1, 1, *size)
+    assert 0 <= float(r.frame.min()) and float(r.frame.max()) <= 1
+
+
+def test_any_timestep_and_a_timestep_per_batch_item():
+    torch.manual_seed(0)
+    net = IFNet(TINY).eval()
+    x0, x1 = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        per_item = net(x0, x1, torch.tensor([0.2, 0.9])).frame
+        assert torch.allclose(per_item[:1], net(x0[:1], x1[:1], 0.2).frame, atol=1e-6)
+        assert torch.allclose(per_item[1:], net(x0[1:], x1[1:], 0.9).frame, atol=1e-6)
+        assert not torch.allclose(per_item[:1], net(x0[:1], x1[:1], 0.7).frame)
+
+
+def _shifted_views(shift: int, size: int = 160) -> list[np.ndarray]:
+    """Three crops of a natural image training never saw, ``shift`` px apart horizontally."""
+    img = skimage_image("chelsea")  # held out from all training
+    y, x = 60, 80
+    return [img[y : y + size, x + k * shift : x + k * shift + size] for k in (0, 1, 2)]
+
+
+def _tensor(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255)[None]
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return 10 * math.log10(1 / float(torch.mean((a - b) ** 2)))
+
+
+@pytest.fixture(scope="module")
+def default_stage() -> FlowStage:
+    return FlowStage(load_ifnet(DEFAULT_RIFE), CPU, torch.float32, backend="eager")
+
+
+def test_the_trained_default_recovers_a_known_translation_at_the_midpoint(default_stage):
+    f0, middle, f1 = (_tensor(v) for v in _shifted_views(shift=6))  # 12 px between the outer frames
+    r = default_stage(f0, f1, 0.5)
+    inner = (..., slice(24, -24), slice(24, -24))  # away from the borders that enter the view
+    blend = (f0 + f1) / 2
+    assert _psnr(r.frame[inner], middle[inner]) > _psnr(blend[inner], middle[inner]) + 6
+    # Content moves left by 12 px from frame 0 to frame 1: at t=0.5 it came from 6 px to the
+    # right in frame 0 (flow t->0 x = +6) and goes 6 px to the left in frame 1 (t->1 x = -6).
+    fx0, fx1 = float(r.flow[0, 0][inner[1:]].median()), float(r.flow[0, 2][inner[1:]].median())
+    assert abs(fx0 - 6) < 1.0 and abs(fx1 + 6) < 1.0
+    assert abs(float(r.flow[0, 1][inner[1:]].median())) < 1.0
+
+
+@pytest.mark.parametrize("t", [0.25, 0.75])
+def test_the_trained_default_follows_the_timestep(default_stage, t):
+    f0, _, f1 = (_tensor(v) for v in _shifted_views(shift=8))  # 16 px between the frames
+    r = default_stage(f0, f1, t)
+    fx0 = float(r.flow[0, 0, 40:-40, 40:-40].median())
+    assert abs(fx0 - 16 * t) < 1.5

@@ -1,0 +1,117 @@
+"""Action labels in the engine: clips from the ring, scheduling, events, rules, the CLI."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from models.action import load_action_model
+from models.registry import DEFAULT_ACTIONS
+from models.train.data import fit_short_side, skimage_image
+from stream.actions import ActionsConfig, LabelLog
+from stream.sinks.null import NullSink
+from stream.sources.synthetic import SyntheticSource
+
+from ..models.test_action import tiny_videomae
+from .helpers import SlowInvert, pipeline
+from .test_cli import livefx
+
+
+def test_labels_come_from_the_ring_every_k_frames_without_a_queue(tmp_path):
+    model = load_action_model(tiny_videomae(tmp_path / "m"))
+    p = pipeline(SyntheticSource(64, 48, fps=30), [NullSink()], None, budget_ms=1000, max_frames=90)
+    p.action_model, p.actions_config = model, ActionsConfig(every_frames=4, top_k=2)
+    p.planner.set_stages([p.actions_config.spec])
+    events = []
+    p.label_listeners.append(events.append)
+    p.open()
+    stats = p.run(log_every_s=0)
+    actions = stats["actions"]
+    assert actions["stride"] == 4 and actions["runs"] >= 3 and actions["errors"] == 0
+    assert len(events) == actions["runs"]
+    for e in events:
+        assert [name for name, _ in e.labels] != [] and len(e.labels) == 2
+        assert e.labels[0][1] >= e.labels[1][1]  # best first
+        assert e.span[1] - e.span[0] == pytest.approx(3 * 4 / 30, abs=1e-3)  # 4 frames, stride 4, 30 fps
+        assert e.t == e.span[1]
+    ts = [e.t for e in events]
+    assert ts == sorted(ts)
+    assert stats["frames_out"] == stats["frames_in"] - stats["frames_dropped"]
+
+
+def test_actions_are_deferred_when_the_budget_is_short(tmp_path):
+    model = load_action_model(tiny_videomae(tmp_path / "m"))
+    # A 30 ms style in a 60 ms budget: no room for the actions' share, so they wait.
+    p = pipeline(SyntheticSource(64, 48, fps=20), [NullSink()], SlowInvert(30), budget_ms=60, max_frames=40)
+    p.action_model, p.actions_config = model, ActionsConfig(every_frames=1)
+    p.planner.set_stages([p.stages[0].spec, p.actions_config.spec])
+    p.open()
+    p.planner.cost.observe("actions", 64 * 48, 500.0)  # as measured on a slow machine
+    stats = p.run(log_every_s=0)
+    assert stats["actions"]["deferred"] > 20
+    assert stats["decisions"].get("defer", 0) > 20
+
+
+def test_label_log_writes_one_json_line_per_update(tmp_path):
+    from stream.actions import LabelEvent
+
+    log = LabelLog(tmp_path / "e.jsonl")
+    log(LabelEvent(1.0, (0.0, 1.0), [("move_left", 0.9), ("still", 0.05)]))
+    log(LabelEvent(1.5, (0.5, 1.5), [("move_left", 0.95)]))
+    log.close()
+    log(LabelEvent(2.0, (1.0, 2.0), [("still", 1.0)]))  # after close: dropped, no crash
+    lines = [json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()]
+    assert lines[0] == {
+        "t": 1.0,
+        "span": [0.0, 1.0],
+        "labels": [{"label": "move_left", "score": 0.9}, {"label": "still", "score": 0.05}],
+    }
+    assert len(lines) == 2
+
+
+def write_panning_clip(path, frames=75, size=(320, 240), speed=4):
+    """A real picture (held out from training) whose content moves left across the screen."""
+    img = fit_short_side(skimage_image("chelsea"), 300)
+    w, h = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(30))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(frames):
+            x0 = i * speed  # the camera pans right, so the content moves left on screen
+            view = np.ascontiguousarray(img[20 : 20 + h, x0 : x0 + w])
+            for packet in stream.encode(av.VideoFrame.from_ndarray(view, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.skipif(not (DEFAULT_ACTIONS / "config.json").is_file(), reason="embedded action model not built")
+def test_cli_reports_move_left_for_content_moving_left(tmp_path):
+    clip = write_panning_clip(tmp_path / "left.mp4")
+    events = tmp_path / "e.jsonl"
+    out = tmp_path / "o.mp4"
+    proc = livefx(
+        "run", "--actions", "default", "--source", f"file:{clip}", "--events", str(events),
+        "--draw-labels", "--sink", f"file:{out}", "--stats", str(tmp_path / "s.json"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    updates = [json.loads(line) for line in events.read_text().splitlines()]
+    assert updates, "no label updates"
+    assert updates[-1]["labels"][0]["label"] == "move_left"
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert stats["actions"]["latest"]["labels"][0]["label"] == "move_left"
+
+
+def test_cli_explains_missing_actions_and_bad_rules(tmp_path):
+    proc = livefx("run", "--events", str(tmp_path / "e.jsonl"))
+    assert proc.returncode != 0 and "--events needs --actions" in proc.stderr
+    folder = tiny_videomae(tmp_path / "m")
+    proc = livefx("run", "--actions", str(folder), "--on", "dance>0.5=style:none")
+    assert proc.returncode != 0 and "no label 'dance'" in proc.stderr
+    proc = livefx("run", "--actions", str(tmp_path / "nowhere"))
+    assert proc.returncode != 0 and "no such folder" in proc.stderr

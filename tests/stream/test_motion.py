@@ -1,0 +1,139 @@
+"""Interpolation and stabilization in the engine: frame counts, pts, skips, flicker."""
+
+from __future__ import annotations
+
+import time
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from models.registry import DEFAULT_RIFE
+from models.rife import IFNet, IFNetConfig, load_ifnet
+from models.rife.stage import FlowStage
+from models.train.metrics import warping_error
+from stream.motion import MotionConfig, MotionStage
+from stream.sources.file import FileSource
+from stream.sources.synthetic import SyntheticSource
+
+from .helpers import CPU, Collect, SlowInvert, pipeline
+from .test_cli import livefx
+
+
+class SlowFlow(FlowStage):
+    """A real (tiny, untrained) IFNet that also sleeps: an interpolator too slow for the budget."""
+
+    def __init__(self, ms: float) -> None:
+        super().__init__(IFNet(IFNetConfig((8, 8, 8, 8))), CPU, torch.float32, backend="eager")
+        self.ms = ms
+
+    def __call__(self, img0, img1, t=0.5):
+        time.sleep(self.ms / 1e3)
+        return super().__call__(img0, img1, t)
+
+
+def test_offline_2x_emits_2n_minus_1_frames_in_order_at_twice_the_rate(tmp_path, real_clip):
+    out = tmp_path / "o.y4m"
+    proc = livefx(
+        "run", "--source", f"file:{real_clip}", "--no-realtime", "--style", "none", "--interpolate", "2",
+        "--frames", "10", "--size", "320x136", "--sink", f"file:{out}", "--sink", f"file:{tmp_path / 'o.mkv'}",
+        "--stats", str(tmp_path / "s.json"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    with av.open(str(out)) as c:
+        rate = c.streams.video[0].average_rate
+        frames = [f.to_ndarray(format="rgb24").astype(np.float32) for f in c.decode(video=0)]
+    with av.open(str(real_clip)) as c:
+        in_rate = c.streams.video[0].average_rate
+    assert len(frames) == 2 * 10 - 1
+    assert rate == 2 * in_rate
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        pts = [f.time for f in c.decode(video=0)]
+    steps = np.diff(pts)
+    assert len(pts) == 19 and np.all(steps > 0)
+    assert np.allclose(steps, 1 / (2 * float(in_rate)), atol=2e-3)  # evenly spaced at 2x
+    # Each made frame sits between its neighbours: closer to both than they are to each other.
+    for k in range(1, len(frames) - 1, 2):
+        prev, mid, nxt = frames[k - 1], frames[k], frames[k + 1]
+        apart = np.abs(prev - nxt).mean()
+        assert np.abs(mid - prev).mean() < apart and np.abs(mid - nxt).mean() < apart
+
+
+def test_skipped_interpolation_holds_the_last_frame_and_is_counted():
+    # A 40 ms budget: a 10 ms style fits, the 60 ms interpolator does not.
+    sink = Collect()
+    motion = MotionStage(SlowFlow(60), MotionConfig(factor=2))
+    p = pipeline(SyntheticSource(64, 48, fps=30), [sink], SlowInvert(10), motion, budget_ms=40, max_frames=30)
+    p.open()
+    stats = p.run(log_every_s=0)
+    interp = stats["interpolation"]
+    assert interp["skips"] > 20 and interp["held_frames"] == interp["skips"]
+    processed = stats["frames_in"] - stats["frames_dropped"]
+    assert stats["frames_out"] == processed + interp["frames_interpolated"] + interp["held_frames"]
+    assert len(sink.frames) == stats["frames_out"]
+    pts = [f.pts for f in sink.frames]
+    assert all(b > a for a, b in zip(pts, pts[1:]))
+    assert stats["decisions"].get("skip", 0) > 20
+
+
+def test_live_sinks_space_interpolated_frames_evenly():
+    live = Collect(in_order=False)
+    motion = MotionStage(FlowStage(IFNet(IFNetConfig((8, 8, 8, 8))), CPU, torch.float32), MotionConfig(factor=2))
+    p = pipeline(SyntheticSource(64, 48, fps=20), [live], None, motion, budget_ms=1000, max_frames=20)
+    p.open()
+    stats = p.run(log_every_s=0)
+    assert stats["interpolation"]["frames_interpolated"] >= 15, (stats, p.worker.stage_errors)
+    # Each real frame follows its in-between frame by half an input interval (25 ms at 20 fps),
+    # instead of arriving in the same instant.
+    gaps = [b - a for a, b, f in zip(live.times, live.times[1:], live.frames[1:]) if f.gap_ns]
+    assert len(gaps) >= 15
+    assert np.median(gaps) > 0.020
+    assert stats["interpolation"]["inherent_wait_ms"]["p50"] == pytest.approx(25, abs=1)
+
+
+def test_motion_stage_needs_a_previous_frame_and_resets():
+    stage = MotionStage(
+        FlowStage(IFNet(IFNetConfig((8, 8, 8, 8))), CPU, torch.float32, backend="eager"), MotionConfig(3)
+    )
+    x = torch.rand(1, 3, 40, 56)
+    assert stage.step(x, x).between == []  # nothing to interpolate from yet
+    r = stage.step(x.flip(-1), x.flip(-1))
+    assert len(r.between) == 2 and all(b.shape == x.shape for b in r.between)
+    stage.reset()
+    assert stage.step(x, x).between == []
+    with pytest.raises(ValueError):
+        MotionConfig(factor=0)
+
+
+class FlickeringStyle(SlowInvert):
+    """A stand-in for an unstable style network: the image plus a fresh high-frequency
+    texture every frame (what makes stylized video shimmer)."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.gen = torch.Generator().manual_seed(0)
+
+    def __call__(self, x):
+        return (x + 0.15 * (torch.rand(x.shape, generator=self.gen) - 0.5)).clamp(0, 1)
+
+
+def _run(clip, stage=None, motion=None) -> list[np.ndarray]:
+    sink = Collect()
+    p = pipeline(FileSource(clip), [sink], stage, motion, realtime=False, max_frames=16, size=(320, 136))
+    p.open()
+    p.run(log_every_s=0)
+    return [f.image for f in sink.frames]
+
+
+@pytest.mark.skipif(not DEFAULT_RIFE.is_file(), reason="embedded interpolator not built")
+def test_stabilization_reduces_the_warping_error_on_a_real_clip(real_clip):
+    def stabilizer() -> MotionStage:
+        flow = FlowStage(load_ifnet(DEFAULT_RIFE), CPU, torch.float32, backend="eager")
+        return MotionStage(flow, MotionConfig(factor=1, stabilize=True))
+
+    inputs = _run(real_clip)
+    plain = _run(real_clip, FlickeringStyle())
+    steady = _run(real_clip, FlickeringStyle(), stabilizer())
+    assert len(inputs) == len(plain) == len(steady) == 16
+    assert warping_error(steady, inputs) < 0.75 * warping_error(plain, inputs)
