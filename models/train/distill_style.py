@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from safetensors.torch import save_file
 
 from models.student import STUDENT_FORMAT, StudentConfig, StudentNet, count_macs
 from models.stylize import TransformerNet, load_transformer_net
+from models.train.common import training_device, warmup_cosine
 from models.train.data import held_out_frames, training_frames
 from models.train.metrics import gradient_l1, psnr, quantize, ssim
 
@@ -110,11 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    device = torch.device(
-        "cuda"
-        if args.device == "auto" and torch.cuda.is_available()
-        else (args.device if args.device != "auto" else "cpu")
-    )
+    device = training_device(args.device)
     t_start = time.time()
     teacher = load_transformer_net(args.teacher).to(device)
     frames = training_frames()[: args.max_frames]
@@ -129,10 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         hint = FeatureHint(teacher, student, [x for x, _ in pairs])
         params += list(hint.adapter.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
-    warmup = max(1, args.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then cosine decay
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps)))
-    )
+    sched = warmup_cosine(opt, args.steps, args.steps // 20)
     c = args.crop
     for step in range(1, args.steps + 1):
         xs, ys, crops = [], [], []

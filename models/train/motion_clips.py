@@ -78,6 +78,15 @@ def make_clip(
     picture: np.ndarray, label: str, rng: np.random.Generator, frames: int = 16, size: int = 112
 ) -> np.ndarray:
     """``frames`` x ``size`` x ``size`` x 3 uint8 frames of ``picture`` moving as ``label`` says."""
+    return make_clip_and_motion(picture, label, rng, frames, size)[0]
+
+
+def make_clip_and_motion(
+    picture: np.ndarray, label: str, rng: np.random.Generator, frames: int = 16, size: int = 112, patch: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
+    """The clip, and the true motion seen by each VideoMAE token (tubelets of two frames):
+    (frames/2) x (size/patch) x (size/patch) x 2, the displacement in pixels from the first
+    to the second frame of the tubelet at the patch centre (a training signal)."""
     h, w = picture.shape[:2]
     view = int(rng.integers(size, min(h, w) // 1.4))  # field of view in picture pixels
     cy = int(rng.integers(view // 2 + 8, h - view // 2 - 8))
@@ -88,13 +97,19 @@ def make_clip(
     gain, bias = float(rng.uniform(0.7, 1.3)), float(rng.uniform(-20, 20))
     out = np.empty((frames, size, size, 3), np.uint8)
     center = (size / 2, size / 2)
+    base = np.array([[scale, 0, size / 2 - cx * scale], [0, scale, size / 2 - cy * scale], [0, 0, 1]])
+    motions = [np.vstack([_transform(label, i + jitter[i], speed, center), [0, 0, 1]]) for i in range(frames)]
     for i in range(frames):
         # Picture -> output coordinates: crop around (cx, cy) scaled to size, then the motion.
-        base = np.array([[scale, 0, size / 2 - cx * scale], [0, scale, size / 2 - cy * scale]])
-        motion = _transform(label, i + jitter[i], speed, center)
-        m = motion[:, :2] @ base[:, :2], motion[:, :2] @ base[:, 2] + motion[:, 2]
-        affine = np.concatenate([m[0], m[1][:, None]], 1)
+        affine = (motions[i] @ base)[:2]
         frame = cv2.warpAffine(picture, affine, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
         noise = rng.normal(0, 2.0, frame.shape)
         out[i] = np.clip(frame * gain + bias + noise, 0, 255).astype(np.uint8)
-    return out
+    centers = np.arange(patch / 2, size, patch)
+    xs, ys = np.meshgrid(centers, centers)
+    points = np.stack([xs, ys, np.ones_like(xs)], -1)  # P x P x 3
+    motion = np.empty((frames // 2, len(centers), len(centers), 2))
+    for k in range(frames // 2):
+        step = motions[2 * k + 1] @ np.linalg.inv(motions[2 * k])
+        motion[k] = (points @ step.T)[..., :2] - points[..., :2]
+    return out, motion.astype(np.float32)

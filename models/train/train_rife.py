@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,8 +25,9 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from models.rife.ifnet import IFNet, IFNetConfig, pad_to_multiple
-from models.rife.load import config_metadata
+from models.rife.load import config_metadata, read_metadata
 from models.student import count_macs
+from models.train.common import training_device, warmup_cosine
 from models.train.metrics import gradient_l1, psnr, quantize, ssim
 from models.train.triplets import (
     Triplet,
@@ -162,13 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    device = torch.device(
-        "cuda"
-        if args.device == "auto" and torch.cuda.is_available()
-        else "cpu"
-        if args.device == "auto"
-        else args.device
-    )
+    device = training_device(args.device)
     t_start = time.time()
     sequences, images = training_sequences(), training_images()
     config = IFNetConfig(channels=tuple(int(c) for c in args.channels.split(",")))
@@ -180,10 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         config = model.config
     model = model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    warmup = max(1, args.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps)))
-    )
+    sched = warmup_cosine(opt, args.steps, args.steps // 20)
     for step in range(1, args.steps + 1):
         samples = [
             augment(
@@ -226,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "channels": list(config.channels),
         "flow_weight": args.flow_weight,
         "init": args.init.name if args.init else None,
+        "init_record": json.loads(read_metadata(args.init).get("record", "null")) if args.init else None,
         "device": str(device),
         "train_seconds": round(train_s),
         "params": sum(p.numel() for p in model.parameters()),

@@ -45,6 +45,22 @@ def test_main_job_writes_a_playable_mp4_matching_frames_out(tmp_path):
     assert "latency p50" in proc.stderr  # the live stats line
 
 
+def test_main_job_with_the_embedded_interpolator_doubles_the_frame_rate(tmp_path):
+    out, stats_path = tmp_path / "o.mp4", tmp_path / "s.json"
+    proc = livefx(
+        "run", "--source", "synthetic", "--sink", f"file:{out}", "--frames", "90", "--size", "320x240",
+        "--fps", "30", "--interpolate", "--stats", str(stats_path),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(stats_path.read_text())
+    interp = stats["interpolation"]
+    processed = stats["frames_in"] - stats["frames_dropped"]
+    assert stats["frames_out"] == processed + interp["frames_interpolated"] + interp["held_frames"]
+    assert interp["frames_interpolated"] > 0
+    assert count_frames(out) == stats["frames_out"]
+    assert interp["inherent_wait_ms"]["p50"] == pytest.approx(1000 / 60, abs=2)  # half of a 30 fps interval
+
+
 def test_style_run_offline_keeps_every_frame(tmp_path, teachers_dir, make_video):
     clip = make_video("in.mkv", frames=12, size=(64, 48))
     out, stats_path = tmp_path / "o.y4m", tmp_path / "s.json"
