@@ -96,6 +96,22 @@ def write_card(out: Path, record: dict) -> None:
     rows = [head, "|---" * (len(CLASSES) + 1) + "|"]
     rows += [f"| {c} | " + " | ".join(str(v) for v in ev["confusion"][i]) + " |" for i, c in enumerate(CLASSES)]
     per_class = ", ".join(f"{c} {100 * a:.0f}%" for c, a in ev["per_class"].items())
+    first = record.get("init_record") or record
+    recipe = (
+        f"{first['steps']} steps, batch {first['batch']}, AdamW lr {first['lr']} (cosine), label smoothing 0.1,"
+        f" seed {first['seed']}; plus a training-only head regressing each token's true motion (weight"
+        f" {first.get('motion_weight', 0.5)}); half the tubelet filters start as scaled frame differences"
+    )
+    command = f"python -m models.train.train_actions --out models/weights/actions --steps {first['steps']}"
+    minutes = first["train_seconds"] / 60
+    if record.get("init_record"):
+        recipe += f"; then {record['steps']} more steps from those weights at lr {record['lr']}"
+        command = (
+            f"python -m models.train.train_actions --out stage1 --steps {first['steps']} && python -m"
+            f" models.train.train_actions --init stage1 --out models/weights/actions --steps {record['steps']}"
+            f" --lr {record['lr']}"
+        )
+        minutes += record["train_seconds"] / 60
     (out / "CARD.md").write_text(
         f"""# Model card: livefx default action model
 
@@ -106,10 +122,9 @@ picture moves: {", ".join(CLASSES)}. Frames 1/15 s apart (every 2nd frame at 30 
 
 | | |
 |---|---|
-| training | {record["steps"]} steps, batch {record["batch"]}, AdamW lr {record["lr"]} (cosine), label smoothing 0.1, \
-seed {record["seed"]} |
-| trained on | {record["device"]}, {record["train_seconds"] / 60:.0f} min |
-| command | `python -m models.train.train_actions --out models/weights/actions --steps {record["steps"]}` |
+| training | {recipe} |
+| trained on | {record["device"]}, {minutes:.0f} min |
+| command | `{command}` |
 
 ## Data
 
@@ -143,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-per-class", type=int, default=40)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--motion-weight", type=float, default=0.5, help="weight of the per-token motion loss")
+    ap.add_argument("--init", type=Path, help="continue from a folder this script wrote")
     args = ap.parse_args(argv)
 
     from transformers import VideoMAEForVideoClassification
@@ -155,8 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.time()
     pictures = training_pictures()
     config = small_config(args.frames, args.size, args.hidden, args.layers)
-    model = VideoMAEForVideoClassification(config)
-    temporal_difference_init(model)
+    if args.init:  # continue training a folder this script wrote
+        model = VideoMAEForVideoClassification.from_pretrained(args.init, local_files_only=True)
+        config = model.config
+        init_record = json.loads((args.init / "training.json").read_text())
+    else:
+        model = VideoMAEForVideoClassification(config)
+        temporal_difference_init(model)
+        init_record = None
     model = model.to(device).train()
     prep = ClipPreprocessing(args.size, (args.size, args.size))
     # Training-only head: every token regresses the motion it sees. One label per clip is a
@@ -193,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": str(device),
         "train_seconds": round(train_s),
         "motion_weight": args.motion_weight,
+        "init_record": init_record,
         "held_out_clips": args.eval_per_class * len(CLASSES),
         "held_out": held_out,
     }
