@@ -36,7 +36,8 @@ def one_run(seconds: float, with_actions: bool, converter: FrameConverter, every
     if style is not None:
         stages = style_stages(style, converter, "eager")
     else:
-        stage = StyleStage(StudentNet().eval().fuse(), converter.device, converter.dtype, backend="eager")
+        student = StudentNet().eval().fuse()  # random weights: the speed of a shipped student
+        stage = StyleStage(student, converter.device, converter.dtype, "student", value_range=1.0, backend="eager")
         stages = [BoundStage(StageSpec("stylize"), stage)]
     model = load_action_model(DEFAULT_ACTIONS) if with_actions else None
     pipeline = Pipeline(
