@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -198,6 +199,10 @@ class Pipeline:
         return self._preparer.submit(job)
 
     def start(self) -> None:
+        # Everything loaded so far (models, libraries) lives for the whole run: move it out of
+        # the collector's reach, so a full collection cannot stall a frame for hundreds of ms.
+        gc.collect()
+        gc.freeze()
         cfg = self.config
         fps = cfg.fps or self.source.fps
         self.worker = Worker(
