@@ -233,8 +233,11 @@ class Pipeline:
             thread.start()
 
     def close(self) -> None:
-        """Release the helper threads: stage switches and the action classifier."""
+        """Release the helper threads (stage switches, the action classifier) and hand the
+        heap back to the collector (see ``start``), so a long-lived server frees the cycles
+        of finished sessions."""
         self._preparer.shutdown(wait=False, cancel_futures=True)
+        gc.unfreeze()
         if self.actions is not None:
             self.actions.stop()
             if self.actions.is_alive():
