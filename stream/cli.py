@@ -79,8 +79,8 @@ def add_action_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--actions",
         metavar="DIR|default",
-        help="action labels from a VideoMAE folder (config.json + weights, e.g. a Kinetics-400"
-        " checkpoint saved with save_pretrained) or the embedded motion model (default)",
+        help="turn on action labels: a VideoMAE folder (config.json + weights, e.g. a Kinetics-400"
+        " checkpoint saved with save_pretrained), or 'default' for the embedded motion model (off unless given)",
     )
     parser.add_argument(
         "--actions-every",
