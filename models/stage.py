@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import torch
 
@@ -31,13 +32,19 @@ class Stage(ABC):
         other load; the minimum is the steady-state estimate the planner starts from.
         """
         x = torch.full((1, 3, height, width), 0.5, device=self.device, dtype=self.dtype)
-        costs = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            self(x)
-            synchronize(self.device)
-            costs.append((time.perf_counter() - t0) * 1e3)
-        return min(costs[1:] or costs)
+        return cheapest_run_ms(lambda: self(x), self.device, runs)
+
+
+def cheapest_run_ms(run: Callable[[], object], device: torch.device, runs: int = 3) -> float:
+    """Call ``run`` ``runs`` times; the cheapest call after the first, in ms (the first pays
+    one-off costs; any call may be hit by other load)."""
+    costs = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        run()
+        synchronize(device)
+        costs.append((time.perf_counter() - t0) * 1e3)
+    return min(costs[1:] or costs)
 
 
 def synchronize(device: torch.device) -> None:

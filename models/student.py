@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.weights import load_tensors, match_state_dict
+from models.weights import load_tensors, match_state_dict, read_metadata
 
 STUDENT_FORMAT = "livefx-student"
 
@@ -136,35 +136,19 @@ def count_macs(model: nn.Module, height: int, width: int) -> int:
 
 def is_student_file(path: str | Path) -> bool:
     """True for a safetensors file written by the distillation script."""
-    path = Path(path)
-    if path.suffix != ".safetensors" or not path.is_file():
-        return False
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return (f.metadata() or {}).get("format") == STUDENT_FORMAT
-    except Exception:  # noqa: BLE001 - not readable: the loader reports it properly
-        return False
+    return read_metadata(path).get("format") == STUDENT_FORMAT
 
 
 def read_record(path: str | Path) -> dict:
     """The training record (teacher, steps, quality, MACs) stored in a student's metadata."""
     import json
 
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        return json.loads((f.metadata() or {}).get("record", "{}"))
+    return json.loads(read_metadata(path).get("record", "{}"))
 
 
 def load_student(path: str | Path) -> StudentNet:
     """A fused (inference-form) StudentNet from a distilled safetensors file."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        config = StudentConfig.from_metadata(f.metadata() or {})
-    net = StudentNet(config).fuse()
+    net = StudentNet(StudentConfig.from_metadata(read_metadata(path))).fuse()
     tensors = load_tensors(path, expected="a livefx student")
     match_state_dict(net, tensors, path, expected="a livefx student")
     return net.eval()

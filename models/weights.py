@@ -55,3 +55,18 @@ def match_state_dict(model: nn.Module, tensors: dict[str, torch.Tensor], path: s
                 f"{path}: not {expected}: {key} has shape {tuple(tensors[key].shape)}, expected {tuple(value.shape)}"
             )
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()}, strict=True)
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The string metadata of a ``.safetensors`` file; {} for other or unreadable files
+    (``load_tensors`` reports those properly)."""
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        return {}
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception:  # noqa: BLE001
+        return {}

@@ -11,7 +11,9 @@ A request while a run is still going is refused and counted: never a queue.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -127,8 +129,6 @@ class ActionStage(threading.Thread):
     def run(self) -> None:
         with contextlib.suppress(Exception):
             # Linux: a positive nice value for this thread only, so the frame path wins the CPU.
-            import os
-
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while not self._stopping.is_set():
             self._wake.wait(0.5)
@@ -206,8 +206,6 @@ class LabelLog:
         self.written = 0
 
     def __call__(self, event: LabelEvent) -> None:
-        import json
-
         with self._lock:
             if self._file.closed:
                 return

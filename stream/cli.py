@@ -241,7 +241,7 @@ def print_other_models() -> None:
     from models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE
 
     if DEFAULT_RIFE.is_file():
-        from models.rife.load import read_metadata
+        from models.weights import read_metadata
 
         r = json.loads(read_metadata(DEFAULT_RIFE).get("record", "{}"))
         held = r.get("held_out", {})

@@ -7,10 +7,9 @@ import re
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 
 from models.rife.ifnet import V4_6_SCALES, IFNet, IFNetConfig
-from models.weights import load_tensors, match_state_dict
+from models.weights import load_tensors, match_state_dict, read_metadata
 from stream.errors import WeightsError
 
 EXPECTED = "RIFE IFNet weights (Practical-RIFE v4.6 flownet.pkl or a livefx .safetensors)"
@@ -38,16 +37,6 @@ def infer_config(tensors: dict[str, torch.Tensor], path: Path) -> IFNetConfig:
     if len(channels) != len(V4_6_SCALES):
         raise WeightsError(f"{path}: {len(channels)} IFBlocks; the v4.6 layout has {len(V4_6_SCALES)}")
     return IFNetConfig(channels, V4_6_SCALES)
-
-
-def read_metadata(path: Path) -> dict[str, str]:
-    if path.suffix != ".safetensors":
-        return {}
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return dict(f.metadata() or {})
-    except Exception:  # noqa: BLE001 - load_tensors reports unreadable files
-        return {}
 
 
 def load_ifnet(path: str | Path) -> IFNet:

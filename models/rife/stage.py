@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
@@ -10,7 +9,7 @@ from torch import nn
 
 from models.accel import accelerate
 from models.rife.ifnet import IFNet, Interpolation, pad_to_multiple, warp
-from models.stage import synchronize
+from models.stage import cheapest_run_ms
 
 
 class _PackedIFNet(nn.Module):
@@ -50,13 +49,7 @@ class FlowStage:
     def warmup(self, height: int, width: int, runs: int = 3) -> float:
         """Cheapest of ``runs`` passes on blank frames of this size, in ms (see Stage.warmup)."""
         x = torch.full((1, 3, height, width), 0.5, device=self.device, dtype=self.dtype)
-        costs = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            self(x, x)
-            synchronize(self.device)
-            costs.append((time.perf_counter() - t0) * 1e3)
-        return min(costs[1:] or costs)
+        return cheapest_run_ms(lambda: self(x, x), self.device, runs)
 
 
 def blend_with(result: Interpolation, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:

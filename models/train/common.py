@@ -1,9 +1,10 @@
-"""Pieces every training script shares: the device and the learning-rate schedule."""
+"""Pieces every training script shares: device, schedule, image <-> tensor."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 
@@ -20,3 +21,13 @@ def warmup_cosine(opt: torch.optim.Optimizer, steps: int, warmup: int) -> torch.
     return torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / steps)))
     )
+
+
+def to_tensor(img: np.ndarray, device: torch.device | str) -> torch.Tensor:
+    """HxWx3 uint8 RGB -> 1x3xHxW float in [0, 1] on ``device``."""
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255).unsqueeze(0).to(device)
+
+
+def to_image(x: torch.Tensor) -> np.ndarray:
+    """1x3xHxW in [0, 1] -> HxWx3 uint8 RGB."""
+    return x[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()

@@ -22,13 +22,9 @@ from safetensors.torch import save_file
 
 from models.student import STUDENT_FORMAT, StudentConfig, StudentNet, count_macs
 from models.stylize import TransformerNet, load_transformer_net
-from models.train.common import training_device, warmup_cosine
+from models.train.common import to_tensor, training_device, warmup_cosine
 from models.train.data import held_out_frames, training_frames
 from models.train.metrics import gradient_l1, psnr, quantize, ssim
-
-
-def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(img).permute(2, 0, 1).float().div(255).unsqueeze(0).to(device)
 
 
 @torch.no_grad()

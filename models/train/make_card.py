@@ -19,14 +19,11 @@ import torch
 from models.registry import EMBEDDED_DIR
 from models.student import is_student_file, load_student, read_record
 from models.stylize import load_transformer_net
+from models.train.common import to_image, to_tensor
 from models.train.data import HELD_OUT_CLIP, HELD_OUT_IMAGES, TRAIN_CLIPS, TRAIN_IMAGES, held_out_frames
-from models.train.distill_style import teach, to_tensor
+from models.train.distill_style import teach
 
 GRID_FRAMES = ["chelsea", f"{HELD_OUT_CLIP}#60", "bikes.mp4#226"]
-
-
-def to_image(x: torch.Tensor) -> np.ndarray:
-    return (x[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
 def grid(student_path: Path, teacher_path: Path, out: Path) -> None:

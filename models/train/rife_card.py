@@ -19,10 +19,10 @@ import torch
 
 from models.registry import DEFAULT_RIFE
 from models.rife import load_ifnet
-from models.rife.load import read_metadata
 from models.train.data import HELD_OUT_CLIP, TRAIN_CLIPS
 from models.train.train_rife import dis_flow, ifnet_method, linear_blend
 from models.train.triplets import SHORT_SIDE, held_out_triplets
+from models.weights import read_metadata
 
 GRID_TRIPLETS = ["bikes.mp4#229", "bigbuckbunny.mp4#123", f"{HELD_OUT_CLIP}#61"]
 METHOD_NAMES = {

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from models.rife.ifnet import IFNet, IFNetConfig, pad_to_multiple
-from models.rife.load import config_metadata, read_metadata
+from models.rife.load import config_metadata
 from models.student import count_macs
-from models.train.common import training_device, warmup_cosine
+from models.train.common import to_image, to_tensor, training_device, warmup_cosine
 from models.train.metrics import gradient_l1, psnr, quantize, ssim
 from models.train.triplets import (
     Triplet,
@@ -37,17 +37,10 @@ from models.train.triplets import (
     training_images,
     training_sequences,
 )
+from models.weights import read_metadata
 
 DEFAULT_CHANNELS = (96, 64, 48, 32)
 Method = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
-
-
-def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255).unsqueeze(0).to(device)
-
-
-def to_image(x: torch.Tensor) -> np.ndarray:
-    return x[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 def repeat_frame(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
