@@ -7,11 +7,12 @@ from pathlib import Path
 
 from stream.errors import UsageError
 
-#: Styles the project trained and ships (safetensors), with model cards beside them.
 EMBEDDED_DIR = Path(__file__).parent / "weights"
-#: The embedded student ``livefx run`` will use when no ``--style`` is given, once shipped
-#: (until then the default is ``none``).
-DEFAULT_STYLE = "candy"
+#: Styles the project distilled and ships (safetensors), with a model card per style beside them.
+EMBEDDED_STYLES_DIR = EMBEDDED_DIR / "styles"
+#: The shipped style ``livefx run`` and ``livefx serve`` use unless told ``--style none``
+#: (the one with the best held-out score; see models/weights/styles/CARD.md).
+DEFAULT_STYLE = "udnie"
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")
 #: The interpolator the project trained (models/train/train_rife.py), used by ``--rife default``.
 DEFAULT_RIFE = EMBEDDED_DIR / "rife" / "ifnet-livefx.safetensors"
@@ -22,7 +23,7 @@ DEFAULT_ACTIONS = EMBEDDED_DIR / "actions"
 def style_dirs() -> list[Path]:
     """Folders searched for ``--style NAME``, first match wins."""
     extra = [Path(p) for p in os.environ.get("LIVEFX_STYLE_PATH", "").split(os.pathsep) if p]
-    return [EMBEDDED_DIR, *extra]
+    return [EMBEDDED_STYLES_DIR, *extra]
 
 
 def available_styles() -> dict[str, Path]:
@@ -37,9 +38,11 @@ def available_styles() -> dict[str, Path]:
 
 
 def resolve_style(spec: str) -> Path | None:
-    """``none`` -> None; a path to a weights file; or a style name."""
+    """``none`` -> None; ``default`` -> the default shipped style; a path to a weights file; or a style name."""
     if spec == "none":
         return None
+    if spec == "default":
+        spec = DEFAULT_STYLE
     path = Path(spec)
     if path.suffix in WEIGHT_SUFFIXES or os.sep in spec:
         return path  # the loader reports a missing or bad file with its own message
@@ -54,9 +57,12 @@ def resolve_style(spec: str) -> Path | None:
 
 
 def describe_style(path: Path) -> dict:
-    """``kind`` (student/teacher) and, for students, the training record in the file."""
+    """``kind`` (compact/student/teacher) and, for distilled styles, the training record in the file."""
+    from models.compact import is_compact_file, read_compact_record
     from models.student import is_student_file, read_record
 
+    if is_compact_file(path):
+        return {"kind": "compact", **read_compact_record(path)}
     if is_student_file(path):
         return {"kind": "student", **read_record(path)}
     return {"kind": "teacher"}

@@ -94,11 +94,14 @@ def load_transformer_net(path: str | Path) -> TransformerNet:
 def load_style(path: str | Path) -> tuple[nn.Module, float]:
     """A style network from ``path`` and the pixel range it works in (255 or 1).
 
-    Distilled students are safetensors files tagged ``format=livefx-student``; anything
-    else is read as a TransformerNet teacher.
+    Distilled styles are safetensors files tagged ``format=livefx-compact`` (the shipped
+    ones) or ``livefx-student``; anything else is read as a TransformerNet teacher.
     """
+    from models.compact import is_compact_file, load_compact
     from models.student import is_student_file, load_student
 
+    if is_compact_file(path):
+        return load_compact(path), 1.0
     if is_student_file(path):
         return load_student(path), 1.0
     return load_transformer_net(path), 255.0

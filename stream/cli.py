@@ -129,10 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--style",
-        default="none",
-        metavar="PATH|NAME|none",
-        help="style weights: a .pth/.safetensors file, a name from the style"
-        " folders (LIVEFX_STYLE_PATH), or none (default: none)",
+        default="default",
+        metavar="PATH|NAME|default|none",
+        help="style weights: a .pth/.safetensors file, a shipped style's name (livefx weights lists them),"
+        " a name from LIVEFX_STYLE_PATH, or none for the raw camera (default: default, the best shipped style)",
     )
     run.add_argument(
         "--size",
@@ -205,7 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="browser: each client sends its camera and gets it back processed (default);"
         " synthetic | file:PATH | webcam[:N]: processed once, broadcast to every client",
     )
-    srv.add_argument("--style", default="none", metavar="PATH|NAME|none", help="initial style (default: none)")
+    srv.add_argument(
+        "--style",
+        default="default",
+        metavar="PATH|NAME|default|none",
+        help="initial style; the page's menu switches it live (default: default, the best shipped style)",
+    )
     srv.add_argument(
         "--size",
         default="640x480",
@@ -258,24 +263,25 @@ def print_other_models() -> None:
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from models.registry import DEFAULT_STYLE, EMBEDDED_DIR, available_styles, describe_style
+    from models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR, available_styles, describe_style
 
     print_other_models()
     styles = available_styles()
     if not styles:
-        print("no styles found; the embedded ones live in models/weights/")
+        print("no styles found; the shipped ones live in models/weights/styles/")
         return 0
-    print(
-        f"{'style':<15} {'size':>8}  {'kind':<9} {'PSNR mean/worst':>16} {'SSIM mean':>9} {'MACs vs teacher':>15}  path"
-    )
+    row = "{:<15} {:>8}  {:<9} {:>6} {:>16} {:>9} {:>12}  {}"
+    print(row.format("style", "size", "kind", "score", "PSNR mean/worst", "SSIM mean", "GMAC 640x480", "path"))
     for name, path in styles.items():
         info = describe_style(path)
-        mark = " (default)" if name == DEFAULT_STYLE and path.parent == EMBEDDED_DIR else ""
-        psnr = f"{info['psnr_mean']:.1f}/{info['psnr_worst']:.1f} dB" if "psnr_mean" in info else "-"
-        ssim = f"{info['ssim_mean']:.3f}" if "ssim_mean" in info else "-"
-        macs = f"1/{info['teacher_macs_640x480'] / info['macs_640x480']:.0f}" if "macs_640x480" in info else "-"
-        size_kb = path.stat().st_size / 1024
-        print(f"{name + mark:<15} {size_kb:>6.0f}KB  {info['kind']:<9} {psnr:>16} {ssim:>9} {macs:>15}  {path}")
+        held_out = info.get("held_out", info)
+        mark = " (default)" if name == DEFAULT_STYLE and path.parent == EMBEDDED_STYLES_DIR else ""
+        score = f"{held_out['score']:.2f}" if "score" in held_out else "-"
+        psnr = f"{held_out['psnr_mean']:.1f}/{held_out['psnr_worst']:.1f} dB" if "psnr_mean" in held_out else "-"
+        ssim = f"{held_out['ssim_mean']:.3f}" if "ssim_mean" in held_out else "-"
+        gmacs = f"{info['gmacs_640x480']:.1f}" if "gmacs_640x480" in info else "-"
+        size = f"{path.stat().st_size / 1024:.0f}KB"
+        print(row.format(name + mark, size, info["kind"], score, psnr, ssim, gmacs, path))
     return 0
 
 

@@ -67,3 +67,59 @@ def warping_error(outputs: list[np.ndarray], inputs: list[np.ndarray]) -> float:
         diff = np.abs(outputs[k].astype(np.float32) - warped.astype(np.float32)).mean(-1) / 255
         errors.append(float(diff[valid].mean()) if valid.any() else 0.0)
     return float(np.mean(errors))
+
+
+def colour_grade_floor(inp: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The best per-frame quadratic colour grade of ``inp`` towards ``target``: least squares
+    from [r, g, b, r², g², b², rg, gb, rb, 1] of each input pixel to the target pixel.
+    What a student that learned "the colours only" could at best produce (1x3xHxW in [0, 1])."""
+    r, g, b = inp[0].reshape(3, -1).double()
+    feats = torch.stack([r, g, b, r * r, g * g, b * b, r * g, g * b, r * b, torch.ones_like(r)], 1)
+    coef = torch.linalg.lstsq(feats, target[0].reshape(3, -1).double().t()).solution
+    return (feats @ coef).t().reshape_as(target).float().clamp(0, 1)
+
+
+def box_blur3(x: torch.Tensor) -> torch.Tensor:
+    """3x3 box blur with replicated borders: an imperceptible change of the input."""
+    return F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+
+
+def style_score(student_psnr: float, floor_psnr: float, ceiling_psnr: float) -> float:
+    """(student - floor) / (ceiling - floor) of mean PSNRs: 0 = the colours only, 1 = as close to
+    the teacher as the teacher is to itself under a 3x3 blur of its input."""
+    return (student_psnr - floor_psnr) / (ceiling_psnr - floor_psnr)
+
+
+def style_report(frames, teacher, student) -> dict:
+    """Score, PSNR and SSIM (mean and worst) of ``student`` against ``teacher`` over ``frames``
+    ((name, HxWx3 uint8) pairs), with the floor and ceiling each frame gives. ``teacher`` and
+    ``student`` map 1x3xHxW [0, 1] tensors to [0, 1] outputs; every output is 8-bit quantized."""
+    rows = []
+    with torch.no_grad():
+        for name, img in frames:
+            x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255)[None]
+            target = quantize(teacher(x))
+            out = quantize(student(x))
+            floor = quantize(colour_grade_floor(x, target))
+            ceiling = quantize(teacher(box_blur3(x)))
+            rows.append(
+                {
+                    "frame": name,
+                    "psnr": psnr(out, target),
+                    "ssim": ssim(out, target),
+                    "floor_psnr": psnr(floor, target),
+                    "ceiling_psnr": psnr(ceiling, target),
+                }
+            )
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "ssim", "floor_psnr", "ceiling_psnr")}
+    return {
+        "frames": len(rows),
+        "score": style_score(mean["psnr"], mean["floor_psnr"], mean["ceiling_psnr"]),
+        "psnr_mean": mean["psnr"],
+        "psnr_worst": float(min(r["psnr"] for r in rows)),
+        "ssim_mean": mean["ssim"],
+        "ssim_worst": float(min(r["ssim"] for r in rows)),
+        "floor_psnr": mean["floor_psnr"],
+        "ceiling_psnr": mean["ceiling_psnr"],
+        "per_frame": rows,
+    }

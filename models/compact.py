@@ -1,0 +1,219 @@
+"""A compact style network distilled from a TransformerNet teacher, built for CPU latency.
+
+On a CPU the teacher's cost is mostly memory traffic at full resolution (32-channel
+tensors at every pixel: its 9x9 convs, an upsampling conv and three norms) and its
+128-channel 3x3 convs at quarter resolution. The compact network keeps the teacher's
+*middle* (the stride-2 conv, five residual blocks and the first upsampling conv, with
+the teacher's instance norms) in Tucker-factorised form (1x1 -> small kxk core -> 1x1,
+initialised from the teacher's own weights, so the style's geometry starts intact), and
+replaces the two full-resolution ends with small learned ones that run at half
+resolution behind a pixel (un)shuffle:
+
+    RGB -> unshuffle(2) -> encoder (5x5, IN, 3x3) -> teacher in2 -> middle (Tucker) -> teacher in4
+        -> decoder (3x3, IN, 3x3, 3x3) -> shuffle(2) -> RGB
+
+Nothing wider than 3 channels touches a full-resolution pixel. Input and output are RGB
+in [0, 1]; sizes divisible by 4 (``StyleStage`` pads).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+COMPACT_FORMAT = "livefx-compact"
+
+
+@dataclass(frozen=True)
+class CompactConfig:
+    rank: int = 32  # Tucker rank of the 128-channel convs of the middle
+    width: int = 48  # channels of the learned encoder and decoder (half resolution)
+
+    def to_metadata(self) -> dict[str, str]:
+        return {k: str(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str]) -> CompactConfig:
+        return cls(rank=int(meta.get("rank", 32)), width=int(meta.get("width", 48)))
+
+    def check(self) -> None:
+        if not 4 <= self.rank <= 128 or not 8 <= self.width <= 256:
+            raise ValueError(f"compact config out of range: rank {self.rank} (4..128), width {self.width} (8..256)")
+
+
+class TuckerConv(nn.Module):
+    """A kxk conv as 1x1 (cin -> rin), kxk core (rin -> rout, reflection-padded), 1x1 (rout -> cout).
+
+    ``upsample`` puts a nearest x2 upsampling before the core: it commutes with the first
+    1x1, so the projection runs at the low resolution.
+    """
+
+    def __init__(
+        self, cin: int, cout: int, kernel: int, stride: int, rin: int, rout: int, upsample: bool = False
+    ) -> None:
+        super().__init__()
+        self.upsample = upsample
+        self.pad = kernel // 2
+        self.project = nn.Conv2d(cin, rin, 1, bias=False)
+        self.core = nn.Conv2d(rin, rout, kernel, stride, bias=False)
+        self.expand = nn.Conv2d(rout, cout, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.project(x)
+        if self.upsample:
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = self.core(F.pad(x, (self.pad,) * 4, mode="reflect"))
+        return self.expand(x)
+
+    @torch.no_grad()
+    def init_from(self, conv: nn.Conv2d) -> None:
+        """Higher-order SVD of ``conv``'s kernel: exact when the ranks are full."""
+        w = conv.weight.float()
+        cout, cin = w.shape[:2]
+        rin, rout = self.project.out_channels, self.core.out_channels
+        u_out = torch.linalg.svd(w.reshape(cout, -1), full_matrices=False)[0][:, :rout]
+        u_in = torch.linalg.svd(w.transpose(0, 1).reshape(cin, -1), full_matrices=False)[0][:, :rin]
+        self.project.weight.copy_(u_in.t().reshape(rin, cin, 1, 1))
+        self.core.weight.copy_(torch.einsum("oikl,or,is->rskl", w, u_out, u_in))
+        self.expand.weight.copy_(u_out.reshape(cout, rout, 1, 1))
+        self.expand.bias.copy_(conv.bias)
+
+
+def conv(cin: int, cout: int, kernel: int) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel, padding=kernel // 2, padding_mode="reflect")
+
+
+class CompactResidual(nn.Module):
+    def __init__(self, rank: int) -> None:
+        super().__init__()
+        self.conv1 = TuckerConv(128, 128, 3, 1, rank, rank)
+        self.in1 = nn.InstanceNorm2d(128, affine=True)
+        self.conv2 = TuckerConv(128, 128, 3, 1, rank, rank)
+        self.in2 = nn.InstanceNorm2d(128, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.in2(self.conv2(F.relu(self.in1(self.conv1(x))))) + x
+
+
+class CompactStyleNet(nn.Module):
+    """See the module docstring. ``features`` exposes the two hint points used in training."""
+
+    def __init__(self, config: CompactConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or CompactConfig()
+        self.config.check()
+        r, w = self.config.rank, self.config.width
+        self.enc1 = conv(12, w, 5)
+        self.enc_norm = nn.InstanceNorm2d(w, affine=True)
+        self.enc2 = conv(w, 64, 3)
+        self.in2 = nn.InstanceNorm2d(64, affine=True)
+        self.conv3 = TuckerConv(64, 128, 3, 2, r // 2, r)
+        self.in3 = nn.InstanceNorm2d(128, affine=True)
+        self.res = nn.Sequential(*(CompactResidual(r) for _ in range(5)))
+        self.deconv1 = TuckerConv(128, 64, 3, 1, r, min(r, 64), upsample=True)
+        self.in4 = nn.InstanceNorm2d(64, affine=True)
+        self.dec1 = conv(64, w, 3)
+        self.dec_norm = nn.InstanceNorm2d(w, affine=True)
+        self.dec2 = conv(w, w, 3)
+        self.dec3 = conv(w, 12, 3)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """[0, 1] RGB -> the teacher's in2 features (half resolution, before the ReLU)."""
+        y = F.pixel_unshuffle(x, 2)
+        return self.in2(self.enc2(F.relu(self.enc_norm(self.enc1(y)))))
+
+    def middle_blocks(self) -> list:
+        """The middle as seven maps between the teacher's activations (see ``teacher_activations``)."""
+        return [
+            lambda h2: F.relu(self.in3(self.conv3(F.relu(h2)))),
+            *self.res,
+            lambda y: self.in4(self.deconv1(y)),
+        ]
+
+    def middle(self, h2: torch.Tensor) -> torch.Tensor:
+        """in2 features -> the teacher's in4 features (the factorised teacher layers)."""
+        y = F.relu(self.in3(self.conv3(F.relu(h2))))
+        return self.in4(self.deconv1(self.res(y)))
+
+    def decode(self, h4: torch.Tensor) -> torch.Tensor:
+        """in4 features -> [0, 1] RGB at twice their resolution."""
+        y = self.dec2(F.relu(self.dec_norm(self.dec1(F.relu(h4)))))
+        return F.pixel_shuffle(self.dec3(F.relu(y)), 2)
+
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(encoder output after in2, middle output after in4, RGB) for [0, 1] input."""
+        h2 = self.encode(x)
+        h4 = self.middle(h2)
+        return h2, h4, self.decode(h4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)[2]
+
+    @classmethod
+    @torch.no_grad()
+    def from_teacher(cls, teacher: nn.Module, config: CompactConfig | None = None) -> CompactStyleNet:
+        """A compact network whose middle is the teacher's, factorised; ends untrained."""
+        net = cls(config)
+        net.conv3.init_from(teacher.conv3.conv2d)
+        net.deconv1.init_from(teacher.deconv1.conv2d)
+        for ours, theirs in zip(net.res, [teacher.res1, teacher.res2, teacher.res3, teacher.res4, teacher.res5]):
+            ours.conv1.init_from(theirs.conv1.conv2d)
+            ours.conv2.init_from(theirs.conv2.conv2d)
+            ours.in1.load_state_dict(theirs.in1.state_dict())
+            ours.in2.load_state_dict(theirs.in2.state_dict())
+        for name in ("in2", "in3", "in4"):
+            getattr(net, name).load_state_dict(getattr(teacher, name).state_dict())
+        return net
+
+
+def teacher_features(teacher: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The teacher's (in2 output, in4 output, RGB) for [0, 1] input: the compact net's targets."""
+    acts = teacher_activations(teacher, x)
+    return acts[0], acts[-2], acts[-1]
+
+
+def teacher_activations(teacher: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """Every point where the compact net meets the teacher, for [0, 1] input: in2 output,
+    the input of the residual stack, each residual block's output, in4 output, RGB in [0, 1]."""
+    t = teacher
+    h2 = t.in2(t.conv2(F.relu(t.in1(t.conv1(x * 255)))))
+    acts = [h2, F.relu(t.in3(t.conv3(F.relu(h2))))]
+    for block in (t.res1, t.res2, t.res3, t.res4, t.res5):
+        acts.append(block(acts[-1]))
+    h4 = t.in4(t.deconv1(acts[-1]))
+    rgb = t.deconv3(F.relu(t.in5(t.deconv2(F.relu(h4))))) / 255
+    return [*acts, h4, rgb]
+
+
+def is_compact_file(path) -> bool:
+    """True for a safetensors file written by ``models.train.distill_compact``."""
+    from models.weights import read_metadata
+
+    return read_metadata(path).get("format") == COMPACT_FORMAT
+
+
+def read_compact_record(path) -> dict:
+    """The training record (teacher, steps, held-out score, MACs) stored in the file's metadata."""
+    import json
+
+    from models.weights import read_metadata
+
+    return json.loads(read_metadata(path).get("record", "{}"))
+
+
+def load_compact(path) -> CompactStyleNet:
+    """A CompactStyleNet from a distilled safetensors file (eval mode, on the CPU)."""
+    from models.weights import WeightsError, load_tensors, match_state_dict, read_metadata
+
+    try:
+        config = CompactConfig.from_metadata(read_metadata(path))
+        net = CompactStyleNet(config)
+    except ValueError as exc:
+        raise WeightsError(f"{path}: bad compact style config ({exc})") from None
+    match_state_dict(
+        net, load_tensors(path, expected="a livefx compact style"), path, expected="a livefx compact style"
+    )
+    return net.eval()

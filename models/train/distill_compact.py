@@ -1,0 +1,176 @@
+"""Distil a fast-neural-style teacher into a CompactStyleNet (``models/compact.py``).
+
+    python -m models.train.distill_compact --teacher ../shared/weights/fast-neural-style/udnie.pth \\
+        --out models/weights/styles/udnie.safetensors
+
+The middle starts as the teacher's own layers, Tucker-factorised; the half-resolution
+encoder and decoder start untrained. Teacher targets (in2 features, in4 features, RGB)
+are computed once per augmented training view (``style_data.training_views``). First
+(``--forced``) each part learns its own map from the teacher's true inputs (encoder: RGB ->
+in2, each factorised middle block: the teacher block's input -> its output, decoder: in4 ->
+RGB), local regressions that converge fast; then the chain trains end to end on the RGB
+error plus hints on both feature points. Fixed seed; CUDA when present. Writes the student as
+safetensors (config and training record in the metadata) and a JSON report with
+the held-out score (``metrics.style_report``: floor = quadratic colour grade, ceiling =
+teacher on a 3x3-blurred input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from models.compact import COMPACT_FORMAT, CompactConfig, CompactStyleNet, teacher_activations
+from models.student import count_macs
+from models.stylize import load_transformer_net
+from models.train.common import training_device, warmup_cosine
+from models.train.metrics import style_report
+from models.train.style_data import held_out_style_frames, training_views
+
+
+def to_batch(views: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(views)).permute(0, 3, 1, 2).float().div(255)
+
+
+@torch.no_grad()
+def teacher_targets(teacher, views: list[np.ndarray], device: torch.device, chunk: int = 4) -> list[torch.Tensor]:
+    """[inputs, *teacher_activations] for every view, stored in fp16 on the CPU."""
+    parts: list[list[torch.Tensor]] = []
+    for i in range(0, len(views), chunk):
+        x = to_batch(views[i : i + chunk]).to(device)
+        acts = [x, *teacher_activations(teacher, x)]
+        parts = parts or [[] for _ in acts]
+        for store, t in zip(parts, acts):
+            store.append(t.half().cpu())
+    return [torch.cat(p) for p in parts]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--teacher", type=Path, required=True, help="a fast-neural-style .pth")
+    ap.add_argument("--out", type=Path, required=True, help="where to write the student .safetensors")
+    ap.add_argument("--rank", type=int, default=24, help="Tucker rank of the middle's 128-channel convs")
+    ap.add_argument("--width", type=int, default=32, help="channels of the encoder and decoder")
+    ap.add_argument("--views", type=int, default=800, help="augmented training views (teacher run once each)")
+    ap.add_argument("--size", default="256x192", help="training view size WxH")
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=2e-3, help="learning rate of the new ends")
+    ap.add_argument("--middle-lr", type=float, default=0.5, help="the factorised middle's learning rate, relative")
+    ap.add_argument("--hint", type=float, default=0.02, help="weight of the feature hints")
+    ap.add_argument(
+        "--forced", type=float, default=0.5,
+        help="share of the steps where encoder, middle and decoder each train on the teacher's own inputs",
+    )  # fmt: skip
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--eval-every", type=int, default=500)
+    args = ap.parse_args(argv)
+
+    torch.manual_seed(args.seed)
+    device = training_device(args.device)
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+    teacher = load_transformer_net(args.teacher).to(device)
+    config = CompactConfig(rank=args.rank, width=args.width)
+    student = CompactStyleNet.from_teacher(teacher, config).to(device)
+    size = tuple(int(v) for v in args.size.split("x"))
+
+    t0 = time.time()
+    views = training_views(args.views, size, seed=args.seed)
+    stored = teacher_targets(teacher, views, device)
+    finite = torch.stack([t.flatten(1).isfinite().all(1) for t in stored]).all(0)
+    if not finite.all():  # fp16 overflow on a degenerate view: drop it
+        stored = [t[finite] for t in stored]
+    print(f"{len(views)} views and teacher targets in {time.time() - t0:.0f} s", flush=True)
+
+    new_ends = [p for n, p in student.named_parameters() if n.split(".")[0].startswith(("enc", "dec"))]
+    middle = [p for n, p in student.named_parameters() if not n.split(".")[0].startswith(("enc", "dec"))]
+    opt = torch.optim.Adam([{"params": new_ends, "lr": args.lr}, {"params": middle, "lr": args.lr * args.middle_lr}])
+    sched = warmup_cosine(opt, args.steps, args.steps // 20)
+    held_out = held_out_style_frames()
+
+    def run_teacher(x):
+        return (teacher(x * 255) / 255).clamp(0, 1)
+
+    def evaluate() -> dict:
+        student.eval()
+        report = style_report(held_out, run_teacher, lambda x: student(x.to(device)).cpu())
+        student.train()
+        return report
+
+    gen = torch.Generator().manual_seed(args.seed)
+    t0, history, skipped = time.time(), [], 0
+    forced_steps = round(args.steps * args.forced)
+
+    def rgb_loss(out, rgb):
+        return F.mse_loss(out, rgb) + 0.1 * F.l1_loss(out, rgb)
+
+    for step in range(1, args.steps + 1):
+        idx = torch.randint(len(stored[0]), (args.batch,), generator=gen)
+        x, *acts = (t[idx].to(device).float() for t in stored)
+        h2, h4, rgb = acts[0], acts[-2], acts[-1]
+        if step <= forced_steps:  # each part learns its own map from the teacher's true inputs
+            loss = rgb_loss(student.decode(h4), rgb) + F.mse_loss(student.encode(x), h2)
+            for block, before, after in zip(student.middle_blocks(), acts[:-2], acts[1:-1]):
+                loss = loss + F.mse_loss(block(before), after)
+        else:  # end to end, each part now seeing the others' outputs
+            s2, s4, out = student.features(x)
+            loss = rgb_loss(out, rgb) + args.hint * (F.mse_loss(s2, h2) + F.mse_loss(s4, h4))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        # Near-flat views make instance norms divide by tiny deviations: clip rare spikes.
+        grad_norm = torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        if torch.isfinite(grad_norm):
+            opt.step()
+        else:  # a degenerate batch: skip it rather than poison the weights
+            skipped += 1
+        sched.step()
+        if step % 50 == 0:
+            print(f"step {step} loss {loss.item():.5f} skipped {skipped} ({time.time() - t0:.0f} s)", flush=True)
+        if step % args.eval_every == 0 or step == args.steps:
+            rep = evaluate()
+            history.append({"step": step, "score": rep["score"], "psnr_mean": rep["psnr_mean"]})
+            print(f"step {step}: held-out score {rep['score']:.3f} psnr {rep['psnr_mean']:.2f} dB", flush=True)
+    train_s = time.time() - t0
+
+    student = student.cpu().eval()
+    report = evaluate()
+    record = {
+        "teacher": args.teacher.name,
+        "architecture": "CompactStyleNet",
+        "config": asdict(config),
+        "steps": args.steps,
+        "batch": args.batch,
+        "views": args.views,
+        "view_size": args.size,
+        "lr": args.lr,
+        "middle_lr": args.middle_lr,
+        "hint": args.hint,
+        "forced_share": args.forced,
+        "seed": args.seed,
+        "skipped_batches": skipped,
+        "train_seconds": round(train_s),
+        "device": str(device),
+        "params": sum(p.numel() for p in student.parameters()),
+        "gmacs_640x480": round(count_macs(student, 480, 640) / 1e9, 3),
+        "held_out": {k: v for k, v in report.items() if k != "per_frame"},
+        "history": history,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": COMPACT_FORMAT, **config.to_metadata(), "record": json.dumps(record)}
+    save_file({k: v.contiguous() for k, v in student.state_dict().items()}, str(args.out), metadata=meta)
+    args.out.with_suffix(".json").write_text(json.dumps({**record, "per_frame": report["per_frame"]}, indent=1))
+    print(json.dumps(record["held_out"], indent=1))
+
+
+if __name__ == "__main__":
+    main()

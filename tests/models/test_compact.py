@@ -1,0 +1,82 @@
+"""The compact style network: exact factorisation at full rank, file round trip, loading errors."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from models.compact import (
+    COMPACT_FORMAT,
+    CompactConfig,
+    CompactStyleNet,
+    TuckerConv,
+    is_compact_file,
+    load_compact,
+    teacher_activations,
+)
+from models.stylize import TransformerNet, load_style
+from stream.errors import WeightsError
+
+
+def test_tucker_conv_at_full_rank_is_the_original_conv():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 24, 3, stride=2)
+    tucker = TuckerConv(16, 24, 3, 2, 16, 24)
+    tucker.init_from(conv)
+    x = torch.randn(1, 16, 20, 28)
+    expected = conv(F.pad(x, (1, 1, 1, 1), mode="reflect"))
+    assert torch.allclose(tucker(x), expected, atol=1e-4)
+
+
+def test_full_rank_middle_reproduces_the_teachers_middle():
+    torch.manual_seed(0)
+    teacher = TransformerNet().eval()
+    net = CompactStyleNet.from_teacher(teacher, CompactConfig(rank=128, width=16)).eval()
+    x = torch.rand(1, 3, 64, 48)
+    with torch.no_grad():
+        acts = teacher_activations(teacher, x)
+        assert torch.allclose(net.middle(acts[0]), acts[-2], atol=1e-3)
+        for block, before, after in zip(net.middle_blocks(), acts[:-2], acts[1:-1]):
+            assert torch.allclose(block(before), after, atol=1e-3)
+
+
+def test_low_rank_is_cheaper_and_keeps_shapes():
+    net = CompactStyleNet(CompactConfig(rank=16, width=16)).eval()
+    with torch.no_grad():
+        y = net(torch.rand(2, 3, 40, 56))
+    assert y.shape == (2, 3, 40, 56)
+    assert sum(p.numel() for p in net.parameters()) < sum(p.numel() for p in TransformerNet().parameters()) / 5
+
+
+def test_file_round_trip_and_detection(tmp_path):
+    net = CompactStyleNet(CompactConfig(rank=8, width=12)).eval()
+    path = tmp_path / "s.safetensors"
+    meta = {"format": COMPACT_FORMAT, **net.config.to_metadata(), "record": "{}"}
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), metadata=meta)
+    assert is_compact_file(path)
+    loaded, value_range = load_style(path)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert value_range == 1.0 and torch.equal(loaded(x), net(x))
+
+
+def test_bad_files_get_clear_errors(tmp_path):
+    corrupt = tmp_path / "c.safetensors"
+    corrupt.write_bytes(b"\x00" * 64)
+    with pytest.raises(WeightsError, match="not a readable weights file"):
+        load_compact(corrupt)
+    wrong = tmp_path / "w.safetensors"
+    net = CompactStyleNet(CompactConfig(rank=8, width=12))
+    save_file(
+        {k: v.contiguous() for k, v in net.state_dict().items()},
+        str(wrong),
+        metadata={"format": COMPACT_FORMAT, "rank": "16", "width": "12"},  # the tensors are rank 8
+    )
+    with pytest.raises(WeightsError, match="has shape"):
+        load_compact(wrong)
+    absurd = tmp_path / "a.safetensors"
+    save_file({"x": torch.zeros(1)}, str(absurd), metadata={"format": COMPACT_FORMAT, "rank": "999"})
+    with pytest.raises(WeightsError, match="bad compact style config"):
+        load_compact(absurd)
+    with pytest.raises(WeightsError, match="no such weights file"):
+        load_compact(tmp_path / "missing.safetensors")
