@@ -62,6 +62,12 @@ def count_frames(path: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
+def read_frames(path: Path) -> np.ndarray:
+    """Every frame of a video file as N x H x W x 3 uint8 RGB."""
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
 @pytest.fixture
 def make_video(tmp_path):
     def make(name: str, frames: int = 10, size: tuple[int, int] = (64, 48), fps: int = 25) -> Path:

@@ -12,9 +12,11 @@ from models.compact import (
     TuckerConv,
     is_compact_file,
     load_compact,
+    read_compact_record,
     teacher_activations,
 )
-from models.stylize import TransformerNet, load_style
+from models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR, resolve_style
+from models.stylize import TransformerNet, load_style, load_transformer_net
 from stream.errors import WeightsError
 
 
@@ -80,3 +82,28 @@ def test_bad_files_get_clear_errors(tmp_path):
         load_compact(absurd)
     with pytest.raises(WeightsError, match="no such weights file"):
         load_compact(tmp_path / "missing.safetensors")
+
+
+SHIPPED = sorted(EMBEDDED_STYLES_DIR.glob("*.safetensors"))
+
+
+def test_the_default_style_ships():
+    assert resolve_style("default") == EMBEDDED_STYLES_DIR / f"{DEFAULT_STYLE}.safetensors"
+    assert resolve_style("default").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_style_loads_by_name_and_its_held_out_score_is_reproduced(path, teachers_dir):
+    """The card's score is re-measured against the real teacher on the held-out frames (>= 0.5 to ship)."""
+    from models.train.metrics import style_report
+    from models.train.style_data import held_out_style_frames
+
+    record = read_compact_record(path)
+    net, value_range = load_style(resolve_style(path.stem))
+    assert value_range == 1.0 and isinstance(net, CompactStyleNet)
+    teacher = load_transformer_net(teachers_dir / record["teacher"])
+    with torch.no_grad():
+        report = style_report(held_out_style_frames(), lambda x: (teacher(x * 255) / 255).clamp(0, 1), lambda x: net(x))
+    assert report["score"] >= 0.5
+    assert report["score"] == pytest.approx(record["held_out"]["score"], abs=0.01)

@@ -96,7 +96,7 @@ def test_cli_reports_move_left_for_content_moving_left(tmp_path):
     events = tmp_path / "e.jsonl"
     out = tmp_path / "o.mp4"
     proc = livefx(
-        "run", "--actions", "default", "--source", f"file:{clip}", "--events", str(events),
+        "run", "--actions", "default", "--source", f"file:{clip}", "--events", str(events), "--style", "none",
         "--draw-labels", "--sink", f"file:{out}", "--stats", str(tmp_path / "s.json"),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from stream.cli import main
 
-from ..conftest import REPO, count_frames
+from ..conftest import REPO, count_frames, read_frames
 
 
 def livefx(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -195,3 +195,26 @@ def test_weights_lists_the_embedded_interpolator_and_action_model(capsys):
 def test_interpolate_out_of_range_is_refused(capsys):
     assert main(["run", "--interpolate", "9", "--frames", "2", "--size", "64x48"]) == 2
     assert "--interpolate 9: must be 1-8" in capsys.readouterr().err
+
+
+def test_the_default_run_is_stylized_and_style_none_is_the_raw_source(tmp_path):
+    """No --style: the best shipped style; --style none: the source unchanged (up to the codec)."""
+    from models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR
+
+    assert (EMBEDDED_STYLES_DIR / f"{DEFAULT_STYLE}.safetensors").is_file()
+    outputs = {}
+    for name, extra in {"default": [], "none": ["--style", "none"]}.items():
+        out, stats_path = tmp_path / f"{name}.y4m", tmp_path / f"{name}.json"
+        proc = livefx(
+            "run", "--source", "synthetic", "--sink", f"file:{out}", "--frames", "6", "--size", "160x120",
+            "--no-realtime", "--stats", str(stats_path), *extra,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        stats = json.loads(stats_path.read_text())
+        assert stats["frames_out"] == 6
+        outputs[name] = (read_frames(out), stats)
+    styled, raw = outputs["default"][0], outputs["none"][0]
+    assert outputs["default"][1]["stages"]["stylize"]["count"] == 6
+    assert "stylize" not in outputs["none"][1]["stages"]
+    diff = np.abs(styled.astype(np.float32) - raw.astype(np.float32)).mean() / 255
+    assert diff > 0.08  # a visible effect, not a tint

