@@ -18,17 +18,19 @@ import numpy as np
 import torch
 
 from bench.common import machine, write_results
-from models.action import load_action_model
-from models.registry import DEFAULT_ACTIONS, DEFAULT_STYLE, available_styles
-from models.student import StudentNet
-from models.stylize import StyleStage
-from stream.actions import ActionsConfig
-from stream.budget import StageSpec
-from stream.device import FrameConverter
-from stream.pipeline import Pipeline, PipelineConfig, style_stages
-from stream.sinks.null import NullSink
-from stream.sources.synthetic import SyntheticSource
-from stream.worker import BoundStage
+from livefx.models.action import load_action_model
+from livefx.models.registry import DEFAULT_ACTIONS, DEFAULT_STYLE, available_styles
+from livefx.models.stage import STYLE_STAGE
+from livefx.models.student import StudentNet
+from livefx.models.stylize import StyleStage
+from livefx.stream.actions import ActionsConfig
+from livefx.stream.budget import StageSpec
+from livefx.stream.device import FrameConverter
+from livefx.stream.pipeline import Pipeline, PipelineConfig, style_stages
+from livefx.stream.process import freeze_startup_heap
+from livefx.stream.sinks.null import NullSink
+from livefx.stream.sources.synthetic import SyntheticSource
+from livefx.stream.worker import BoundStage
 
 
 def one_run(seconds: float, with_actions: bool, converter: FrameConverter, every: int) -> dict:
@@ -38,7 +40,7 @@ def one_run(seconds: float, with_actions: bool, converter: FrameConverter, every
     else:
         student = StudentNet().eval().fuse()  # random weights: the speed of a shipped student
         stage = StyleStage(student, converter.device, converter.dtype, "student", value_range=1.0, backend="eager")
-        stages = [BoundStage(StageSpec("stylize"), stage)]
+        stages = [BoundStage(StageSpec(STYLE_STAGE), stage)]
     model = load_action_model(DEFAULT_ACTIONS) if with_actions else None
     pipeline = Pipeline(
         SyntheticSource(320, 240, fps=30),
@@ -51,6 +53,7 @@ def one_run(seconds: float, with_actions: bool, converter: FrameConverter, every
         ActionsConfig(every_frames=every),
     )
     pipeline.open()
+    freeze_startup_heap()  # as livefx run does
     stats = pipeline.run(log_every_s=0)
     return stats
 

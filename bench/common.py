@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import platform
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+
+from livefx.models.stage import run_times_ms
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -20,20 +21,14 @@ def machine() -> str:
     return f"cpu {platform.processor() or platform.machine()} x{torch.get_num_threads()} threads"
 
 
-def time_ms(fn: Callable[[], object], *, warmup: int = 2, runs: int = 10, sync: bool = False) -> dict[str, float]:
-    """Median and p90 wall time of ``fn`` in ms after ``warmup`` untimed calls."""
+def time_ms(
+    fn: Callable[[], object], *, warmup: int = 2, runs: int = 10, device: torch.device | None = None
+) -> dict[str, float]:
+    """Median and p90 wall time of ``fn`` in ms after ``warmup`` untimed calls (waiting for
+    ``device``'s kernels around each call)."""
     for _ in range(warmup):
         fn()
-    samples = []
-    for _ in range(runs):
-        if sync:
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if sync:
-            torch.cuda.synchronize()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    samples.sort()
+    samples = sorted(run_times_ms(fn, device, runs))
     return {
         "median_ms": round(statistics.median(samples), 2),
         "p90_ms": round(samples[int(0.9 * (len(samples) - 1))], 2),

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from bench.common import machine, write_results
-from models.registry import DEFAULT_STYLE
-from stream.cli import main as livefx
+from livefx.models.registry import DEFAULT_STYLE
+from livefx.stream.cli import main as livefx
 
 
 def run(style: str, size: str, fps: int, frames: int, extra: list[str]) -> dict:

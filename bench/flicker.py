@@ -18,14 +18,14 @@ import numpy as np
 import torch
 
 from bench.common import machine, write_results
-from models.registry import DEFAULT_RIFE
-from models.train.data import clip_frames, package_dir
-from models.train.metrics import warping_error
-from stream.device import FrameConverter
-from stream.motion import MotionConfig, build_motion_stage
-from stream.pipeline import Pipeline, PipelineConfig, style_stages
-from stream.sinks.base import Sink
-from stream.sources.file import FileSource
+from livefx.models.registry import DEFAULT_RIFE
+from livefx.models.train.data import clip_frames, package_dir
+from livefx.models.train.metrics import warping_error
+from livefx.stream.device import FrameConverter
+from livefx.stream.motion import MotionConfig, build_motion_stage
+from livefx.stream.pipeline import Pipeline, PipelineConfig, style_stages
+from livefx.stream.sinks.base import Sink
+from livefx.stream.sources.file import FileSource
 
 
 class Keep(Sink):

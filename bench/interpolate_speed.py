@@ -16,10 +16,10 @@ import time
 import torch
 
 from bench.common import machine, time_ms, write_results
-from models.registry import DEFAULT_RIFE
-from models.rife import IFNet, load_ifnet
-from models.rife.stage import FlowStage
-from models.train.train_rife import count_ifnet_macs
+from livefx.models.registry import DEFAULT_RIFE
+from livefx.models.rife import IFNet, load_ifnet
+from livefx.models.rife.stage import FlowStage
+from livefx.models.train.train_rife import count_ifnet_macs
 
 SIZES = [(320, 240), (640, 480), (1280, 720)]
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 stage(x0, x1, 0.5)  # first call: compiles this shape
                 first_s = time.perf_counter() - t0
-                timing = time_ms(lambda: stage(x0, x1, 0.5), runs=args.runs, sync=cuda)  # noqa: B023
+                timing = time_ms(lambda: stage(x0, x1, 0.5), runs=args.runs, device=device)  # noqa: B023
                 rows.append(
                     {
                         "model": name,

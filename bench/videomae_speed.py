@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from bench.common import machine, time_ms, write_results
-from models.action import ClipPreprocessing, load_action_model
-from models.registry import DEFAULT_ACTIONS
+from livefx.models.action import ClipPreprocessing, load_action_model
+from livefx.models.registry import DEFAULT_ACTIONS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 run(pixel_values=x)
                 first = time.perf_counter() - t0
-                timing = time_ms(lambda: run(pixel_values=x), warmup=1, runs=args.runs, sync=cuda)  # noqa: B023
+                timing = time_ms(lambda: run(pixel_values=x), warmup=1, runs=args.runs, device=device)  # noqa: B023
             rows.append(
                 {
                     "model": name,
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             print(rows[-1], flush=True)
     frames = [np.random.default_rng(i).integers(0, 255, (480, 640, 3), np.uint8) for i in range(16)]
     prep = ClipPreprocessing()
-    prep_ms = time_ms(lambda: prep(frames, device, dtype), runs=args.runs, sync=cuda)
+    prep_ms = time_ms(lambda: prep(frames, device, dtype), runs=args.runs, device=device)
     lines = [
         "| model | params | backend | dtype | median ms | p90 ms | first call s |",
         "|---|---|---|---|---|---|---|",

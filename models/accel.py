@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from stream.errors import UsageError
+from livefx.models.errors import UsageError
 
 log = logging.getLogger("livefx.accel")
 
@@ -56,10 +56,10 @@ def default_dtype(device: torch.device) -> torch.dtype:
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     if name not in DTYPES:
-        raise UsageError(f"--precision {name}: unknown; use one of {', '.join(DTYPES)}")
+        raise UsageError(f"{name}: unknown; use one of {', '.join(DTYPES)}", setting="precision")
     dtype = DTYPES[name] or default_dtype(device)
     if dtype is torch.float16 and device.type == "cpu":
-        raise UsageError("--precision fp16: too slow on the CPU; use fp32 (default) or bf16")
+        raise UsageError("fp16: too slow on the CPU; use fp32 (default) or bf16", setting="precision")
     return dtype
 
 
@@ -76,15 +76,16 @@ def accelerate(
 ) -> tuple[Callable[[torch.Tensor], torch.Tensor], AccelReport]:
     """``model`` on ``device`` in its fastest available form, and what was done to it."""
     if backend not in BACKENDS:
-        raise UsageError(f"--backend {backend}: unknown; use one of {', '.join(BACKENDS)}")
+        raise UsageError(f"{backend}: unknown; use one of {', '.join(BACKENDS)}", setting="backend")
     dtype = dtype or default_dtype(device)
     cuda = device.type == "cuda"
     if backend == "tensorrt" and not cuda:
-        raise UsageError("--backend tensorrt: needs a CUDA device; use --backend compile or eager on the CPU")
+        raise UsageError("tensorrt: needs a CUDA device; use compile or eager on the CPU", setting="backend")
     if backend == "tensorrt" and not tensorrt_available():
         raise UsageError(
-            "--backend tensorrt: torch-tensorrt is not installed; pip install 'livefx[tensorrt]'"
-            " on a CUDA machine, or use --backend compile"
+            "tensorrt: torch-tensorrt is not installed; pip install 'livefx[tensorrt]'"
+            " on a CUDA machine, or use compile",
+            setting="backend",
         )
     model = model.to(device=device, dtype=dtype).eval()
     if cuda:
@@ -104,7 +105,7 @@ def accelerate(
             compiled = torch.compile(model, mode=mode, dynamic=False)
         except Exception as exc:  # noqa: BLE001 - fall back to eager, say why
             if backend == "compile":
-                raise UsageError(f"--backend compile: torch.compile is unavailable here ({exc})") from None
+                raise UsageError(f"compile: torch.compile is unavailable here ({exc})", setting="backend") from None
             report.notes.append(f"torch.compile unavailable ({exc}); eager")
         else:
             report.backend = "compile"
@@ -144,7 +145,9 @@ class CompiledWithFallback:
             y = self._compiled(x)
         except Exception as exc:  # noqa: BLE001
             if self._strict:
-                raise UsageError(f"--backend compile: compilation failed ({str(exc).splitlines()[0][:200]})") from None
+                raise UsageError(
+                    f"compile: compilation failed ({str(exc).splitlines()[0][:200]})", setting="backend"
+                ) from None
             log.warning("torch.compile failed (%s); running eager", str(exc).splitlines()[0][:200])
             self._failed = True
             self._report.backend = "eager"

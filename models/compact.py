@@ -190,7 +190,7 @@ def teacher_activations(teacher: nn.Module, x: torch.Tensor) -> list[torch.Tenso
 
 def is_compact_file(path) -> bool:
     """True for a safetensors file written by ``models.train.distill_compact``."""
-    from models.weights import read_metadata
+    from livefx.models.weights import read_metadata
 
     return read_metadata(path).get("format") == COMPACT_FORMAT
 
@@ -199,14 +199,14 @@ def read_compact_record(path) -> dict:
     """The training record (teacher, steps, held-out score, MACs) stored in the file's metadata."""
     import json
 
-    from models.weights import read_metadata
+    from livefx.models.weights import read_metadata
 
     return json.loads(read_metadata(path).get("record", "{}"))
 
 
 def load_compact(path) -> CompactStyleNet:
     """A CompactStyleNet from a distilled safetensors file (eval mode, on the CPU)."""
-    from models.weights import WeightsError, load_tensors, match_state_dict, read_metadata
+    from livefx.models.weights import WeightsError, load_tensors, match_state_dict, read_metadata
 
     try:
         config = CompactConfig.from_metadata(read_metadata(path))

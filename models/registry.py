@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-from stream.errors import UsageError
+from livefx.models.errors import UsageError
 
 EMBEDDED_DIR = Path(__file__).parent / "weights"
 #: Styles the project distilled and ships (safetensors), with a model card per style beside them.
@@ -51,15 +52,16 @@ def resolve_style(spec: str) -> Path | None:
         return styles[spec]
     names = ", ".join(sorted(styles)) or "none installed"
     raise UsageError(
-        f"--style {spec}: unknown style (available: {names}); pass a .pth/.safetensors path,"
-        " or add its folder to LIVEFX_STYLE_PATH"
+        f"{spec}: unknown style (available: {names}); pass a .pth/.safetensors path,"
+        " or add its folder to LIVEFX_STYLE_PATH",
+        setting="style",
     )
 
 
 def describe_style(path: Path) -> dict:
     """``kind`` (compact/student/teacher) and, for distilled styles, the training record in the file."""
-    from models.compact import is_compact_file, read_compact_record
-    from models.student import is_student_file, read_record
+    from livefx.models.compact import is_compact_file, read_compact_record
+    from livefx.models.student import is_student_file, read_record
 
     if is_compact_file(path):
         return {"kind": "compact", **read_compact_record(path)}
@@ -73,7 +75,10 @@ def resolve_rife(spec: str) -> Path:
     if spec != "default":
         return Path(spec)
     if not DEFAULT_RIFE.is_file():
-        raise UsageError(f"the embedded interpolator {DEFAULT_RIFE} is missing; reinstall livefx or pass --rife PATH")
+        raise UsageError(
+            f"default: the embedded interpolator {DEFAULT_RIFE} is missing; reinstall livefx or give a path",
+            setting="rife",
+        )
     return DEFAULT_RIFE
 
 
@@ -83,6 +88,22 @@ def resolve_actions(spec: str) -> Path:
         return Path(spec)
     if not (DEFAULT_ACTIONS / "config.json").is_file():
         raise UsageError(
-            f"the embedded action model {DEFAULT_ACTIONS} is missing; reinstall livefx or pass --actions DIR"
+            f"default: the embedded action model {DEFAULT_ACTIONS} is missing; reinstall livefx or give a folder",
+            setting="actions",
         )
     return DEFAULT_ACTIONS
+
+
+def describe_rife(path: Path = DEFAULT_RIFE) -> dict:
+    """The interpolator's training record (its held-out PSNRs) and file size, from the file."""
+    from livefx.models.weights import read_metadata
+
+    record = json.loads(read_metadata(path).get("record", "{}"))
+    return {**record, "size_kb": path.stat().st_size / 1024}
+
+
+def describe_actions(folder: Path = DEFAULT_ACTIONS) -> dict:
+    """The action model's training record (``training.json``: held-out accuracy) and size."""
+    record = folder / "training.json"
+    info = json.loads(record.read_text()) if record.is_file() else {}
+    return {**info, "size_kb": sum(p.stat().st_size for p in folder.iterdir()) / 1024}

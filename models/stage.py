@@ -5,17 +5,40 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
+
+if TYPE_CHECKING:
+    from livefx.models.accel import AccelReport
+
+#: The planner's and the stats' names of the model stages (one place for each name).
+STYLE_STAGE = "stylize"
+MOTION_STAGE = "interpolate"
+
+
+@runtime_checkable
+class LiveModel(Protocol):
+    """What the engine needs of every model it runs live (``Stage``, ``FlowStage``):
+    a warm-up that returns its steady cost, and what ``models.accel`` made of it."""
+
+    name: str
+    #: None where the model was not built through ``models.accel.accelerate`` (test stages).
+    accel: AccelReport | None
+
+    def warmup(self, height: int, width: int, runs: int = 3) -> float:
+        """Run on blank frames of this size; the cheapest run's cost in ms."""
+        ...
 
 
 class Stage(ABC):
     """A callable on device tensors: NCHW float RGB in [0, 1] in, same shape out.
 
-    The worker times stages; a stage never times itself.
+    The worker times stages; a stage never times itself. Satisfies ``LiveModel``.
     """
 
     name: str = "stage"
+    accel: AccelReport | None = None
 
     def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
         self.device = device
@@ -35,15 +58,25 @@ class Stage(ABC):
         return cheapest_run_ms(lambda: self(x), self.device, runs)
 
 
+def run_times_ms(run: Callable[[], object], device: torch.device | None, runs: int) -> list[float]:
+    """Wall time of each of ``runs`` calls of ``run`` in ms, waiting for ``device``'s queued
+    kernels before and after each (the one timing loop the engine and the benches share)."""
+    costs = []
+    for _ in range(runs):
+        if device is not None:
+            synchronize(device)
+        t0 = time.perf_counter()
+        run()
+        if device is not None:
+            synchronize(device)
+        costs.append((time.perf_counter() - t0) * 1e3)
+    return costs
+
+
 def cheapest_run_ms(run: Callable[[], object], device: torch.device, runs: int = 3) -> float:
     """Call ``run`` ``runs`` times; the cheapest call after the first, in ms (the first pays
     one-off costs; any call may be hit by other load)."""
-    costs = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        run()
-        synchronize(device)
-        costs.append((time.perf_counter() - t0) * 1e3)
+    costs = run_times_ms(run, device, runs)
     return min(costs[1:] or costs)
 
 

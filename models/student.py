@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.weights import load_tensors, match_state_dict, read_metadata
+from livefx.models.weights import load_tensors, match_state_dict, read_metadata
 
 STUDENT_FORMAT = "livefx-student"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from stream.errors import WeightsError
+from livefx.models.errors import WeightsError
 
 
 def load_tensors(path: str | Path, *, expected: str) -> dict[str, torch.Tensor]:

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from models.action.load import ActionModel
-from stream.budget import StageKind, StageSpec
-from stream.ring import Ring
+from livefx.models.action.load import ActionModel
+from livefx.models.stage import cheapest_run_ms
+from livefx.stream.budget import StageKind, StageSpec
+from livefx.stream.ring import Ring
 
 log = logging.getLogger("livefx.actions")
 
@@ -72,6 +73,8 @@ class ActionCounters:
     refused_busy: int = 0
     short_window: int = 0
     errors: int = 0
+    #: Frames on which a run was due but the planner had no time for it.
+    deferred: int = 0
     ms: list[float] = field(default_factory=list)
 
 
@@ -102,6 +105,8 @@ class ActionStage(threading.Thread):
         self._wake = threading.Event()
         self._busy = threading.Event()
         self._stopping = threading.Event()
+        self._frames_since_request = 0
+        self._runs_reported = 0
         self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
 
     def request(self) -> bool:
@@ -113,6 +118,26 @@ class ActionStage(threading.Thread):
         self._wake.set()
         return True
 
+    def on_frame(self, scheduled: bool) -> None:
+        """The worker's call, once per frame: every ``every_frames`` frames ask for a run if
+        the planner scheduled the stage on this frame (``scheduled``), else defer it (counted)."""
+        self._frames_since_request += 1
+        if self._frames_since_request < self.config.every_frames:
+            return
+        if scheduled and self.request():
+            self._frames_since_request = 0
+        else:
+            self.counters.deferred += 1
+
+    def new_cost_ms(self) -> float | None:
+        """The newest run's cost, once per finished run (None if none finished since the
+        last call): what the worker feeds the planner's cost model."""
+        runs, ms = self.counters.runs, self.counters.ms
+        if runs == self._runs_reported or not ms:
+            return None
+        self._runs_reported = runs
+        return ms[-1]
+
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
@@ -121,10 +146,7 @@ class ActionStage(threading.Thread):
     def warmup(self, height: int, width: int) -> float:
         """One classification of a blank clip at this frame size; its cost in ms."""
         frames = [np.full((height, width, 3), 128, np.uint8)] * self.model.num_frames
-        self._infer(frames)
-        t0 = time.perf_counter()
-        self._infer(frames)
-        return (time.perf_counter() - t0) * 1e3
+        return cheapest_run_ms(lambda: self._infer(frames), self.device, runs=2)
 
     def run(self) -> None:
         with contextlib.suppress(Exception):
@@ -191,6 +213,7 @@ class ActionStage(threading.Thread):
             "refused_busy": c.refused_busy,
             "short_window": c.short_window,
             "errors": c.errors,
+            "deferred": c.deferred,
             "ms": {"p50": ms[0], "p95": ms[1]},
             "latest": self.latest.to_json() if self.latest else None,
         }

@@ -10,10 +10,10 @@ import logging
 import threading
 import time
 
-from stream.errors import LivefxError
-from stream.frame import now_ns
-from stream.ring import ReadPolicy, Ring, RingClosed
-from stream.sinks.base import Sink
+from livefx.stream.errors import LivefxError
+from livefx.stream.frame import now_ns
+from livefx.stream.ring import ReadPolicy, Ring, RingClosed
+from livefx.stream.sinks.base import Sink
 
 log = logging.getLogger("livefx.sink")
 

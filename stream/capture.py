@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import cv2
 
-from stream.frame import DEFAULT_TIME_BASE, Frame, now_ns
-from stream.ring import Ring, RingClosed
-from stream.sources.base import Source
+from livefx.stream.frame import DEFAULT_TIME_BASE, Frame, now_ns
+from livefx.stream.ring import Ring, RingClosed
+from livefx.stream.sources.base import Source
 
 log = logging.getLogger("livefx.capture")
 
@@ -31,8 +32,10 @@ class CaptureThread(threading.Thread):
         fps: float | None = None,
         max_frames: int | None = None,
         size: tuple[int, int] | None = None,
+        clock: Callable[[], int] = now_ns,
     ) -> None:
         super().__init__(name="livefx-capture", daemon=True)
+        self.clock = clock
         self.source = source
         self.ring = ring
         self.pace_fps = (fps or source.fps) if realtime and not source.self_paced else None
@@ -77,7 +80,7 @@ class CaptureThread(threading.Thread):
                 time_s = self.frames / self.retime_fps
             frame = Frame(
                 seq=self.frames,
-                t_capture=now_ns(),
+                t_capture=self.clock(),
                 pts=round(time_s / DEFAULT_TIME_BASE),
                 image=image,
             )

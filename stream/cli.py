@@ -9,16 +9,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from models.accel import BACKENDS, DTYPES
-from stream import __version__
-from stream.errors import LivefxError, UsageError
+from livefx.models.accel import BACKENDS, DTYPES
+from livefx.stream import __version__
+from livefx.stream.errors import LivefxError, UsageError
 
 if TYPE_CHECKING:
-    from models.action import ActionModel
-    from stream.actions import ActionsConfig
-    from stream.device import FrameConverter
-    from stream.motion import MotionConfig, MotionStage
-    from stream.rules import Rule
+    from livefx.models.action import ActionModel
+    from livefx.stream.actions import ActionsConfig
+    from livefx.stream.device import FrameConverter
+    from livefx.stream.motion import MotionConfig, MotionStage
+    from livefx.stream.rules import Rule
 
 log = logging.getLogger("livefx")
 
@@ -46,6 +46,48 @@ def parse_size(text: str) -> tuple[int, int]:
     if w % 2 or h % 2:
         raise UsageError(f"--size {text}: width and height must be even (4:2:0 video needs it); use {w & ~1}x{h & ~1}")
     return w, h
+
+
+def add_engine_args(
+    parser: argparse.ArgumentParser, *, style_help: str, size_default: str | None, size_help: str
+) -> None:
+    """--style, --size, --budget-ms, --device, --backend, --precision: shared by run and serve
+    (checked by ``check_engine_args``)."""
+    parser.add_argument(
+        "--style",
+        default="default",
+        metavar="PATH|NAME|default|none",
+        help=style_help + " (default: default, the best shipped style)",
+    )
+    parser.add_argument("--size", default=size_default, metavar="WxH", help=size_help)
+    parser.add_argument(
+        "--budget-ms",
+        type=float,
+        default=100.0,
+        metavar="MS",
+        help="per-frame latency budget from capture to sink (default: 100)",
+    )
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=BACKENDS,
+        help="model form: eager, torch.compile (CUDA graphs on GPU), torch-tensorrt;"
+        " auto = compile on CUDA, eager on CPU (default: auto)",
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=list(DTYPES),
+        help="compute precision; auto = fp16 on CUDA, fp32 on CPU (default: auto)",
+    )
+
+
+def check_engine_args(args: argparse.Namespace) -> tuple[int, int] | None:
+    """Validate the shared engine options; returns the parsed --size (None: the source's)."""
+    if not args.budget_ms > 0:
+        raise UsageError(f"--budget-ms {args.budget_ms:g}: must be positive")
+    return parse_size(args.size) if args.size else None
 
 
 def add_motion_args(parser: argparse.ArgumentParser) -> None:
@@ -127,18 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="null | file:PATH.{mp4,mkv,y4m} | virtualcam[:DEVICE] | window; repeat for several (default: null)",
     )
-    run.add_argument(
-        "--style",
-        default="default",
-        metavar="PATH|NAME|default|none",
-        help="style weights: a .pth/.safetensors file, a shipped style's name (livefx weights lists them),"
-        " a name from LIVEFX_STYLE_PATH, or none for the raw camera (default: default, the best shipped style)",
-    )
-    run.add_argument(
-        "--size",
-        type=str,
-        metavar="WxH",
-        help="processing size; frames are rescaled to it (default: the source's)",
+    add_engine_args(
+        run,
+        style_help="style weights: a .pth/.safetensors file, a shipped style's name (livefx weights lists them),"
+        " a name from LIVEFX_STYLE_PATH, or none for the raw camera",
+        size_default=None,
+        size_help="processing size; frames are rescaled to it (default: the source's)",
     )
     run.add_argument(
         "--fps",
@@ -147,27 +183,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="source rate: synthetic pacing, re-timing for files, camera request",
     )
     run.add_argument("--frames", type=int, metavar="N", help="stop after N source frames")
-    run.add_argument(
-        "--budget-ms",
-        type=float,
-        default=100.0,
-        metavar="MS",
-        help="per-frame latency budget from capture to sink (default: 100)",
-    )
-    run.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
-    run.add_argument(
-        "--backend",
-        default="auto",
-        choices=BACKENDS,
-        help="model form: eager, torch.compile (CUDA graphs on GPU), torch-tensorrt;"
-        " auto = compile on CUDA, eager on CPU (default: auto)",
-    )
-    run.add_argument(
-        "--precision",
-        default="auto",
-        choices=list(DTYPES),
-        help="compute precision; auto = fp16 on CUDA, fp32 on CPU (default: auto)",
-    )
     run.add_argument(
         "--realtime",
         action=argparse.BooleanOptionalAction,
@@ -205,22 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="browser: each client sends its camera and gets it back processed (default);"
         " synthetic | file:PATH | webcam[:N]: processed once, broadcast to every client",
     )
-    srv.add_argument(
-        "--style",
-        default="default",
-        metavar="PATH|NAME|default|none",
-        help="initial style; the page's menu switches it live (default: default, the best shipped style)",
+    add_engine_args(
+        srv,
+        style_help="initial style; the page's menu switches it live",
+        size_default="640x480",
+        size_help="broadcast: the source is scaled to it; browser: the size models warm up for (default: 640x480)",
     )
-    srv.add_argument(
-        "--size",
-        default="640x480",
-        metavar="WxH",
-        help="broadcast: the source is scaled to it; browser: the size models warm up for (default: 640x480)",
-    )
-    srv.add_argument("--budget-ms", type=float, default=100.0, metavar="MS", help="per-frame budget (default: 100)")
-    srv.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
-    srv.add_argument("--backend", default="auto", choices=BACKENDS, help="model backend (default: auto)")
-    srv.add_argument("--precision", default="auto", choices=list(DTYPES), help="compute precision (default: auto)")
     srv.add_argument("--codec", default="vp8", choices=["vp8", "h264"], help="video codec sent back (default: vp8)")
     srv.add_argument(
         "--bitrate",
@@ -232,38 +237,36 @@ def build_parser() -> argparse.ArgumentParser:
     add_motion_args(srv)
     add_action_args(srv)
     srv.add_argument("--max-sessions", type=int, default=4, help="concurrent clients before 'busy' (default: 4)")
+    run.set_defaults(func=cmd_run)
+    srv.set_defaults(func=cmd_serve)
     sub.add_parser(
         "weights",
         help="list the styles livefx can load by name",
         description="List the embedded styles (and any found in LIVEFX_STYLE_PATH) with their size"
         " and the quality figures from their model cards.",
-    )
+    ).set_defaults(func=cmd_weights)
     return parser
 
 
 def print_other_models() -> None:
     """The embedded interpolator and action model, with their card figures."""
-    from models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE
+    from livefx.models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE, describe_actions, describe_rife
 
     if DEFAULT_RIFE.is_file():
-        from models.weights import read_metadata
-
-        r = json.loads(read_metadata(DEFAULT_RIFE).get("record", "{}"))
-        held = r.get("held_out", {})
-        figures = ", ".join(f"{k} {v['psnr_mean']:.2f} dB" for k, v in held.items())
-        size_kb = DEFAULT_RIFE.stat().st_size / 1024
-        print(f"interpolator (--rife default) {size_kb:.0f}KB  held-out PSNR: {figures}  {DEFAULT_RIFE}")
-    record = DEFAULT_ACTIONS / "training.json"
-    if record.is_file():
-        r = json.loads(record.read_text())
-        size_kb = sum(p.stat().st_size for p in DEFAULT_ACTIONS.iterdir()) / 1024
-        accuracy = 100 * r["held_out"]["accuracy"]
-        print(f"actions (--actions default) {size_kb:.0f}KB  held-out accuracy {accuracy:.1f}%  {DEFAULT_ACTIONS}")
+        info = describe_rife(DEFAULT_RIFE)
+        figures = ", ".join(f"{k} {v['psnr_mean']:.2f} dB" for k, v in info.get("held_out", {}).items())
+        print(f"interpolator (--rife default) {info['size_kb']:.0f}KB  held-out PSNR: {figures}  {DEFAULT_RIFE}")
+    if (DEFAULT_ACTIONS / "training.json").is_file():
+        info = describe_actions(DEFAULT_ACTIONS)
+        accuracy = 100 * info["held_out"]["accuracy"]
+        print(
+            f"actions (--actions default) {info['size_kb']:.0f}KB  held-out accuracy {accuracy:.1f}%  {DEFAULT_ACTIONS}"
+        )
     print()
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
-    from models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR, available_styles, describe_style
+    from livefx.models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR, available_styles, describe_style
 
     print_other_models()
     styles = available_styles()
@@ -287,7 +290,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
 
 def action_setup(args: argparse.Namespace, has_motion: bool) -> tuple[ActionModel | None, ActionsConfig, list[Rule]]:
     """The action model, its schedule and the label rules that the flags ask for."""
-    from stream.actions import ActionsConfig
+    from livefx.stream.actions import ActionsConfig
 
     if args.actions_every < 1:
         raise UsageError(f"--actions-every {args.actions_every}: must be at least 1")
@@ -301,9 +304,9 @@ def action_setup(args: argparse.Namespace, has_motion: bool) -> tuple[ActionMode
         return None, config, []
     if args.events and not args.events.parent.is_dir():
         raise UsageError(f"--events {args.events}: folder {args.events.parent} does not exist")
-    from models.action import load_action_model
-    from models.registry import resolve_actions, resolve_style
-    from stream.rules import parse_rule
+    from livefx.models.action import load_action_model
+    from livefx.models.registry import resolve_actions, resolve_style
+    from livefx.stream.rules import parse_rule
 
     log.info("loading action model %s ...", args.actions)
     model = load_action_model(resolve_actions(args.actions))
@@ -318,7 +321,7 @@ def action_setup(args: argparse.Namespace, has_motion: bool) -> tuple[ActionMode
 
 def motion_config(args: argparse.Namespace) -> MotionConfig:
     """What ``--interpolate``/``--stabilize`` ask for."""
-    from stream.motion import MotionConfig
+    from livefx.stream.motion import MotionConfig
 
     if not 1 <= args.interpolate <= 8:
         raise UsageError(f"--interpolate {args.interpolate}: must be 1-8")
@@ -327,29 +330,28 @@ def motion_config(args: argparse.Namespace) -> MotionConfig:
 
 def motion_stage(args: argparse.Namespace, converter: FrameConverter) -> MotionStage | None:
     """The interpolation/stabilization stage for ``run`` (None when not asked for)."""
-    from models.registry import resolve_rife
-    from stream.motion import build_motion_stage
+    from livefx.models.registry import resolve_rife
+    from livefx.stream.motion import build_motion_stage
 
     config = motion_config(args)
     return build_motion_stage(resolve_rife(args.rife), config, converter, args.backend) if config.active else None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from models.accel import resolve_dtype
-    from models.registry import resolve_style
-    from stream.actions import LabelLog
-    from stream.device import FrameConverter, resolve_device
-    from stream.pipeline import Pipeline, PipelineConfig, style_stages
-    from stream.sinks import make_sink
-    from stream.sources import make_source
+    from livefx.models.accel import resolve_dtype
+    from livefx.models.registry import resolve_style
+    from livefx.stream.actions import LabelLog
+    from livefx.stream.device import FrameConverter, resolve_device
+    from livefx.stream.pipeline import Pipeline, PipelineConfig, style_stages
+    from livefx.stream.process import freeze_startup_heap
+    from livefx.stream.sinks import make_sink
+    from livefx.stream.sources import make_source
 
-    size = parse_size(args.size) if args.size else None
+    size = check_engine_args(args)
     if args.fps is not None and args.fps <= 0:
         raise UsageError(f"--fps {args.fps:g}: must be positive")
     if args.frames is not None and args.frames <= 0:
         raise UsageError(f"--frames {args.frames}: must be positive")
-    if args.budget_ms <= 0:
-        raise UsageError(f"--budget-ms {args.budget_ms:g}: must be positive")
     if args.stats and not args.stats.parent.is_dir():
         raise UsageError(f"--stats {args.stats}: folder {args.stats.parent} does not exist")
     sinks = [make_sink(spec) for spec in args.sink or ["null"]]
@@ -370,7 +372,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     action_model, actions_config, rules = action_setup(args, motion is not None)
     pipeline = Pipeline(source, sinks, stages, converter, config, motion, action_model, actions_config)
     if rules:
-        from stream.rules import RuleEngine
+        from livefx.stream.rules import RuleEngine
 
         pipeline.label_listeners.append(RuleEngine(rules, pipeline.run_rule_action, args.on_cooldown))
     pipeline.draw_labels = args.draw_labels
@@ -387,6 +389,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     label_log = LabelLog(args.events) if args.events else None
     if label_log is not None:
         pipeline.label_listeners.append(label_log)
+    freeze_startup_heap()
     try:
         stats = pipeline.run(log_every_s=args.log_every)
     finally:
@@ -402,18 +405,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from models.accel import resolve_dtype
-    from models.registry import resolve_rife, resolve_style
-    from stream.device import FrameConverter, resolve_device
-    from stream.server.app import LivefxServer
-    from stream.server.session import SessionSettings
-    from stream.sources import make_source
+    from livefx.models.accel import resolve_dtype
+    from livefx.models.registry import resolve_rife, resolve_style
+    from livefx.stream.device import FrameConverter, resolve_device
+    from livefx.stream.process import freeze_startup_heap
+    from livefx.stream.server.app import LivefxServer
+    from livefx.stream.server.session import SessionSettings
+    from livefx.stream.sources import make_source
 
-    size = parse_size(args.size)
+    size = check_engine_args(args)
     source = None if args.source == "browser" else make_source(args.source, size, None)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: must be 0-65535")
-    from stream.server.codecs import set_video_bitrate
+    from livefx.stream.server.codecs import set_video_bitrate
 
     set_video_bitrate(args.bitrate)
     device = resolve_device(args.device)
@@ -434,6 +438,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.motion.active:
         settings.rife = resolve_rife(args.rife)
         settings.motion_stage()  # fail now, not per client, on a missing or bad weights file
+    freeze_startup_heap()
     server = LivefxServer(
         settings, host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions, source=source
     )
@@ -461,19 +466,12 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "serve":
-            return cmd_serve(args)
-        if args.command == "weights":
-            return cmd_weights(args)
+        return args.func(args)
     except LivefxError as exc:
-        print(f"livefx: error: {exc}", file=sys.stderr)
+        print(f"livefx: error: {exc.for_cli()}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
-    parser.error(f"unknown command {args.command}")
-    return 2
 
 
 if __name__ == "__main__":

@@ -5,23 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from stream.errors import UsageError
+from livefx.models.frames import image_to_tensor, resolve_device, tensor_to_image
 
-
-def resolve_device(spec: str) -> torch.device:
-    """``auto`` picks CUDA when present, else the CPU."""
-    if spec == "auto":
-        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    if spec == "cpu":
-        return torch.device("cpu")
-    if spec.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UsageError(
-                f"--device {spec}: no CUDA device is available to this torch"
-                f" ({torch.__version__}); use --device cpu or auto"
-            )
-        return torch.device(spec if ":" in spec else "cuda:0")
-    raise UsageError(f"--device {spec}: unknown device; use auto, cpu or cuda[:N]")
+__all__ = ["FrameConverter", "describe_device", "resolve_device"]
 
 
 def describe_device(device: torch.device) -> str:
@@ -45,15 +31,12 @@ class FrameConverter:
         self._pinned: torch.Tensor | None = None
 
     def to_tensor(self, image: np.ndarray) -> torch.Tensor:
-        host = torch.from_numpy(np.ascontiguousarray(image))
-        if self.device.type == "cuda":
-            if self._pinned is None or self._pinned.shape != host.shape:
-                self._pinned = torch.empty(host.shape, dtype=torch.uint8, pin_memory=True)
-            self._pinned.copy_(host)
-            host = self._pinned
-        x = host.to(self.device, non_blocking=True)
-        return x.permute(2, 0, 1).unsqueeze(0).to(self.dtype).div_(255.0)
+        if self.device.type != "cuda":
+            return image_to_tensor(image, self.device, self.dtype)
+        if self._pinned is None or self._pinned.shape != image.shape:
+            self._pinned = torch.empty(image.shape, dtype=torch.uint8, pin_memory=True)
+        self._pinned.copy_(torch.from_numpy(np.ascontiguousarray(image)))
+        return image_to_tensor(self._pinned, self.device, self.dtype)
 
     def to_image(self, x: torch.Tensor) -> np.ndarray:
-        y = x.squeeze(0).clamp(0.0, 1.0).mul(255.0).round_().to(torch.uint8)
-        return y.permute(1, 2, 0).contiguous().cpu().numpy()
+        return tensor_to_image(x)

@@ -1,16 +1,12 @@
-"""Errors a user can act on. The CLI prints them as one line, without a traceback."""
+"""Errors a user can act on. The CLI prints them as one line, without a traceback.
 
+The base classes live in ``livefx.models.errors`` (the models raise them too and never import
+the engine); the engine's own failures are added here.
+"""
 
-class LivefxError(Exception):
-    """An expected failure with a message that names the thing and the fix."""
+from livefx.models.errors import LivefxError, UsageError, WeightsError
 
-    exit_code = 1
-
-
-class UsageError(LivefxError):
-    """Bad command-line input (unknown sink, odd size, ...)."""
-
-    exit_code = 2
+__all__ = ["LivefxError", "SinkError", "SourceError", "UsageError", "WeightsError"]
 
 
 class SourceError(LivefxError):
@@ -19,7 +15,3 @@ class SourceError(LivefxError):
 
 class SinkError(LivefxError):
     """A sink that cannot be opened or written."""
-
-
-class WeightsError(LivefxError):
-    """A weights file that is missing, unreadable or not the expected model."""

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from models.rife.ifnet import Interpolation, warp
-from models.rife.stage import FlowStage, blend_with, build_flow_stage
-from stream.device import FrameConverter
+from livefx.models.rife.ifnet import Interpolation, warp
+from livefx.models.rife.stage import FlowStage, blend_with, build_flow_stage
+from livefx.stream.device import FrameConverter
 
 log = logging.getLogger("livefx")
 

@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-import gc
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from models.action.load import ActionModel
-from models.rife.stage import FlowStage
-from models.stage import Stage
-from stream.actions import ACTIONS_STAGE, ActionsConfig, ActionStage, LabelEvent
-from stream.budget import BudgetPlanner, StageSpec
-from stream.bus import SinkRunner
-from stream.capture import CaptureThread
-from stream.device import FrameConverter, describe_device
-from stream.errors import LivefxError
-from stream.motion import MotionStage
-from stream.ring import Ring
-from stream.sinks.base import Sink
-from stream.sources.base import Source
-from stream.stats import RunStats
-from stream.worker import MOTION_SPEC, BoundStage, StageSwap, Worker
+from livefx.models.action.load import ActionModel
+from livefx.models.stage import STYLE_STAGE, LiveModel, Stage
+from livefx.stream.actions import ACTIONS_STAGE, ActionsConfig, ActionStage, LabelEvent
+from livefx.stream.budget import BudgetPlanner, StageSpec
+from livefx.stream.bus import SinkRunner
+from livefx.stream.capture import CaptureThread
+from livefx.stream.control import ControlQueue, SetBudget, SetKeepRegion, SetMotion, StageSwap
+from livefx.stream.device import FrameConverter, describe_device
+from livefx.stream.errors import LivefxError
+from livefx.stream.frame import now_ns
+from livefx.stream.motion import MotionStage
+from livefx.stream.post import DrawLabels
+from livefx.stream.ring import Ring
+from livefx.stream.sinks.base import Sink
+from livefx.stream.sources.base import Source
+from livefx.stream.stats import RunStats
+from livefx.stream.worker import MOTION_SPEC, BoundStage, Worker
 
 log = logging.getLogger("livefx")
 
@@ -43,17 +43,19 @@ class PipelineConfig:
     out_capacity: int = 8
     #: Model backend for stages built during the run (see models.accel).
     backend: str = "auto"
+    #: Monotonic ns read for capture stamps, planning and latency; tests inject a fake one.
+    clock: Callable[[], int] = now_ns
 
 
 def style_stages(path: Path | None, converter: FrameConverter, backend: str) -> list[BoundStage]:
     """The stage list for one style (empty for None), built for the converter's device and dtype."""
     if path is None:
         return []
-    from models.stylize import build_style_stage
+    from livefx.models.stylize import build_style_stage
 
     stage = build_style_stage(path, converter.device, converter.dtype, backend)
     log.info("style %s loaded from %s; backend %s", path.stem, path, stage.accel.describe())
-    return [BoundStage(StageSpec("stylize"), stage)]
+    return [BoundStage(StageSpec(STYLE_STAGE), stage)]
 
 
 class Pipeline:
@@ -73,7 +75,11 @@ class Pipeline:
         self.source = source
         self.sinks = sinks
         self.stages = stages
-        self.converter = converter
+        #: The one way to change the running worker (style, budget, interpolation, marker).
+        self.controls = ControlQueue()
+        # Each pipeline owns its converter: its reused (pinned) upload buffer must not be
+        # shared by two sessions' workers. The caller's converter only names device and dtype.
+        self.converter = FrameConverter(converter.device, converter.dtype)
         self.config = config
         self.stats = RunStats(config.budget_ms, describe_device(converter.device))
         self.motion = motion if motion is not None and motion.config.active else None
@@ -142,7 +148,7 @@ class Pipeline:
         self.planner.cost.observe(ACTIONS_STAGE, width * height, ms)
         log.info("actions ready: %.0f ms per clip, every %d frames", ms, self.actions_config.every_frames)
 
-    def warm_stage(self, spec: StageSpec, stage: Stage | FlowStage) -> dict[int, float]:
+    def warm_stage(self, spec: StageSpec, stage: LiveModel) -> dict[int, float]:
         """Warm ``stage`` up at every size the planner may ask for; pixels -> ms."""
         width, height = self.frame_size
         t0 = time.perf_counter()
@@ -153,33 +159,45 @@ class Pipeline:
             costs[w * h] = stage.warmup(h, w)
         seconds = time.perf_counter() - t0
         self.stats.warmup_s[spec.name] = round(self.stats.warmup_s.get(spec.name, 0.0) + seconds, 3)
-        accel = getattr(stage, "accel", None)
-        log.info("%s ready in %.1f s%s", spec.name, seconds, f" ({accel.describe()})" if accel else "")
+        accel = f" ({stage.accel.describe()})" if stage.accel is not None else ""
+        log.info("%s ready in %.1f s%s", spec.name, seconds, accel)
         return costs
 
     def switch_style(self, path: Path | None) -> Future:
         """Switch to the style in ``path`` (None: no style) without stalling the stream."""
-        from models.stylize import build_style_stage
+        from livefx.models.stylize import build_style_stage
 
         device, dtype, backend = self.converter.device, self.converter.dtype, self.config.backend
         log.info("preparing style %s ...", path.stem if path else "none")
         return self.switch_stage(
-            StageSpec("stylize"), lambda: build_style_stage(path, device, dtype, backend) if path else None
+            StageSpec(STYLE_STAGE), lambda: build_style_stage(path, device, dtype, backend) if path else None
         )
 
     def run_rule_action(self, action: str, argument: str) -> None:
         """What a label rule asks for: ``style``/NAME or ``interpolate``/on|off|toggle."""
         if action == "style":
-            from models.registry import resolve_style
+            from livefx.models.registry import resolve_style
 
             future = self.switch_style(resolve_style(argument))
             future.add_done_callback(
                 lambda f: f.exception() and log.error("rule: style %s failed: %s", argument, f.exception())
             )
-        elif action == "interpolate" and self.worker is not None:
-            on = {"on": True, "off": False}.get(argument, not self.worker.motion_enabled)
-            self.worker.motion_enabled = on
-            log.info("rule: interpolation %s", "on" if on else "off")
+        elif action == "interpolate" and self.motion is not None:
+            on = {"on": True, "off": False}.get(argument)  # anything else toggles
+            self.set_motion(on)
+            log.info("rule: interpolation %s", argument)
+
+    def set_budget(self, ms: float) -> Future:
+        """Change the per-frame latency budget live; resolves once the worker applied it."""
+        return self.controls.send(SetBudget(float(ms)))
+
+    def set_motion(self, on: bool | None) -> Future:
+        """Interpolation/stabilization on, off, or (None) toggled, live."""
+        return self.controls.send(SetMotion(on))
+
+    def set_keep_region(self, region: tuple[int, int] | None) -> Future:
+        """Keep a top-left (width, height) region of the input unprocessed (None: off)."""
+        return self.controls.send(SetKeepRegion(region))
 
     def switch_stage(self, spec: StageSpec, prepare: Callable[[], Stage | None]) -> Future:
         """Build a stage with ``prepare`` and warm it up on a helper thread, then have the
@@ -189,20 +207,12 @@ class Pipeline:
         def job() -> None:
             stage = prepare()
             costs = self.warm_stage(spec, stage) if stage is not None else {}
-            installed = threading.Event()
-            assert self.worker is not None, "start() first"
-            self.worker.request_swap(StageSwap(spec, stage, costs, position=0, done=installed))
-            while not installed.wait(0.1):
-                if not self.worker.is_alive():
-                    raise LivefxError(f"the run ended before {spec.name} could be switched")
+            self.controls.send(StageSwap(spec, stage, costs, position=0)).result()
 
         return self._preparer.submit(job)
 
     def start(self) -> None:
-        # Everything loaded so far (models, libraries) lives for the whole run: move it out of
-        # the collector's reach, so a full collection cannot stall a frame for hundreds of ms.
-        gc.collect()
-        gc.freeze()
+        """Start the threads (capture, worker, sinks, classifier). Prefer ``with pipeline:``."""
         cfg = self.config
         fps = cfg.fps or self.source.fps
         self.worker = Worker(
@@ -215,8 +225,10 @@ class Pipeline:
             realtime=cfg.realtime,
             motion=self.motion,
             actions=self.actions,
+            controls=self.controls,
+            post=[DrawLabels(self.actions)] if self.draw_labels and self.actions is not None else [],
+            clock=cfg.clock,
         )
-        self.worker.draw_labels = self.draw_labels
         if self.actions is not None:
             self.actions.listeners += self.label_listeners
         out_fps = fps * (self.motion.config.factor if self.motion else 1)
@@ -228,50 +240,36 @@ class Pipeline:
             fps=cfg.fps,
             max_frames=cfg.max_frames,
             size=cfg.size,
+            clock=cfg.clock,
         )
         for thread in (*self.runners, self.worker, self.capture, *([self.actions] if self.actions else [])):
             thread.start()
 
-    def close(self) -> None:
-        """Release the helper threads (stage switches, the action classifier) and hand the
-        heap back to the collector (see ``start``), so a long-lived server frees the cycles
-        of finished sessions."""
-        self._preparer.shutdown(wait=False, cancel_futures=True)
-        gc.unfreeze()
-        if self.actions is not None:
-            self.actions.stop()
-            if self.actions.is_alive():
-                self.actions.join(timeout=5)
+    def __enter__(self) -> Pipeline:
+        self.start()
+        return self
 
-    def shutdown(self, timeout_s: float = 5.0) -> None:
-        """Stop a pipeline started with ``start()`` (not ``run()``): drain, join, release."""
-        self.stop()
-        for thread in (self.capture, self.worker, *self.runners):
-            if thread is not None:
-                thread.join(timeout=timeout_s)
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def stop(self) -> None:
-        """Stop capturing; what is in flight drains to the sinks."""
+        """Stop capturing; what is in flight drains to the sinks (``join`` waits for it)."""
         if self.capture is not None:
             self.capture.stop()
 
-    def run(self, log_every_s: float = 2.0) -> dict:
-        """Start, log a stats line every ``log_every_s`` until the stream ends; Ctrl-C stops."""
-        self.start()
-        assert self.capture and self.worker
+    def join(self, log_every_s: float = 2.0) -> dict:
+        """Wait until the stream ends (source exhausted, ``stop()``, Ctrl-C, or every sink
+        failed), logging a stats line every ``log_every_s`` (0: never); what was in flight
+        reaches the sinks. Returns the stats document; raises what stopped the stream."""
+        assert self.capture is not None and self.worker is not None, "start() first"
         last, last_t = None, time.monotonic()
         try:
-            while any(t.is_alive() for t in (self.capture, self.worker, *self.runners)):
+            while self.worker.is_alive():
                 self.worker.join(timeout=0.1)
                 if log_every_s and time.monotonic() - last_t >= log_every_s:
                     snap = self.snapshot()
                     log.info("%s", self.stats.log_line(last, time.monotonic() - last_t))
                     last, last_t = snap, time.monotonic()
-                if not self.worker.is_alive():
-                    for runner in self.runners:
-                        runner.join()
-                    break
                 if self.runners and all(r.error is not None for r in self.runners):
                     self.stop()  # nothing left to deliver to
                     self.worker.stop()
@@ -279,11 +277,10 @@ class Pipeline:
             log.info("stopping (Ctrl-C); flushing sinks ...")
             self.stop()
             self.worker.join()
-            for runner in self.runners:
-                runner.join()
-        self.capture.stop()
+        for runner in self.runners:
+            runner.join()
+        self.stop()
         self.capture.join(timeout=5)
-        self.close()
         if self.capture.error is not None:
             raise _as_livefx(self.capture.error)
         if self.worker.error is not None:
@@ -292,14 +289,31 @@ class Pipeline:
             raise _as_livefx(self.runners[0].error)
         return self.snapshot()
 
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop and release everything ``start()`` started; safe to call more than once."""
+        self.stop()
+        if self.worker is not None:
+            self.worker.stop()
+        for thread in (self.capture, self.worker, *self.runners):
+            if thread is not None and thread.is_alive():
+                thread.join(timeout=timeout_s)
+        self._preparer.shutdown(wait=False, cancel_futures=True)
+        self.controls.close()
+        if self.actions is not None:
+            self.actions.stop()
+            if self.actions.is_alive():
+                self.actions.join(timeout=timeout_s)
+
+    def run(self, log_every_s: float = 2.0) -> dict:
+        """``start()``, ``join()``, ``close()``: the whole run; Ctrl-C stops it cleanly."""
+        with self:
+            return self.join(log_every_s)
+
     def snapshot(self) -> dict:
         """The stats document, with the counters owned by the rings and sinks folded in."""
         self.stats.frames_in = self.frames_in.pushed
         if self.actions is not None:
-            self.stats.actions = {
-                **self.actions.snapshot(),
-                "deferred": self.worker.actions_deferred if self.worker is not None else 0,
-            }
+            self.stats.actions = self.actions.snapshot()
         if self.worker is not None:
             reader = self.worker.reader
             self.stats.frames_dropped = reader.skipped + (reader.unread if not self.worker.is_alive() else 0)

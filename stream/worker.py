@@ -9,49 +9,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.stage import Stage, synchronize
-from stream.actions import ACTIONS_STAGE, ActionStage
-from stream.budget import IO_STAGE, BudgetPlanner, Plan, StageKind, StageSpec
-from stream.device import FrameConverter
-from stream.frame import Frame, now_ns
-from stream.motion import MotionStage
-from stream.ring import ReadPolicy, Ring, RingClosed
-from stream.stats import FrameRecord, RunStats
+from livefx.models.stage import MOTION_STAGE, Stage, synchronize
+from livefx.stream.actions import ACTIONS_STAGE, ActionStage
+from livefx.stream.budget import IO_STAGE, BudgetPlanner, Plan, StageKind, StageSpec
+from livefx.stream.control import Control, ControlQueue, SetBudget, SetKeepRegion, SetMotion, StageSwap
+from livefx.stream.device import FrameConverter
+from livefx.stream.emit import emit
+from livefx.stream.errors import LivefxError
+from livefx.stream.frame import Frame, now_ns
+from livefx.stream.motion import MotionStage
+from livefx.stream.post import KeepRegion, PostStep, Processed
+from livefx.stream.ring import ReadPolicy, Ring, RingClosed
+from livefx.stream.stats import FrameRecord, RunStats
 
 log = logging.getLogger("livefx.worker")
 
 
-@dataclass
-class StageSwap:
-    """A stage prepared off the hot path, to replace (or with ``stage=None`` remove) the
-    stage of the same name. ``warm_costs`` (pixels -> ms) seed the planner's cost model."""
-
-    spec: StageSpec
-    stage: Stage | None
-    warm_costs: dict[int, float]
-    position: int = 0
-    done: threading.Event | None = None
-
-
-#: The planner's name for the flow stage (interpolation and stabilization).
-MOTION_STAGE = "interpolate"
 MOTION_SPEC = StageSpec(MOTION_STAGE, StageKind.OPTIONAL, scalable=False)
-
-
-@dataclass
-class Processed:
-    """One input frame's results: its processed image and any in-between images before it."""
-
-    image: np.ndarray
-    between: list[np.ndarray]
-    stage_ms: dict[str, float]
 
 
 @dataclass
@@ -77,6 +57,9 @@ class Worker(threading.Thread):
         realtime: bool = True,
         motion: MotionStage | None = None,
         actions: ActionStage | None = None,
+        controls: ControlQueue | None = None,
+        post: Sequence[PostStep] = (),
+        clock: Callable[[], int] = now_ns,
     ) -> None:
         super().__init__(name="livefx-worker", daemon=True)
         self.frames_out = frames_out
@@ -87,41 +70,45 @@ class Worker(threading.Thread):
         self.stats = stats
         self.converter = converter
         self.realtime = realtime
+        #: Monotonic ns for planning and latency (the capture thread stamps frames with the same).
+        self.clock = clock
         self.reader = frames_in.reader(ReadPolicy.NEWEST if realtime else ReadPolicy.IN_ORDER)
         self.stage_errors = 0
         self.error: BaseException | None = None
-        #: (width, height) of a top-left region copied unprocessed from input to output, so a
-        #: client's frame code survives for end-to-end latency measurement; None: off.
-        self.keep_region: tuple[int, int] | None = None
+        #: Live changes from other threads, applied here between frames (the only way in).
+        self.controls = controls if controls is not None else ControlQueue()
+        #: Set live (``SetKeepRegion``); always the last post-processing step.
+        self.keep_region = KeepRegion()
+        #: After the models, before emission, in order.
+        self.post: list[PostStep] = [*post, self.keep_region]
         #: Interpolation/stabilization; its spec (MOTION_SPEC) is among the planner's stages.
         self.motion = motion
-        #: Cleared to turn interpolation/stabilization off live (a control message, a rule).
+        #: Interpolation/stabilization on (``SetMotion``).
         self.motion_enabled = True
         self._last_out: Frame | None = None
         #: The action classifier beside the frame path (its spec is among the planner's stages).
         self.actions = actions
-        self.actions_deferred = 0
-        #: Burn the latest action labels into the output frames.
-        self.draw_labels = False
-        self._frames_since_actions = 0
-        self._action_runs_seen = 0
-        self._pending_swap: StageSwap | None = None
-        self._swap_lock = threading.Lock()
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
         self._stop_event.set()
 
-    def request_swap(self, swap: StageSwap) -> None:
-        """Hand over a prepared (loaded, warmed-up) stage; installed between two frames."""
-        with self._swap_lock:
-            self._pending_swap = swap  # a newer request replaces one not yet installed
+    def _apply(self, message: Control) -> None:
+        """One live change, between two frames (worker thread only)."""
+        if isinstance(message, StageSwap):
+            self._install(message)
+        elif isinstance(message, SetBudget):
+            if not message.ms > 0:
+                raise LivefxError(f"budget {message.ms:g} ms: must be positive")
+            self.planner.budget_ms = self.stats.budget_ms = message.ms
+        elif isinstance(message, SetMotion):
+            self.motion_enabled = (not self.motion_enabled) if message.on is None else message.on
+        elif isinstance(message, SetKeepRegion):
+            self.keep_region.region = message.region
+        else:
+            raise TypeError(f"not a control message: {message!r}")
 
-    def _install_pending_swap(self) -> None:
-        with self._swap_lock:
-            swap, self._pending_swap = self._pending_swap, None
-        if swap is None:
-            return
+    def _install(self, swap: StageSwap) -> None:
         specs = [spec for spec in self.planner_specs if spec.name != swap.spec.name]
         self.stages.pop(swap.spec.name, None)
         if swap.stage is not None:
@@ -133,8 +120,6 @@ class Worker(threading.Thread):
         for pixels, ms in swap.warm_costs.items():
             self.planner.cost.observe(swap.spec.name, pixels, ms)
         self.swaps += 1
-        if swap.done is not None:
-            swap.done.set()
 
     def run(self) -> None:
         try:
@@ -144,12 +129,13 @@ class Worker(threading.Thread):
             self.error = exc
             log.exception("worker failed")
         finally:
+            self.controls.close("the stream ended before the change could be applied")
             self.reader.close()
             self.frames_out.close()
 
     def _loop(self) -> None:
         while not self._stop_event.is_set():
-            self._install_pending_swap()
+            self.controls.drain(self._apply)
             try:
                 frame = self.reader.get(timeout=0.1)
             except RingClosed:
@@ -158,15 +144,18 @@ class Worker(threading.Thread):
                 continue
             plan = self._plan(frame)
             result = self._process(frame, plan)
-            if self.draw_labels and self.actions is not None and self.actions.latest is not None:
-                result = draw_labels(frame, result, self.actions.latest.labels)
+            for step in self.post:
+                result = step(frame, result)
             try:
                 self._emit(frame, result)
             except RingClosed:
                 return
             if self.actions is not None:
-                self._schedule_actions(plan, frame.width * frame.height)
-            latency_ms = (now_ns() - frame.t_capture) / 1e6
+                cost_ms = self.actions.new_cost_ms()
+                if cost_ms is not None:
+                    self.planner.cost.observe(ACTIONS_STAGE, frame.width * frame.height, cost_ms)
+                self.actions.on_frame(ACTIONS_STAGE in plan.schedule)
+            latency_ms = (self.clock() - frame.t_capture) / 1e6
             self.stats.record(
                 FrameRecord(
                     seq=frame.seq,
@@ -180,50 +169,18 @@ class Worker(threading.Thread):
     def _emit(self, frame: Frame, result: Processed) -> None:
         """Push the in-between frames (pts evenly between the last output and this frame),
         then the frame itself."""
-        region = self.keep_region
-        if region is not None:
-            w, h = region
-            for image in (*result.between, result.image):
-                if image is not frame.image:
-                    image[:h, :w] = frame.image[:h, :w]
         factor = self.motion.config.factor if self.motion is not None and self.motion_enabled else 1
-        last = self._last_out
-        gap_ns = 0
-        if factor > 1 and last is not None and frame.pts > last.pts:
-            step = (frame.pts - last.pts) / factor
-            gap_ns = int(float(step * frame.time_base) * 1e9)
-            between = result.between or [last.image] * (factor - 1)  # skipped: hold the last frame
-            for k, image in enumerate(between, start=1):
-                self.frames_out.push(
-                    replace(frame, pts=last.pts + round(k * step), image=image, gap_ns=gap_ns if k > 1 else 0)
-                )
-            # Real frames now show (factor-1)/factor of an input interval later than they could.
-            wait_ms = float((frame.pts - last.pts) * frame.time_base) * 1e3 * (factor - 1) / factor
-            self.stats.record_motion(len(result.between), len(between) - len(result.between), wait_ms)
-        out = replace(frame, image=result.image, gap_ns=gap_ns)
-        self.frames_out.push(out)
+        emission = emit(self._last_out, frame, result.image, result.between, factor)
+        if emission.inherent_wait_ms is not None:
+            self.stats.record_motion(emission.interpolated, emission.held, emission.inherent_wait_ms)
+        for out in emission.frames:
+            self.frames_out.push(out)
         self._last_out = out
-
-    def _schedule_actions(self, plan: Plan, pixels: int) -> None:
-        """Every ``every_frames`` frames, ask for a classification if the planner schedules
-        it now; otherwise it is deferred to a later frame (counted)."""
-        assert self.actions is not None
-        counters = self.actions.counters
-        if counters.runs != self._action_runs_seen and counters.ms:
-            self._action_runs_seen = counters.runs
-            self.planner.cost.observe(ACTIONS_STAGE, pixels, counters.ms[-1])
-        self._frames_since_actions += 1
-        if self._frames_since_actions < self.actions.config.every_frames:
-            return
-        if ACTIONS_STAGE in plan.schedule and self.actions.request():
-            self._frames_since_actions = 0
-        else:
-            self.actions_deferred += 1
 
     def _plan(self, frame: Frame) -> Plan:
         pixels = frame.width * frame.height
         if self.realtime:
-            return self.planner.plan(pixels, frame.t_capture, now_ns())
+            return self.planner.plan(pixels, frame.t_capture, self.clock())
         rung = self.planner.ladder[0]  # offline rendering: always the full chain
         return Plan(rung.name, rung.scale, rung.run, rung.schedule, 0.0, float("inf"))
 
@@ -273,16 +230,3 @@ class Worker(threading.Thread):
         stage_ms[IO_STAGE] = io_ms
         self.planner.cost.observe(IO_STAGE, frame.width * frame.height, io_ms)
         return Processed(image, between_images, stage_ms)
-
-
-def draw_labels(frame: Frame, result: Processed, labels: list[tuple[str, float]]) -> Processed:
-    """``result`` with the labels written in its bottom-left corner (never on the input frame,
-    which the action clips still read)."""
-    image = result.image.copy() if result.image is frame.image else result.image
-    h = image.shape[0]
-    for i, (name, score) in enumerate(reversed(labels)):
-        y = h - 8 - 16 * i
-        text = f"{name} {score:.2f}"
-        cv2.putText(image, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(image, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
-    return replace(result, image=image)

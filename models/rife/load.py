@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from models.rife.ifnet import V4_6_SCALES, IFNet, IFNetConfig
-from models.weights import load_tensors, match_state_dict, read_metadata
-from stream.errors import WeightsError
+from livefx.models.errors import WeightsError
+from livefx.models.rife.ifnet import V4_6_SCALES, IFNet, IFNetConfig
+from livefx.models.weights import load_tensors, match_state_dict, read_metadata
 
 EXPECTED = "RIFE IFNet weights (Practical-RIFE v4.6 flownet.pkl or a livefx .safetensors)"
 #: Metadata ``format`` of the interpolators this project trains and ships.

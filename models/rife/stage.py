@@ -7,9 +7,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.accel import accelerate
-from models.rife.ifnet import IFNet, Interpolation, pad_to_multiple, warp
-from models.stage import cheapest_run_ms
+from livefx.models.accel import accelerate
+from livefx.models.rife.ifnet import IFNet, Interpolation, pad_to_multiple, warp
+from livefx.models.stage import MOTION_STAGE, cheapest_run_ms
 
 
 class _PackedIFNet(nn.Module):
@@ -26,9 +26,10 @@ class _PackedIFNet(nn.Module):
 
 
 class FlowStage:
-    """Runs IFNet on two frames of any size (padded to a multiple of 32, cropped back)."""
+    """Runs IFNet on two frames of any size (padded to a multiple of 32, cropped back).
+    Satisfies ``models.stage.LiveModel``."""
 
-    name = "interpolate"
+    name = MOTION_STAGE
 
     def __init__(
         self, net: IFNet, device: torch.device, dtype: torch.dtype, *, backend: str = "auto", label: str = "rife"
@@ -62,6 +63,6 @@ def blend_with(result: Interpolation, img0: torch.Tensor, img1: torch.Tensor) ->
 
 
 def build_flow_stage(path: Path, device: torch.device, dtype: torch.dtype, backend: str = "auto") -> FlowStage:
-    from models.rife.load import load_ifnet
+    from livefx.models.rife.load import load_ifnet
 
     return FlowStage(load_ifnet(path), device, dtype, backend=backend, label=path.stem)

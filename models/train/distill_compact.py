@@ -1,6 +1,6 @@
 """Distil a fast-neural-style teacher into a CompactStyleNet (``models/compact.py``).
 
-    python -m models.train.distill_compact --teacher ../shared/weights/fast-neural-style/udnie.pth \\
+    python -m livefx.models.train.distill_compact --teacher ../shared/weights/fast-neural-style/udnie.pth \\
         --out models/weights/styles/udnie.safetensors
 
 The middle starts as the teacher's own layers, Tucker-factorised; the half-resolution
@@ -28,12 +28,12 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from models.compact import COMPACT_FORMAT, CompactConfig, CompactStyleNet, teacher_activations
-from models.student import count_macs
-from models.stylize import load_transformer_net
-from models.train.common import training_device, warmup_cosine
-from models.train.metrics import style_report
-from models.train.style_data import held_out_style_frames, training_views
+from livefx.models.compact import COMPACT_FORMAT, CompactConfig, CompactStyleNet, teacher_activations
+from livefx.models.student import count_macs
+from livefx.models.stylize import load_transformer_net
+from livefx.models.train.common import training_device, warmup_cosine
+from livefx.models.train.metrics import style_report
+from livefx.models.train.style_data import held_out_style_frames, training_views
 
 
 def to_batch(views: list[np.ndarray]) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Distil a fast-neural-style teacher into a StudentNet.
 
-    python -m models.train.distill_style --teacher PATH/mosaic.pth --out models/weights/mosaic.safetensors
+    python -m livefx.models.train.distill_style --teacher PATH/mosaic.pth --out models/weights/mosaic.safetensors
 
 Teacher outputs are computed once per training frame (and its mirror image) and random
 crops of (input, target) pairs train the student with an L1 + gradient loss. Fixed seed;
@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from models.student import STUDENT_FORMAT, StudentConfig, StudentNet, count_macs
-from models.stylize import TransformerNet, load_transformer_net
-from models.train.common import to_tensor, training_device, warmup_cosine
-from models.train.data import held_out_frames, training_frames
-from models.train.metrics import gradient_l1, psnr, quantize, ssim
+from livefx.models.student import STUDENT_FORMAT, StudentConfig, StudentNet, count_macs
+from livefx.models.stylize import TransformerNet, load_transformer_net
+from livefx.models.train.common import to_tensor, training_device, warmup_cosine
+from livefx.models.train.data import held_out_frames, training_frames
+from livefx.models.train.metrics import gradient_l1, psnr, quantize, ssim
 
 
 @torch.no_grad()

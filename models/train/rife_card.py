@@ -1,6 +1,6 @@
 """Write the model card and picture grid for the embedded interpolator.
 
-    python -m models.train.rife_card
+    python -m livefx.models.train.rife_card
 
 Reads ``models/weights/rife/ifnet-livefx.safetensors`` (its training record lives in the
 metadata), renders frame 0 | linear blend | DIS flow | livefx IFNet | true middle | frame 1
@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 import torch
 
-from models.registry import DEFAULT_RIFE
-from models.rife import load_ifnet
-from models.train.data import HELD_OUT_CLIP, TRAIN_CLIPS
-from models.train.train_rife import dis_flow, ifnet_method, linear_blend
-from models.train.triplets import SHORT_SIDE, held_out_triplets
-from models.weights import read_metadata
+from livefx.models.registry import DEFAULT_RIFE
+from livefx.models.rife import load_ifnet
+from livefx.models.train.data import HELD_OUT_CLIP, TRAIN_CLIPS
+from livefx.models.train.train_rife import dis_flow, ifnet_method, linear_blend
+from livefx.models.train.triplets import SHORT_SIDE, held_out_triplets
+from livefx.models.weights import read_metadata
 
 GRID_TRIPLETS = ["bikes.mp4#229", "bigbuckbunny.mp4#123", f"{HELD_OUT_CLIP}#61"]
 METHOD_NAMES = {
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         " earlier block's frame"
     )
     out_path = f"models/weights/rife/{args.weights.name}"
-    command = f"python -m models.train.train_rife --out {out_path} --steps {first['steps']} --flow-weight 0"
+    command = f"python -m livefx.models.train.train_rife --out {out_path} --steps {first['steps']} --flow-weight 0"
     train_min = first["train_seconds"] / 60
     if r.get("init_record"):
         recipe += (
@@ -83,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             f" {r['flow_weight']}) between the predicted and the true flow of the synthetic samples"
         )
         command = (
-            f"python -m models.train.train_rife --out stage1.safetensors --steps {first['steps']} --flow-weight 0"
-            f" && python -m models.train.train_rife --init stage1.safetensors --out {out_path} --steps {r['steps']}"
+            "python -m livefx.models.train.train_rife --out stage1.safetensors"
+            f" --steps {first['steps']} --flow-weight 0 && python -m livefx.models.train.train_rife"
+            f" --init stage1.safetensors --out {out_path} --steps {r['steps']}"
             f" --lr {r['lr']} --flow-weight {r['flow_weight']}"
         )
         train_min += r["train_seconds"] / 60

@@ -1,6 +1,6 @@
 """Write the model cards and picture grids of the shipped styles.
 
-    python -m models.train.style_card [--teachers DIR]
+    python -m livefx.models.train.style_card [--teachers DIR]
 
 Reads each ``models/weights/styles/<style>.safetensors`` (its training record, held-out
 score included, lives in the file's metadata), renders input | teacher | student on four
@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 import torch
 
-from models.compact import is_compact_file, load_compact, read_compact_record
-from models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR
-from models.stylize import load_transformer_net
-from models.train.common import to_image, to_tensor
-from models.train.style_data import (
+from livefx.models.compact import is_compact_file, load_compact, read_compact_record
+from livefx.models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR
+from livefx.models.stylize import load_transformer_net
+from livefx.models.train.common import to_image, to_tensor
+from livefx.models.train.style_data import (
     HELD_OUT_PHOTOS,
     HELD_OUT_STYLE_CLIP,
     TRAIN_PHOTOS,
@@ -70,7 +70,7 @@ def before_after(student_path: Path, out: Path, height: int = 240) -> None:
 def reproduce_command(stem: str, r: dict) -> str:
     c = r["config"]
     return (
-        f"python -m models.train.distill_compact --teacher ../shared/weights/fast-neural-style/{r['teacher']}"
+        f"python -m livefx.models.train.distill_compact --teacher ../shared/weights/fast-neural-style/{r['teacher']}"
         f" --out models/weights/styles/{stem}.safetensors --rank {c['rank']} --width {c['width']}"
         f" --views {r['views']} --size {r['view_size']} --steps {r['steps']} --batch {r['batch']}"
         f" --forced {r['forced_share']} --lr {r['lr']} --middle-lr {r['middle_lr']} --hint {r['hint']}"
@@ -98,7 +98,7 @@ Rows: input | teacher | this student, on held-out frames (astronaut and carphone
   {r["views"]} augmented {r["view_size"]} views, seed {r["seed"]}, {r["train_seconds"] / 60:.0f} min on {r["device"]};
   {r.get("skipped_batches", 0)} batches skipped for non-finite gradients.
 - Held-out score during training (step: score): {history}.
-- Reproduce: `{reproduce_command(path.stem, r)}`, then `python -m models.train.style_card`.
+- Reproduce: `{reproduce_command(path.stem, r)}`, then `python -m livefx.models.train.style_card`.
 """
 
 

@@ -1,6 +1,6 @@
 """Train livefx's default action model: a small VideoMAE on synthetic content-motion clips.
 
-    python -m models.train.train_actions --out models/weights/actions
+    python -m livefx.models.train.train_actions --out models/weights/actions
 
 The classes are the direction the content moves on screen (``motion_clips.CLASSES``).
 Clips are generated on the fly from training pictures; held-out clips come from pictures
@@ -20,9 +20,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.action.preprocess import ClipPreprocessing
-from models.train.common import training_device, warmup_cosine
-from models.train.motion_clips import CLASSES, held_out_pictures, make_clip, make_clip_and_motion, training_pictures
+from livefx.models.action.preprocess import ClipPreprocessing
+from livefx.models.train.common import training_device, warmup_cosine
+from livefx.models.train.motion_clips import (
+    CLASSES,
+    held_out_pictures,
+    make_clip,
+    make_clip_and_motion,
+    training_pictures,
+)
 
 #: The clips' frames are 1/15 s apart: every 2nd frame of a 30 fps stream.
 FRAME_INTERVAL_S = 1 / 15
@@ -102,12 +108,12 @@ def write_card(out: Path, record: dict) -> None:
         f" seed {first['seed']}; plus a training-only head regressing each token's true motion (weight"
         f" {first.get('motion_weight', 0.5)}); half the tubelet filters start as scaled frame differences"
     )
-    command = f"python -m models.train.train_actions --out models/weights/actions --steps {first['steps']}"
+    command = f"python -m livefx.models.train.train_actions --out models/weights/actions --steps {first['steps']}"
     minutes = first["train_seconds"] / 60
     if record.get("init_record"):
         recipe += f"; then {record['steps']} more steps from those weights at lr {record['lr']}"
         command = (
-            f"python -m models.train.train_actions --out stage1 --steps {first['steps']} && python -m"
+            f"python -m livefx.models.train.train_actions --out stage1 --steps {first['steps']} && python -m"
             f" models.train.train_actions --init stage1 --out models/weights/actions --steps {record['steps']}"
             f" --lr {record['lr']}"
         )

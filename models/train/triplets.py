@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.train.data import HELD_OUT_CLIP, TRAIN_CLIPS, TRAIN_IMAGES, clip_frames, fit_short_side, skimage_image
+from livefx.models.train.data import (
+    HELD_OUT_CLIP,
+    TRAIN_CLIPS,
+    TRAIN_IMAGES,
+    clip_frames,
+    fit_short_side,
+    skimage_image,
+)
 
 #: Real frames are scaled to this short side (a live 640x480 / 480p stream's scale).
 SHORT_SIDE = 256

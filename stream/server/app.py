@@ -12,10 +12,10 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from models.registry import available_styles
-from stream.server import protocol, security, static
-from stream.server.session import BroadcastHub, Session, SessionSettings, build_hub
-from stream.sources.base import Source
+from livefx.models.registry import available_styles
+from livefx.stream.server import protocol, security, static
+from livefx.stream.server.session import BroadcastHub, Session, SessionSettings, build_hub
+from livefx.stream.sources.base import Source
 
 log = logging.getLogger("livefx.server")
 

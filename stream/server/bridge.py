@@ -19,9 +19,9 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from stream.frame import Frame, now_ns
-from stream.sinks.base import Sink
-from stream.sources.base import Source
+from livefx.stream.frame import Frame, now_ns
+from livefx.stream.sinks.base import Sink
+from livefx.stream.sources.base import Source
 
 VIDEO_CLOCK = 90_000
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)

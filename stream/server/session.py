@@ -12,16 +12,16 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 from websockets.exceptions import ConnectionClosed
 
-from models.action.load import ActionModel
-from stream.actions import ActionsConfig
-from stream.device import FrameConverter
-from stream.errors import LivefxError
-from stream.motion import MotionConfig, MotionStage, build_motion_stage
-from stream.pipeline import Pipeline, PipelineConfig, style_stages
-from stream.server import protocol
-from stream.server.bridge import ProcessedTrack, TrackSink, TrackSource, drain
-from stream.server.codecs import prefer_codec
-from stream.sources.base import Source
+from livefx.models.action.load import ActionModel
+from livefx.stream.actions import ActionsConfig
+from livefx.stream.device import FrameConverter
+from livefx.stream.errors import LivefxError
+from livefx.stream.motion import MotionConfig, MotionStage, build_motion_stage
+from livefx.stream.pipeline import Pipeline, PipelineConfig, style_stages
+from livefx.stream.server import protocol
+from livefx.stream.server.bridge import ProcessedTrack, TrackSink, TrackSource, drain
+from livefx.stream.server.codecs import prefer_codec
+from livefx.stream.sources.base import Source
 
 log = logging.getLogger("livefx.server")
 
@@ -58,7 +58,7 @@ class BroadcastHub:
         self.fan_out = fan_out
 
     def stop(self) -> None:
-        self.pipeline.shutdown()
+        self.pipeline.close()
 
 
 def build_hub(source: Source, settings: SessionSettings, loop: asyncio.AbstractEventLoop) -> BroadcastHub:
@@ -103,7 +103,7 @@ class Session:
             if self.pipeline is None or self.hub is not None:
                 raise protocol.ProtocolError("'marker' needs a send-receive stream: send an offer first")
             region = (data["width"], data["height"])
-            self.pipeline.worker.keep_region = region if all(region) else None
+            await asyncio.wrap_future(self.pipeline.set_keep_region(region if all(region) else None))
             await self._send(protocol.event("marker", width=data["width"], height=data["height"]))
         elif kind == "offer":
             await self._on_offer(data["sdp"])
@@ -118,12 +118,12 @@ class Session:
                 raise protocol.ProtocolError(
                     "interpolation is off on this server: start it with --interpolate or --stabilize"
                 )
-            self.pipeline.worker.motion_enabled = data["on"]
+            await asyncio.wrap_future(self.pipeline.set_motion(data["on"]))
             await self._send(protocol.event("interpolate", on=data["on"]))
         elif kind == "budget":
             if self.pipeline is None:
                 raise protocol.ProtocolError("no stream yet: send an offer first")
-            self.pipeline.planner.budget_ms = self.pipeline.stats.budget_ms = float(data["ms"])
+            await asyncio.wrap_future(self.pipeline.set_budget(float(data["ms"])))
             await self._send(protocol.event("budget", ms=float(data["ms"])))
 
     async def _on_offer(self, sdp: str) -> None:
@@ -202,7 +202,7 @@ class Session:
         await self.pc.addIceCandidate(candidate)
 
     async def _on_style(self, name: str) -> None:
-        from models.registry import resolve_style
+        from livefx.models.registry import resolve_style
 
         try:
             if self.pipeline is None:
@@ -276,4 +276,4 @@ class Session:
             if self.out_track is not None:
                 self.hub.fan_out.remove(self.out_track)
         elif self.pipeline is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.pipeline.shutdown)
+            await asyncio.get_running_loop().run_in_executor(None, self.pipeline.close)

@@ -6,9 +6,9 @@ import mimetypes
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import web
+import livefx.web as web
 
-#: The installed ``web`` package folder (works for editable and regular installs).
+#: The installed ``livefx.web`` package folder (works for editable and regular installs).
 WEB_ROOT = Path(web.__file__).resolve().parent
 TYPES = {
     ".html": "text/html; charset=utf-8",

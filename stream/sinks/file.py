@@ -8,9 +8,9 @@ from pathlib import Path
 
 import av
 
-from stream.errors import SinkError, UsageError
-from stream.frame import Frame
-from stream.sinks.base import FixedSize, Sink
+from livefx.stream.errors import SinkError, UsageError
+from livefx.stream.frame import Frame
+from livefx.stream.sinks.base import FixedSize, Sink
 
 log = logging.getLogger("livefx.sink")
 

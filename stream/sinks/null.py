@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stream.frame import Frame
-from stream.sinks.base import Sink
+from livefx.stream.frame import Frame
+from livefx.stream.sinks.base import Sink
 
 
 class NullSink(Sink):

@@ -7,9 +7,9 @@ import sys
 
 import cv2
 
-from stream.errors import SinkError
-from stream.frame import Frame
-from stream.sinks.base import Sink
+from livefx.stream.errors import SinkError
+from livefx.stream.frame import Frame
+from livefx.stream.sinks.base import Sink
 
 
 class WindowSink(Sink):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from stream.errors import UsageError
-from stream.sources.base import Source
-from stream.sources.file import FileSource
-from stream.sources.synthetic import SyntheticSource
-from stream.sources.webcam import WebcamSource
+from livefx.stream.errors import UsageError
+from livefx.stream.sources.base import Source
+from livefx.stream.sources.file import FileSource
+from livefx.stream.sources.synthetic import SyntheticSource
+from livefx.stream.sources.webcam import WebcamSource
 
 SOURCE_HELP = "synthetic | file:PATH | webcam[:N]"
 

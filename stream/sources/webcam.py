@@ -9,8 +9,8 @@ import time
 import cv2
 import numpy as np
 
-from stream.errors import SourceError
-from stream.sources.base import Source
+from livefx.stream.errors import SourceError
+from livefx.stream.sources.base import Source
 
 log = logging.getLogger("livefx.source")
 

@@ -1,10 +1,10 @@
 import pytest
 import torch
 
-import models.accel as accel
-from models.accel import AccelReport, CompiledWithFallback, accelerate, resolve_dtype
-from models.student import StudentNet
-from stream.errors import UsageError
+import livefx.models.accel as accel
+from livefx.models.accel import AccelReport, CompiledWithFallback, accelerate, resolve_dtype
+from livefx.models.errors import UsageError
+from livefx.models.student import StudentNet
 
 CPU = torch.device("cpu")
 
@@ -43,8 +43,9 @@ def test_tensorrt_absent_is_a_clear_error(monkeypatch):
 
 
 def test_unknown_backend_and_precision():
-    with pytest.raises(UsageError, match="--backend turbo"):
+    with pytest.raises(UsageError, match="backend turbo: unknown") as err:
         accelerate(tiny(), CPU, backend="turbo")
+    assert err.value.for_cli().startswith("--backend turbo: unknown")  # the CLI names the flag, models do not
     with pytest.raises(UsageError, match="fp16: too slow on the CPU"):
         resolve_dtype("fp16", CPU)
     assert resolve_dtype("auto", CPU) is torch.float32
@@ -67,5 +68,5 @@ def test_failed_compilation_falls_back_to_eager_when_not_asked_for():
 def test_failed_compilation_is_an_error_when_asked_for(monkeypatch):
     monkeypatch.setattr(torch, "compile", lambda model, **kw: broken_compiled)
     run, _ = accelerate(tiny(), CPU, backend="compile")
-    with pytest.raises(UsageError, match="--backend compile: compilation failed .*C\\+\\+ compiler"):
+    with pytest.raises(UsageError, match="backend compile: compilation failed .*C\\+\\+ compiler"):
         run(torch.rand(1, 3, 8, 8))

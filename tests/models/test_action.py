@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.action import ClipPreprocessing, load_action_model
-from models.registry import DEFAULT_ACTIONS
-from models.train.data import skimage_image
-from models.train.motion_clips import CLASSES, held_out_pictures, make_clip
-from stream.errors import WeightsError
+from livefx.models.action import ClipPreprocessing, load_action_model
+from livefx.models.errors import WeightsError
+from livefx.models.registry import DEFAULT_ACTIONS
+from livefx.models.train.data import skimage_image
+from livefx.models.train.motion_clips import CLASSES, held_out_pictures, make_clip
 
 CPU = torch.device("cpu")
 

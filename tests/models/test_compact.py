@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from models.compact import (
+from livefx.models.compact import (
     COMPACT_FORMAT,
     CompactConfig,
     CompactStyleNet,
@@ -15,9 +15,9 @@ from models.compact import (
     read_compact_record,
     teacher_activations,
 )
-from models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR, resolve_style
-from models.stylize import TransformerNet, load_style, load_transformer_net
-from stream.errors import WeightsError
+from livefx.models.errors import WeightsError
+from livefx.models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR, resolve_style
+from livefx.models.stylize import TransformerNet, load_style, load_transformer_net
 
 
 def test_tucker_conv_at_full_rank_is_the_original_conv():
@@ -96,8 +96,8 @@ def test_the_default_style_ships():
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_every_shipped_style_loads_by_name_and_its_held_out_score_is_reproduced(path, teachers_dir):
     """The card's score is re-measured against the real teacher on the held-out frames (>= 0.5 to ship)."""
-    from models.train.metrics import style_report
-    from models.train.style_data import held_out_style_frames
+    from livefx.models.train.metrics import style_report
+    from livefx.models.train.style_data import held_out_style_frames
 
     record = read_compact_record(path)
     net, value_range = load_style(resolve_style(path.stem))

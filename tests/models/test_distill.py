@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from models.student import load_student, read_record
-from models.stylize import StyleStage, load_style
-from models.train.distill_style import main
+from livefx.models.student import load_student, read_record
+from livefx.models.stylize import StyleStage, load_style
+from livefx.models.train.distill_style import main
 
 
 @pytest.mark.parametrize("hint", ["0", "0.5"])

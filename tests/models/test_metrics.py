@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from models.train.metrics import box_blur3, colour_grade_floor, psnr, quantize, ssim, style_report
+from livefx.models.train.metrics import box_blur3, colour_grade_floor, psnr, quantize, ssim, style_report
 
 
 def test_psnr_and_ssim_are_right_on_known_cases():

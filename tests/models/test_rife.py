@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.registry import DEFAULT_RIFE
-from models.rife import IFNet, IFNetConfig, load_ifnet, pad_to_multiple, warp
-from models.rife.stage import FlowStage
-from models.train.data import skimage_image
-from stream.errors import WeightsError
+from livefx.models.errors import WeightsError
+from livefx.models.registry import DEFAULT_RIFE
+from livefx.models.rife import IFNet, IFNetConfig, load_ifnet, pad_to_multiple, warp
+from livefx.models.rife.stage import FlowStage
+from livefx.models.train.data import skimage_image
 
 CPU = torch.device("cpu")
 TINY = IFNetConfig(channels=(16, 12, 8, 8))

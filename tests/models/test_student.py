@@ -2,9 +2,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from models.student import STUDENT_FORMAT, StudentConfig, StudentNet, count_macs, is_student_file
-from models.stylize import StyleStage, TransformerNet, load_style
-from stream.errors import WeightsError
+from livefx.models.errors import WeightsError
+from livefx.models.student import STUDENT_FORMAT, StudentConfig, StudentNet, count_macs, is_student_file
+from livefx.models.stylize import StyleStage, TransformerNet, load_style
 
 
 def trained_like(seed: int = 0) -> StudentNet:

@@ -3,8 +3,8 @@ import hashlib
 import pytest
 import torch
 
-from models.stylize import StyleStage, TransformerNet, load_transformer_net
-from stream.errors import WeightsError
+from livefx.models.errors import WeightsError
+from livefx.models.stylize import StyleStage, TransformerNet, load_transformer_net
 
 from ..conftest import TEACHER_NAMES
 

@@ -6,14 +6,14 @@ import time
 
 import torch
 
-from models.stage import Stage
-from stream.budget import StageSpec
-from stream.device import FrameConverter
-from stream.motion import MotionStage
-from stream.pipeline import Pipeline, PipelineConfig
-from stream.sinks.base import Sink
-from stream.sources.base import Source
-from stream.worker import BoundStage
+from livefx.models.stage import Stage
+from livefx.stream.budget import StageSpec
+from livefx.stream.device import FrameConverter
+from livefx.stream.motion import MotionStage
+from livefx.stream.pipeline import Pipeline, PipelineConfig
+from livefx.stream.sinks.base import Sink
+from livefx.stream.sources.base import Source
+from livefx.stream.worker import BoundStage
 
 CPU = torch.device("cpu")
 

@@ -8,16 +8,18 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+import torch
 
-from models.action import load_action_model
-from models.registry import DEFAULT_ACTIONS
-from models.train.data import fit_short_side, skimage_image
-from stream.actions import ActionsConfig, LabelLog
-from stream.sinks.null import NullSink
-from stream.sources.synthetic import SyntheticSource
+from livefx.models.action import load_action_model
+from livefx.models.registry import DEFAULT_ACTIONS
+from livefx.models.train.data import fit_short_side, skimage_image
+from livefx.stream.actions import ActionsConfig, ActionStage, LabelLog
+from livefx.stream.ring import Ring
+from livefx.stream.sinks.null import NullSink
+from livefx.stream.sources.synthetic import SyntheticSource
 
 from ..models.test_action import tiny_videomae
-from .helpers import SlowInvert, pipeline
+from .helpers import CPU, SlowInvert, pipeline
 from .test_cli import livefx
 
 
@@ -45,8 +47,11 @@ def test_labels_come_from_the_ring_every_k_frames_without_a_queue(tmp_path):
 
 def test_actions_are_deferred_when_the_budget_is_short(tmp_path):
     model = load_action_model(tiny_videomae(tmp_path / "m"))
-    # A 30 ms style in a 60 ms budget: no room for the actions' share, so they wait.
-    p = pipeline(SyntheticSource(64, 48, fps=20), [NullSink()], SlowInvert(30), budget_ms=60, max_frames=40)
+    # Actions measured at 500 ms in a 60 ms budget: no room for their share, so they wait. On a
+    # frozen clock every frame is planned at its capture instant, however busy the machine.
+    p = pipeline(
+        SyntheticSource(64, 48, fps=20), [NullSink()], SlowInvert(0), budget_ms=60, max_frames=40, clock=lambda: 0
+    )
     p.action_model, p.actions_config = model, ActionsConfig(every_frames=1)
     p.planner.set_stages([p.stages[0].spec, p.actions_config.spec])
     p.open()
@@ -56,8 +61,27 @@ def test_actions_are_deferred_when_the_budget_is_short(tmp_path):
     assert stats["decisions"].get("defer", 0) > 20
 
 
+def test_the_stage_asks_every_k_frames_when_scheduled_and_counts_what_it_defers(tmp_path):
+    model = load_action_model(tiny_videomae(tmp_path / "m"))
+    stage = ActionStage(model, Ring(8), CPU, torch.float32, fps=30, config=ActionsConfig(every_frames=3))
+    stage.on_frame(True)
+    stage.on_frame(True)
+    assert not stage._busy.is_set()  # not due yet
+    stage.on_frame(False)  # due, but the planner has no time for it on this frame
+    assert stage.counters.deferred == 1 and not stage._busy.is_set()
+    stage.on_frame(True)  # still due: asked now
+    assert stage._busy.is_set() and stage.counters.deferred == 1
+    for _ in range(3):
+        stage.on_frame(True)  # due again while the first run is still going: refused, deferred
+    assert stage.counters.refused_busy == 1 and stage.counters.deferred == 2
+    assert stage.new_cost_ms() is None  # no run finished yet
+    stage.counters.runs, stage.counters.ms = 1, [42.0]
+    assert stage.new_cost_ms() == 42.0 and stage.new_cost_ms() is None  # each run reported once
+    assert stage.snapshot()["deferred"] == 2
+
+
 def test_label_log_writes_one_json_line_per_update(tmp_path):
-    from stream.actions import LabelEvent
+    from livefx.stream.actions import LabelEvent
 
     log = LabelLog(tmp_path / "e.jsonl")
     log(LabelEvent(1.0, (0.0, 1.0), [("move_left", 0.9), ("still", 0.05)]))

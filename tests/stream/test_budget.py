@@ -1,4 +1,4 @@
-from stream.budget import IO_STAGE, BudgetPlanner, CostModel, StageKind, StageSpec, build_ladder
+from livefx.stream.budget import IO_STAGE, BudgetPlanner, CostModel, StageKind, StageSpec, build_ladder
 
 MS = 1_000_000  # ns per ms
 PX = 640 * 480

@@ -7,14 +7,14 @@ import sys
 import numpy as np
 import pytest
 
-from stream.cli import main
+from livefx.stream.cli import main
 
 from ..conftest import REPO, count_frames, read_frames
 
 
 def livefx(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "stream", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "livefx.stream", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -182,7 +182,7 @@ def test_weights_lists_styles_on_the_search_path(tmp_path, monkeypatch, capsys):
 
 
 def test_weights_lists_the_embedded_interpolator_and_action_model(capsys):
-    from models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE
+    from livefx.models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE
 
     assert main(["weights"]) == 0
     out = capsys.readouterr().out
@@ -199,7 +199,7 @@ def test_interpolate_out_of_range_is_refused(capsys):
 
 def test_the_default_run_is_stylized_and_style_none_is_the_raw_source(tmp_path):
     """No --style: the best shipped style; --style none: the source unchanged (up to the codec)."""
-    from models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR
+    from livefx.models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR
 
     assert (EMBEDDED_STYLES_DIR / f"{DEFAULT_STYLE}.safetensors").is_file()
     outputs = {}

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from models.registry import DEFAULT_RIFE
-from models.rife import IFNet, IFNetConfig, load_ifnet
-from models.rife.stage import FlowStage
-from models.train.metrics import warping_error
-from stream.motion import MotionConfig, MotionStage
-from stream.sources.file import FileSource
-from stream.sources.synthetic import SyntheticSource
+from livefx.models.registry import DEFAULT_RIFE
+from livefx.models.rife import IFNet, IFNetConfig, load_ifnet
+from livefx.models.rife.stage import FlowStage
+from livefx.models.train.metrics import warping_error
+from livefx.stream.motion import MotionConfig, MotionStage
+from livefx.stream.sources.file import FileSource
+from livefx.stream.sources.synthetic import SyntheticSource
 
 from .helpers import CPU, Collect, SlowInvert, pipeline
 from .test_cli import livefx

@@ -5,9 +5,9 @@ import tracemalloc
 
 import numpy as np
 
-from stream.sinks.null import NullSink
-from stream.sources.base import Source
-from stream.sources.synthetic import SyntheticSource
+from livefx.stream.sinks.null import NullSink
+from livefx.stream.sources.base import Source
+from livefx.stream.sources.synthetic import SyntheticSource
 
 from .helpers import Collect, SlowInvert, pipeline
 
@@ -105,7 +105,7 @@ class ResizingSource(Source):
 
 
 def test_size_change_mid_stream_keeps_running(tmp_path):
-    from stream.sinks.file import FileSink
+    from livefx.stream.sinks.file import FileSink
 
     from ..conftest import count_frames
 
@@ -131,3 +131,19 @@ def test_failing_sink_does_not_stop_the_others():
     p.run(log_every_s=0)
     assert len(good.frames) == 30
     assert isinstance(p.runners[0].error, OSError) and bad.closed
+
+
+def test_a_pipeline_is_a_context_manager_that_frees_its_threads():
+    sink = Collect()
+    p = pipeline(SyntheticSource(64, 48, fps=30), [sink], SlowInvert(0), realtime=False, max_frames=6)
+    p.open()
+    with p:
+        stats = p.join(log_every_s=0)
+        assert stats["frames_out"] == 6
+    assert sink.closed
+    assert not any(t.is_alive() for t in (p.capture, p.worker, *p.runners))
+    p = pipeline(SyntheticSource(64, 48, fps=30), [Collect()], SlowInvert(0))
+    p.open()
+    with p:
+        pass  # leaving early (an error in the caller): the endless source is stopped too
+    assert not any(t.is_alive() for t in (p.capture, p.worker, *p.runners))

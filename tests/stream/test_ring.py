@@ -3,8 +3,8 @@ import threading
 import numpy as np
 import pytest
 
-from stream.frame import Frame
-from stream.ring import ReadPolicy, Ring, RingClosed
+from livefx.stream.frame import Frame
+from livefx.stream.ring import ReadPolicy, Ring, RingClosed
 
 
 def frame(seq: int) -> Frame:

@@ -2,9 +2,9 @@
 
 import pytest
 
-from stream.actions import LabelEvent
-from stream.errors import UsageError
-from stream.rules import RuleEngine, parse_rule
+from livefx.stream.actions import LabelEvent
+from livefx.stream.errors import UsageError
+from livefx.stream.rules import RuleEngine, parse_rule
 
 
 def test_rules_parse_and_refuse_nonsense():

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from stream.errors import SinkError, UsageError
-from stream.frame import Frame
-from stream.sinks import FileSink, NullSink, VirtualCamSink, WindowSink, make_sink
+from livefx.stream.errors import SinkError, UsageError
+from livefx.stream.frame import Frame
+from livefx.stream.sinks import FileSink, NullSink, VirtualCamSink, WindowSink, make_sink
 
 from ..conftest import count_frames
 

@@ -3,10 +3,10 @@ import time
 import numpy as np
 import pytest
 
-from stream.capture import CaptureThread
-from stream.errors import SourceError, UsageError
-from stream.ring import ReadPolicy, Ring, RingClosed
-from stream.sources import FileSource, SyntheticSource, WebcamSource, make_source
+from livefx.stream.capture import CaptureThread
+from livefx.stream.errors import SourceError, UsageError
+from livefx.stream.ring import ReadPolicy, Ring, RingClosed
+from livefx.stream.sources import FileSource, SyntheticSource, WebcamSource, make_source
 
 
 def test_make_source_parses_specs():
@@ -140,7 +140,7 @@ class FakeCapture:
 
 @pytest.fixture
 def fake_cv2(monkeypatch):
-    import stream.sources.webcam as webcam
+    import livefx.stream.sources.webcam as webcam
 
     FakeCapture.opens = 0
     monkeypatch.setattr(webcam.cv2, "VideoCapture", FakeCapture)

@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import models.stylize
-from models.student import STUDENT_FORMAT, StudentConfig, StudentNet
-from stream.sources.synthetic import SyntheticSource
+from livefx.models import stylize
+from livefx.models.student import STUDENT_FORMAT, StudentConfig, StudentNet
+from livefx.stream.sources.synthetic import SyntheticSource
 
 from .helpers import Collect, pipeline
 
@@ -28,7 +28,7 @@ def styles(tmp_path):
 
 
 def styler(path):
-    stage = models.stylize.build_style_stage(path, torch.device("cpu"), torch.float32, "eager")
+    stage = stylize.build_style_stage(path, torch.device("cpu"), torch.float32, "eager")
 
     def apply(image):
         x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
@@ -40,7 +40,7 @@ def styler(path):
 def test_switch_under_a_running_worker_does_not_stall(styles, monkeypatch):
     a, b = styles
     slow_load = threading.Event()
-    real_load = models.stylize.load_style
+    real_load = stylize.load_style
 
     def load_slowly(path):
         slow_load.set()
@@ -54,7 +54,7 @@ def test_switch_under_a_running_worker_does_not_stall(styles, monkeypatch):
     runner.start()
     first = p.switch_style(a)
     first.result(timeout=20)
-    monkeypatch.setattr(models.stylize, "load_style", load_slowly)
+    monkeypatch.setattr(stylize, "load_style", load_slowly)
     t_request = time.monotonic()
     second = p.switch_style(b)
     assert slow_load.wait(5)

@@ -12,9 +12,9 @@ import av
 import pytest
 import torch
 
-from stream.device import FrameConverter
-from stream.server.app import LivefxServer
-from stream.server.session import SessionSettings
+from livefx.stream.device import FrameConverter
+from livefx.stream.server.app import LivefxServer
+from livefx.stream.server.session import SessionSettings
 
 from ..stream.test_switching import student_file
 from .cdp import Browser, find_chromium
@@ -127,7 +127,7 @@ def test_page_with_a_real_clip_as_camera(chromium, server, real_clip, tmp_path):
 
 
 def test_page_watches_a_broadcast(chromium):
-    from stream.sources.synthetic import SyntheticSource
+    from livefx.stream.sources.synthetic import SyntheticSource
 
     with serving(LivefxServer(settings(), port=0, source=SyntheticSource(320, 240, fps=30))) as srv:
         result = run_page(Browser(chromium), srv.url("/"), Path("browser-broadcast.png"))

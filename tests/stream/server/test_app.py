@@ -9,10 +9,10 @@ import pytest
 import torch
 import websockets
 
-from stream.device import FrameConverter
-from stream.server.app import LivefxServer
-from stream.server.session import SessionSettings
-from stream.server.static import resolve
+from livefx.stream.device import FrameConverter
+from livefx.stream.server.app import LivefxServer
+from livefx.stream.server.session import SessionSettings
+from livefx.stream.server.static import resolve
 
 
 def settings():
@@ -135,7 +135,7 @@ def test_bad_offer_and_early_messages_get_errors():
 
 
 def test_hello_lists_every_shipped_style_and_those_on_the_search_path(tmp_path, monkeypatch):
-    from models.registry import EMBEDDED_STYLES_DIR
+    from livefx.models.registry import EMBEDDED_STYLES_DIR
 
     from ..test_switching import student_file
 

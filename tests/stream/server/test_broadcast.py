@@ -8,10 +8,10 @@ import torch
 import websockets
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from stream.device import FrameConverter
-from stream.server.app import LivefxServer
-from stream.server.session import SessionSettings
-from stream.sources.synthetic import SyntheticSource
+from livefx.stream.device import FrameConverter
+from livefx.stream.server.app import LivefxServer
+from livefx.stream.server.session import SessionSettings
+from livefx.stream.sources.synthetic import SyntheticSource
 
 
 class Viewer:

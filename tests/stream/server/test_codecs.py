@@ -6,11 +6,11 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs import h264, vpx
 from aiortc.mediastreams import VideoStreamTrack
 
-from stream.device import FrameConverter
-from stream.errors import UsageError
-from stream.server.codecs import set_video_bitrate
-from stream.server.protocol import Message
-from stream.server.session import Session, SessionSettings
+from livefx.stream.device import FrameConverter
+from livefx.stream.errors import UsageError
+from livefx.stream.server.codecs import set_video_bitrate
+from livefx.stream.server.protocol import Message
+from livefx.stream.server.session import Session, SessionSettings
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ import websockets
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from safetensors.torch import save_file
 
-from models.rife import IFNet, IFNetConfig
-from models.rife.load import config_metadata
-from stream.device import FrameConverter
-from stream.motion import MotionConfig
-from stream.server.app import LivefxServer
-from stream.server.session import SessionSettings
+from livefx.models.rife import IFNet, IFNetConfig
+from livefx.models.rife.load import config_metadata
+from livefx.stream.device import FrameConverter
+from livefx.stream.motion import MotionConfig
+from livefx.stream.server.app import LivefxServer
+from livefx.stream.server.session import SessionSettings
 
 from .test_webrtc_e2e import SyntheticCamera
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from stream.server.protocol import ProtocolError, error, parse
+from livefx.stream.server.protocol import ProtocolError, error, parse
 
 
 def test_valid_messages():

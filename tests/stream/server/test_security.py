@@ -1,4 +1,4 @@
-from stream.server.security import is_loopback, origin_ok, token_for, token_ok
+from livefx.stream.server.security import is_loopback, origin_ok, token_for, token_ok
 
 
 def test_loopback_needs_no_token_other_hosts_get_one():

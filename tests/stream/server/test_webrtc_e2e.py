@@ -11,11 +11,11 @@ import websockets
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import VideoStreamTrack
 
-from models.stylize import build_style_stage
-from stream.device import FrameConverter
-from stream.server.app import LivefxServer
-from stream.server.session import SessionSettings
-from stream.sources.synthetic import SyntheticSource
+from livefx.models.stylize import build_style_stage
+from livefx.stream.device import FrameConverter
+from livefx.stream.server.app import LivefxServer
+from livefx.stream.server.session import SessionSettings
+from livefx.stream.sources.synthetic import SyntheticSource
 
 from ..test_switching import student_file
 

@@ -1,0 +1,67 @@
+"""What the worker does to a processed frame after the models: a list of steps.
+
+Each step takes the input frame and the models' result and returns the result to emit.
+Steps never write into the input frame's image: the action clips still read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from livefx.stream.actions import ActionStage
+from livefx.stream.frame import Frame
+
+
+@dataclass
+class Processed:
+    """One input frame's results: its processed image and any in-between images before it."""
+
+    image: np.ndarray
+    between: list[np.ndarray]
+    stage_ms: dict[str, float]
+
+
+class PostStep(Protocol):
+    def __call__(self, frame: Frame, result: Processed) -> Processed: ...
+
+
+class KeepRegion:
+    """Copies a top-left (width, height) region of the input into every output image, so a
+    marker the page draws there (for its latency measurement) survives the effect.
+    ``region`` is set between frames by the worker (``SetKeepRegion``); None: off."""
+
+    def __init__(self, region: tuple[int, int] | None = None) -> None:
+        self.region = region
+
+    def __call__(self, frame: Frame, result: Processed) -> Processed:
+        if self.region is None:
+            return result
+        w, h = self.region
+        for image in (*result.between, result.image):
+            if image is not frame.image:
+                image[:h, :w] = frame.image[:h, :w]
+        return result
+
+
+class DrawLabels:
+    """Writes the classifier's latest labels in the bottom-left corner of the frame."""
+
+    def __init__(self, actions: ActionStage) -> None:
+        self.actions = actions
+
+    def __call__(self, frame: Frame, result: Processed) -> Processed:
+        latest = self.actions.latest
+        if latest is None:
+            return result
+        image = result.image.copy() if result.image is frame.image else result.image
+        h = image.shape[0]
+        for i, (name, score) in enumerate(reversed(latest.labels)):
+            y = h - 8 - 16 * i
+            text = f"{name} {score:.2f}"
+            cv2.putText(image, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+            cv2.putText(image, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        return replace(result, image=image)
