@@ -13,7 +13,7 @@ EMBEDDED_DIR = Path(__file__).parent / "weights"
 EMBEDDED_STYLES_DIR = EMBEDDED_DIR / "styles"
 #: The shipped style ``livefx run`` and ``livefx serve`` use unless told ``--style none``
 #: (the one with the best held-out score; see models/weights/styles/CARD.md).
-DEFAULT_STYLE = "udnie"
+DEFAULT_STYLE = "rain_princess"
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt")
 #: The interpolator the project trained (models/train/train_rife.py), used by ``--rife default``.
 DEFAULT_RIFE = EMBEDDED_DIR / "rife" / "ifnet-livefx.safetensors"

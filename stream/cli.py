@@ -25,7 +25,7 @@ log = logging.getLogger("livefx")
 RUN_EPILOG = """\
 examples:
   livefx run --source synthetic --sink file:out.mp4 --frames 150 --size 320x240 --stats s.json
-  livefx run --source webcam:0 --sink virtualcam --style mosaic
+  livefx run --source webcam:0 --sink virtualcam --style pointilism
   livefx run --source file:clip.mp4 --no-realtime --sink file:styled.mp4 --style candy.pth
 
 In real time (the default) frames that arrive while the worker is busy are dropped and
@@ -138,7 +138,7 @@ def add_action_args(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="RULE",
-        help="LABEL>SCORE=ACTION:ARG, e.g. zoom_in>0.8=style:candy or still>0.9=interpolate:off;"
+        help="LABEL>SCORE=ACTION:ARG, e.g. zoom_in>0.8=style:pointilism or still>0.9=interpolate:off;"
         " actions style:NAME|none and interpolate:on|off|toggle; repeat for several",
     )
     parser.add_argument(

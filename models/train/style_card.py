@@ -19,6 +19,7 @@ import torch
 
 from livefx.models.compact import is_compact_file, load_compact, read_compact_record
 from livefx.models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR
+from livefx.models.student import count_macs
 from livefx.models.stylize import load_transformer_net
 from livefx.models.train.common import to_image, to_tensor
 from livefx.models.train.style_data import (
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|---|---|",
     ]
     for path in styles:
-        r = read_compact_record(path)
+        # MACs as the shipped network runs today (the record's figure is from training time).
+        r = {**read_compact_record(path), "gmacs_640x480": count_macs(load_compact(path), 480, 640) / 1e9}
         grid(path, args.teachers / r["teacher"], EMBEDDED_STYLES_DIR / "cards" / f"{path.stem}.jpg")
         (EMBEDDED_STYLES_DIR / f"{path.stem}.md").write_text(style_card(path, r))
         h = r["held_out"]

@@ -30,6 +30,24 @@ def test_tucker_conv_at_full_rank_is_the_original_conv():
     assert torch.allclose(tucker(x), expected, atol=1e-4)
 
 
+def test_folded_instance_norm_is_the_plain_one():
+    torch.manual_seed(0)
+    tucker = TuckerConv(16, 40, 3, 1, 8, 12, upsample=True)
+    norm = torch.nn.InstanceNorm2d(40, affine=True)
+    torch.nn.init.normal_(norm.weight)
+    torch.nn.init.normal_(norm.bias)
+    x, residual = torch.randn(2, 16, 10, 14) * 3 + 1, torch.randn(2, 40, 20, 28)
+    with torch.no_grad():
+        plain = norm(tucker(x))
+        assert torch.allclose(tucker.forward_normed(x, norm), plain, atol=1e-4)
+        assert torch.allclose(tucker.forward_normed(x, norm, residual), plain + residual, atol=1e-4)
+    net = CompactStyleNet(CompactConfig(rank=8, width=12))
+    x = torch.rand(1, 3, 48, 64)
+    with torch.no_grad():
+        trained_path = net.train()(x)  # plain norms (what training differentiates)
+        assert torch.allclose(net.eval()(x), trained_path, atol=1e-5)  # folded norms
+
+
 def test_full_rank_middle_reproduces_the_teachers_middle():
     torch.manual_seed(0)
     teacher = TransformerNet().eval()
