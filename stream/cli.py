@@ -35,6 +35,10 @@ through) when a frame would miss its deadline (capture time + --budget-ms).
 """
 
 
+#: The largest frame side accepted: beyond 8K a frame is a mistake, not a video.
+MAX_SIDE = 8192
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """``WxH`` with both even and positive (4:2:0 video needs even sizes)."""
     try:
@@ -43,6 +47,8 @@ def parse_size(text: str) -> tuple[int, int]:
         raise UsageError(f"--size {text}: expected WIDTHxHEIGHT, e.g. 640x480") from None
     if w <= 0 or h <= 0:
         raise UsageError(f"--size {text}: width and height must be positive, e.g. 640x480")
+    if w > MAX_SIDE or h > MAX_SIDE:
+        raise UsageError(f"--size {text}: at most {MAX_SIDE} pixels a side (8K video is 7680x4320)")
     if w % 2 or h % 2:
         raise UsageError(f"--size {text}: width and height must be even (4:2:0 video needs it); use {w & ~1}x{h & ~1}")
     return w, h
@@ -116,8 +122,9 @@ def add_motion_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_action_args(parser: argparse.ArgumentParser) -> None:
-    """--actions and what hangs off it: label events, drawn labels, label-triggered rules."""
+def add_action_args(parser: argparse.ArgumentParser, *, outputs: bool) -> None:
+    """--actions and --actions-every; with ``outputs`` (run) also what hangs off the labels:
+    label events, drawn labels, label-triggered rules (serve sends labels to the page)."""
     parser.add_argument(
         "--actions",
         metavar="DIR|default",
@@ -131,6 +138,9 @@ def add_action_args(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="classify the newest clip every N frames, when the budget allows (default: 8)",
     )
+    if not outputs:
+        parser.set_defaults(events=None, draw_labels=False, on=[], on_cooldown=3.0)
+        return
     parser.add_argument("--events", type=Path, metavar="PATH.jsonl", help="write each label update as a JSON line")
     parser.add_argument("--draw-labels", action="store_true", help="burn the current labels into the video")
     parser.add_argument(
@@ -190,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop stale frames to keep latency bounded (default); --no-realtime processes every frame",
     )
     add_motion_args(run)
-    add_action_args(run)
+    add_action_args(run, outputs=True)
     run.add_argument("--stats", type=Path, metavar="PATH.json", help="write run statistics here at exit")
     run.add_argument(
         "--log-every",
@@ -235,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="video bitrate ceiling in bits/s; aiortc's own cap is 1.5 Mbit/s (default: 2500000)",
     )
     add_motion_args(srv)
-    add_action_args(srv)
+    add_action_args(srv, outputs=False)
     srv.add_argument("--max-sessions", type=int, default=4, help="concurrent clients before 'busy' (default: 4)")
     run.set_defaults(func=cmd_run)
     srv.set_defaults(func=cmd_serve)
@@ -404,6 +414,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
+    import errno
 
     from livefx.models.accel import resolve_dtype
     from livefx.models.registry import resolve_rife, resolve_style
@@ -430,10 +441,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         codec=args.codec,
         motion=motion_config(args),
     )
-    if args.events or args.draw_labels or args.on:
-        raise UsageError(
-            "serve sends labels to the page and the overlay; --events, --draw-labels and --on are run options"
-        )
     settings.actions, settings.actions_config, _ = action_setup(args, settings.motion.active)
     if settings.motion.active:
         settings.rife = resolve_rife(args.rife)
@@ -446,14 +453,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     async def run() -> None:
         ready = asyncio.Event()
         task = asyncio.ensure_future(server.serve(ready))
-        await ready.wait()
+        listening = asyncio.ensure_future(ready.wait())
+        await asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.is_set():  # the server failed before listening (e.g. the port is taken)
+            listening.cancel()
+            task.result()
         log.info("open %s in a browser (overlay for OBS: %s)", server.url("/"), server.url("/overlay.html"))
         await task
 
     try:
         asyncio.run(run())
     except OSError as exc:
-        raise LivefxError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); pick another --port") from None
+        reason = {errno.EADDRINUSE: "the port is already in use", errno.EACCES: "permission denied"}.get(
+            exc.errno or 0, exc.strerror or str(exc)
+        )
+        raise LivefxError(f"cannot listen on {args.host}:{args.port}: {reason}; pick another --port") from None
     return 0
 
 

@@ -139,6 +139,7 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
         (["--source", "camera"], 2, "--source camera: unknown source"),
         (["--size", "641x479"], 2, "must be even (4:2:0 video needs it); use 640x478"),
         (["--size", "big"], 2, "expected WIDTHxHEIGHT"),
+        (["--size", "100000x100000"], 2, "at most 8192 pixels a side"),
         (["--style", "no-such-style"], 2, "--style no-such-style: unknown style"),
         (["--device", "tpu"], 2, "--device tpu: unknown device"),
         (["--frames", "0"], 2, "--frames 0: must be positive"),
@@ -218,3 +219,26 @@ def test_the_default_run_is_stylized_and_style_none_is_the_raw_source(tmp_path):
     assert "stylize" not in outputs["none"][1]["stages"]
     diff = np.abs(styled.astype(np.float32) - raw.astype(np.float32)).mean() / 255
     assert diff > 0.08  # a visible effect, not a tint
+
+
+def test_serve_on_a_taken_port_exits_with_an_error_naming_it():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = livefx("serve", "--port", str(port), "--style", "none", timeout=60)  # it used to hang forever
+    assert proc.returncode == 1
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and f"127.0.0.1:{port}: the port is already in use" in errors[0], proc.stderr
+    assert "--port" in errors[0]
+
+
+def test_serve_help_lists_only_what_serve_accepts():
+    help_text = livefx("serve", "--help").stdout
+    assert "--actions" in help_text and "--style" in help_text
+    for run_only in ("--events", "--draw-labels", "--on ", "--sink", "--frames"):
+        assert run_only not in help_text
+    proc = livefx("serve", "--events", "labels.jsonl")
+    assert proc.returncode == 2 and "unrecognized arguments: --events" in proc.stderr
