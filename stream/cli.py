@@ -458,7 +458,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not ready.is_set():  # the server failed before listening (e.g. the port is taken)
             listening.cancel()
             task.result()
-        log.info("open %s in a browser (overlay for OBS: %s)", server.url("/"), server.url("/overlay.html"))
+        for page, overlay in zip(server.urls("/"), server.urls("/overlay.html")):
+            log.info("open %s in a browser (overlay for OBS: %s)", page, overlay)
         await task
 
     try:

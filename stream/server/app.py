@@ -48,9 +48,14 @@ class LivefxServer:
         self.sessions: set[Session] = set()
         self._files: dict[str, tuple[bytes, str]] = {}
 
-    def url(self, path: str = "/") -> str:
+    def url(self, path: str = "/", host: str | None = None) -> str:
         query = f"?token={self.token}" if self.token else ""
-        return f"http://{self.host}:{self.port}{path}{query}"
+        host = host or security.reachable_hosts(self.host)[0]
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}{path}{query}"
+
+    def urls(self, path: str = "/") -> list[str]:
+        """One URL per address this server can be reached at (a wildcard host has several)."""
+        return [self.url(path, host) for host in security.reachable_hosts(self.host)]
 
     async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -80,7 +85,7 @@ class LivefxServer:
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
-        if not security.token_ok(request.path, self.token):
+        if not security.token_ok(request.path, self.token, request.headers.get("Cookie")):
             return _text(HTTPStatus.FORBIDDEN, "livefx: a token is required: open the URL printed by livefx serve")
         if path == "/ws":
             if not security.origin_ok(request.headers.get("Origin"), request.headers.get("Host")):
@@ -105,6 +110,8 @@ class LivefxServer:
                 "X-Content-Type-Options": "nosniff",
             }
         )
+        if self.token:
+            headers["Set-Cookie"] = security.token_cookie(self.token, secure=False)
         return Response(HTTPStatus.OK.value, "OK", headers, body)
 
     def _style_name(self) -> str:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
+import socket
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs, urlsplit
+
+#: The cookie a page opened with ``?token=`` gets, so its scripts, styles and websocket
+#: (which the browser fetches without the query) are let in too.
+TOKEN_COOKIE = "livefx_token"
 
 
 def is_loopback(host: str) -> bool:
@@ -25,12 +31,48 @@ def token_for(host: str, token: str | None) -> str | None:
     return None if is_loopback(host) else secrets.token_urlsafe(18)
 
 
-def token_ok(path: str, expected: str | None) -> bool:
-    """True when no token is required or ``?token=`` matches (constant-time)."""
+def token_ok(path: str, expected: str | None, cookie_header: str | None = None) -> bool:
+    """True when no token is required, or ``?token=`` or the token cookie matches (constant-time)."""
     if expected is None:
         return True
     given = parse_qs(urlsplit(path).query).get("token", [""])[0]
-    return hmac.compare_digest(given.encode(), expected.encode())
+    if hmac.compare_digest(given.encode(), expected.encode()):
+        return True
+    return hmac.compare_digest(cookie_token(cookie_header).encode(), expected.encode())
+
+
+def cookie_token(cookie_header: str | None) -> str:
+    """The token cookie's value in a ``Cookie`` header ("" when absent or malformed)."""
+    if not cookie_header:
+        return ""
+    try:
+        morsel = SimpleCookie(cookie_header).get(TOKEN_COOKIE)
+    except CookieError:
+        return ""
+    return morsel.value if morsel is not None else ""
+
+
+def token_cookie(token: str, secure: bool) -> str:
+    """The ``Set-Cookie`` value carrying ``token``: not readable by scripts, never sent
+    cross-site, over TLS only when the server speaks it."""
+    return f"{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict" + ("; Secure" if secure else "")
+
+
+def reachable_hosts(host: str) -> list[str]:
+    """The addresses to print for a server bound to ``host``: the host itself, or for a
+    wildcard (0.0.0.0, ::) loopback plus this machine's own addresses."""
+    if host not in ("0.0.0.0", "::", ""):
+        return [host]
+    found = ["127.0.0.1"]
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        infos = []
+    for info in infos:
+        address = str(info[4][0])
+        if address not in found and not ipaddress.ip_address(address).is_loopback:
+            found.append(address)
+    return found
 
 
 def origin_ok(origin: str | None, host_header: str | None) -> bool:

@@ -134,6 +134,17 @@ def test_page_watches_a_broadcast(chromium):
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
 
 
+def test_remote_mode_page_opened_from_the_printed_url_runs_its_scripts(chromium, tmp_path):
+    """``serve --host 0.0.0.0 --token T``: only the page URL carries the token; the page's
+    scripts, styles and websocket get in with the cookie it sets (loopback traffic only)."""
+    srv = LivefxServer(settings(student_file(tmp_path / "style.safetensors", 5)), host="0.0.0.0", port=0, token="T0k")
+    with serving(srv):
+        printed = srv.urls("/")
+        assert "0.0.0.0" not in " ".join(printed) and printed[0].endswith("/?token=T0k")
+        result = run_page(Browser(chromium), printed[0], Path("browser-remote.png"))
+    assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
+
+
 def test_page_in_firefox(server):
     from .marionette import Firefox, find_firefox
 

@@ -84,6 +84,39 @@ def test_token_is_required_everywhere_when_set():
     assert hello["type"] == "hello"
 
 
+def test_the_page_url_token_becomes_a_cookie_that_covers_assets_and_the_websocket():
+    def get(url, cookie=None):
+        request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as r:
+                return r.status, r.headers.get("Set-Cookie")
+        except urllib.error.HTTPError as e:
+            return e.code, None
+
+    async def check(server):
+        base = f"http://127.0.0.1:{server.port}"
+        loop = asyncio.get_running_loop()
+        page = await loop.run_in_executor(None, get, base + "/?token=t0k")
+        cookie = page[1].split(";")[0]
+        assets = [await loop.run_in_executor(None, get, base + p, cookie) for p in ("/app.js", "/style.css")]
+        bare = await loop.run_in_executor(None, get, base + "/app.js")
+        wrong = await loop.run_in_executor(None, get, base + "/app.js", "livefx_token=nope")
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws", additional_headers={"Cookie": cookie}) as ws:
+            hello = json.loads(await ws.recv())
+        with pytest.raises(websockets.exceptions.InvalidStatus):
+            async with websockets.connect(
+                f"ws://127.0.0.1:{server.port}/ws", additional_headers={"Cookie": "livefx_token=nope"}
+            ):
+                pass
+        return page, assets, bare, wrong, hello
+
+    page, assets, bare, wrong, hello = asyncio.run(with_server(check, token="t0k"))
+    assert page[0] == 200 and page[1].startswith("livefx_token=t0k;") and "HttpOnly" in page[1]
+    assert [status for status, _ in assets] == [200, 200]
+    assert bare[0] == 403 and wrong[0] == 403
+    assert hello["type"] == "hello"
+
+
 def test_foreign_origin_is_refused():
     async def check(server):
         with pytest.raises(websockets.exceptions.InvalidStatus) as info:

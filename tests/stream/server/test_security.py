@@ -1,4 +1,12 @@
-from livefx.stream.server.security import is_loopback, origin_ok, token_for, token_ok
+from livefx.stream.server.security import (
+    TOKEN_COOKIE,
+    is_loopback,
+    origin_ok,
+    reachable_hosts,
+    token_cookie,
+    token_for,
+    token_ok,
+)
 
 
 def test_loopback_needs_no_token_other_hosts_get_one():
@@ -18,6 +26,22 @@ def test_token_check():
     assert not token_ok("/ws", "s3cret")
     assert not token_ok("/ws?token=s3cre", "s3cret")
     assert not token_ok("/?token=", "s3cret")
+    assert token_ok("/app.js", "s3cret", f"other=1; {TOKEN_COOKIE}=s3cret")
+    assert not token_ok("/app.js", "s3cret", f"{TOKEN_COOKIE}=s3cre")
+    assert not token_ok("/app.js", "s3cret", 'bad"cookie;;=')
+    assert not token_ok("/app.js", "s3cret", None)
+
+
+def test_the_cookie_is_scoped_and_hidden_from_scripts():
+    cookie = token_cookie("s3cret", secure=False)
+    assert cookie.startswith(f"{TOKEN_COOKIE}=s3cret;") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Secure" not in cookie and "Secure" in token_cookie("s3cret", secure=True)
+
+
+def test_a_wildcard_host_is_printed_as_reachable_addresses():
+    assert reachable_hosts("127.0.0.1") == ["127.0.0.1"]
+    hosts = reachable_hosts("0.0.0.0")
+    assert hosts[0] == "127.0.0.1" and "0.0.0.0" not in hosts
 
 
 def test_origin_check():
