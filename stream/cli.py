@@ -14,6 +14,8 @@ from livefx.stream import __version__
 from livefx.stream.errors import LivefxError, UsageError
 
 if TYPE_CHECKING:
+    import ssl
+
     from livefx.models.action import ActionModel
     from livefx.stream.actions import ActionsConfig
     from livefx.stream.device import FrameConverter
@@ -224,6 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
     srv.add_argument("--token", help="access token; generated and printed when --host is not loopback")
     srv.add_argument(
+        "--https",
+        action="store_true",
+        help="serve HTTPS (a phone or another computer only grants its camera to a secure page):"
+        " a self-signed certificate is made on first use, or give --cert and --key",
+    )
+    srv.add_argument("--cert", type=Path, metavar="PEM", help="TLS certificate (chain) for --https")
+    srv.add_argument("--key", type=Path, metavar="PEM", help="TLS private key for --https")
+    srv.add_argument(
+        "--tls-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the self-signed certificate is kept (default: ~/.cache/livefx/tls)",
+    )
+    srv.add_argument(
         "--source",
         default="browser",
         metavar="SPEC",
@@ -412,6 +428,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if pipeline.sink_errors else 0
 
 
+def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The TLS context --https, --cert and --key ask for (None: plain HTTP)."""
+    from livefx.stream.server import tls
+    from livefx.stream.server.security import reachable_hosts
+
+    if (args.cert is None) != (args.key is None):
+        raise UsageError("--cert and --key go together (or give neither for a self-signed certificate)")
+    if args.cert is None and not args.https:
+        return None
+    if args.cert is None:
+        folder = args.tls_dir or tls.default_tls_dir()
+        cert, key = tls.self_signed(folder, reachable_hosts(args.host))
+        log.info("HTTPS with a self-signed certificate (%s): browsers ask once to accept it", cert)
+    else:
+        cert, key = args.cert, args.key
+    return tls.server_context(cert, key)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
     import errno
@@ -445,9 +479,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if settings.motion.active:
         settings.rife = resolve_rife(args.rife)
         settings.motion_stage()  # fail now, not per client, on a missing or bad weights file
+    tls = tls_context(args)
     freeze_startup_heap()
     server = LivefxServer(
-        settings, host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions, source=source
+        settings,
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        max_sessions=args.max_sessions,
+        source=source,
+        tls=tls,
     )
 
     async def run() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -35,9 +36,10 @@ class LivefxServer:
         token: str | None = None,
         max_sessions: int = 4,
         source: Source | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         """``source=None``: each client sends its camera (send-receive); otherwise the
-        source is processed once and broadcast to every client."""
+        source is processed once and broadcast to every client. ``tls``: serve HTTPS/WSS."""
         self.settings = settings
         self.source = source
         self.hub: BroadcastHub | None = None
@@ -45,13 +47,15 @@ class LivefxServer:
         self.port = port
         self.token = security.token_for(host, token)
         self.max_sessions = max_sessions
+        self.tls = tls
         self.sessions: set[Session] = set()
         self._files: dict[str, tuple[bytes, str]] = {}
 
     def url(self, path: str = "/", host: str | None = None) -> str:
         query = f"?token={self.token}" if self.token else ""
         host = host or security.reachable_hosts(self.host)[0]
-        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}{path}{query}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{f'[{host}]' if ':' in host else host}:{self.port}{path}{query}"
 
     def urls(self, path: str = "/") -> list[str]:
         """One URL per address this server can be reached at (a wildcard host has several)."""
@@ -75,6 +79,7 @@ class LivefxServer:
             process_request=self._process_request,
             max_size=MAX_MESSAGE_BYTES,
             server_header="livefx",
+            ssl=self.tls,
         ) as server:
             self.port = server.sockets[0].getsockname()[1]
             if ready is not None:
@@ -111,7 +116,7 @@ class LivefxServer:
             }
         )
         if self.token:
-            headers["Set-Cookie"] = security.token_cookie(self.token, secure=False)
+            headers["Set-Cookie"] = security.token_cookie(self.token, secure=self.tls is not None)
         return Response(HTTPStatus.OK.value, "OK", headers, body)
 
     def _style_name(self) -> str:

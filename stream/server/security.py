@@ -63,16 +63,28 @@ def reachable_hosts(host: str) -> list[str]:
     wildcard (0.0.0.0, ::) loopback plus this machine's own addresses."""
     if host not in ("0.0.0.0", "::", ""):
         return [host]
-    found = ["127.0.0.1"]
+    candidates = [_default_route_address()]
     try:
         infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET, socket.SOCK_STREAM)
+        candidates += [str(info[4][0]) for info in infos]
     except OSError:
-        infos = []
-    for info in infos:
-        address = str(info[4][0])
-        if address not in found and not ipaddress.ip_address(address).is_loopback:
+        pass
+    found = ["127.0.0.1"]
+    for address in candidates:
+        if address and address not in found and not ipaddress.ip_address(address).is_loopback:
             found.append(address)
     return found
+
+
+def _default_route_address() -> str | None:
+    """This machine's address on its default route: connecting a UDP socket picks it
+    without sending anything."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed anywhere real
+            return str(probe.getsockname()[0])
+    except OSError:
+        return None
 
 
 def origin_ok(origin: str | None, host_header: str | None) -> bool:

@@ -134,14 +134,22 @@ def test_page_watches_a_broadcast(chromium):
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
 
 
-def test_remote_mode_page_opened_from_the_printed_url_runs_its_scripts(chromium, tmp_path):
-    """``serve --host 0.0.0.0 --token T``: only the page URL carries the token; the page's
-    scripts, styles and websocket get in with the cookie it sets (loopback traffic only)."""
-    srv = LivefxServer(settings(student_file(tmp_path / "style.safetensors", 5)), host="0.0.0.0", port=0, token="T0k")
+@pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
+def test_remote_mode_page_opened_from_the_printed_url_runs_its_scripts(chromium, tmp_path, https):
+    """``serve --host 0.0.0.0 --token T [--https]``: only the page URL carries the token; the
+    page's scripts, styles and websocket get in with the cookie it sets (loopback traffic only;
+    over HTTPS the browser is told to accept the self-signed certificate, as a user would)."""
+    from livefx.stream.server.tls import self_signed, server_context
+
+    tls = server_context(*self_signed(tmp_path / "tls", ["0.0.0.0"])) if https else None
+    style = student_file(tmp_path / "style.safetensors", 5)
+    srv = LivefxServer(settings(style), host="0.0.0.0", port=0, token="T0k", tls=tls)
     with serving(srv):
         printed = srv.urls("/")
         assert "0.0.0.0" not in " ".join(printed) and printed[0].endswith("/?token=T0k")
-        result = run_page(Browser(chromium), printed[0], Path("browser-remote.png"))
+        assert printed[0].startswith("https://" if https else "http://")
+        browser = Browser(chromium, ["--ignore-certificate-errors"] if https else [])
+        result = run_page(browser, printed[0], Path(f"browser-remote-{'https' if https else 'http'}.png"))
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
 
 
