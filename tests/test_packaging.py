@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -45,8 +46,12 @@ def test_no_module_is_imported_under_a_bare_top_level_name():
 @pytest.mark.slow
 def test_the_wheel_installs_only_livefx_and_no_training_scripts(tmp_path):
     pytest.importorskip("setuptools")
+    # From a copy without build outputs: setuptools reuses a checkout's stale build/ folder.
+    source = tmp_path / "src"
+    outputs = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", "test-artifacts")
+    shutil.copytree(REPO, source, ignore=outputs)
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation", "-w", str(tmp_path)],
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,
