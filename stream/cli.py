@@ -158,6 +158,30 @@ def add_action_args(parser: argparse.ArgumentParser, *, outputs: bool) -> None:
     )
 
 
+def add_output_args(parser: argparse.ArgumentParser) -> None:
+    """-q and -v: how much the log says."""
+    volume = parser.add_mutually_exclusive_group()
+    volume.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    volume.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more detail: -v adds the libraries' own lines (websockets, aiortc, ICE), -vv debug lines",
+    )
+
+
+def configure_logging(verbose: int, quiet: bool) -> None:
+    """livefx's own lines at INFO (one per session event, a stats line now and then); the
+    libraries' per-request and ICE lines only with -v."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
+        format="%(name)s: %(message)s" if verbose else "livefx: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("livefx").setLevel(logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="livefx", description="Real-time streaming video filter.")
     parser.add_argument("--version", action="version", version=f"livefx {__version__}")
@@ -211,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds between live stats lines; 0 turns them off (default: 2)",
     )
-    run.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    add_output_args(run)
     srv = sub.add_parser(
         "serve",
         help="serve the web client: browser camera in, processed video back (WebRTC)",
@@ -262,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_motion_args(srv)
     add_action_args(srv, outputs=False)
+    add_output_args(srv)
     srv.add_argument("--max-sessions", type=int, default=4, help="concurrent clients before 'busy' (default: 4)")
     run.set_defaults(func=cmd_run)
     srv.set_defaults(func=cmd_serve)
@@ -516,11 +541,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if getattr(args, "quiet", False) else logging.INFO,
-        format="livefx: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(args.verbose, args.quiet)
     try:
         return args.func(args)
     except LivefxError as exc:

@@ -132,12 +132,15 @@ class LivefxServer:
                     pass
 
     async def _handler(self, ws: ServerConnection) -> None:
+        peer = ws.remote_address[0] if ws.remote_address else "?"
         if len(self.sessions) >= self.max_sessions:
+            log.info("client %s refused: %d sessions already running (--max-sessions)", peer, self.max_sessions)
             await ws.send(protocol.error(f"busy: {self.max_sessions} sessions already running; try again later"))
             await ws.close(1013, "busy")
             return
         session = Session(ws.send, self.settings, self._publish, self.hub)
         self.sessions.add(session)
+        log.info("client %s connected (%d of %d sessions)", peer, len(self.sessions), self.max_sessions)
         try:
             await ws.send(
                 protocol.event(
@@ -166,6 +169,7 @@ class LivefxServer:
         finally:
             await session.close()
             self.sessions.discard(session)
+            log.info("client %s left (%d sessions remain)", peer, len(self.sessions))
 
 
 def _text(status: HTTPStatus, text: str) -> Response:

@@ -242,3 +242,38 @@ def test_serve_help_lists_only_what_serve_accepts():
         assert run_only not in help_text
     proc = livefx("serve", "--events", "labels.jsonl")
     assert proc.returncode == 2 and "unrecognized arguments: --events" in proc.stderr
+
+
+def test_serve_logs_one_line_per_session_event_and_library_chatter_only_with_v():
+    import signal
+    import urllib.request
+
+    def session(*flags):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "livefx.stream", "serve", "--port", "0", "--style", "none", *flags],
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines = []
+        try:
+            for line in proc.stderr:  # wait for the printed URL
+                lines.append(line)
+                if "open http" in line:
+                    break
+            port = int(lines[-1].split("127.0.0.1:")[1].split("/")[0])
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()
+            from websockets.sync.client import connect
+
+            with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+                ws.recv(timeout=10)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            rest = proc.communicate(timeout=30)[1]
+        return "".join(lines) + rest
+
+    quiet = session()
+    assert "client 127.0.0.1 connected (1 of 4 sessions)" in quiet and "client 127.0.0.1 left" in quiet
+    assert "websockets" not in quiet and "GET /" not in quiet
+    verbose = session("-v")
+    assert "websockets.server:" in verbose  # the library's own per-connection lines
