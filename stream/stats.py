@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from livefx.stream.degrade import MESSAGES, DegradeWatch
+
 #: Samples kept per series; enough for stable p99, bounded so memory stays flat.
 WINDOW = 4096
 
@@ -58,6 +60,8 @@ class RunStats:
         self._interp_wait: deque[float] = deque(maxlen=WINDOW)
         #: Action classifier counters and the latest labels (filled in by the pipeline).
         self.actions: dict | None = None
+        #: Quiet degradation, warned about once per kind (see ``stream/degrade.py``).
+        self.degrade = DegradeWatch()
 
     def record(self, rec: FrameRecord) -> None:
         with self._lock:
@@ -65,6 +69,7 @@ class RunStats:
             self.deadline_misses += rec.missed_deadline
             self._latency.append(rec.latency_ms)
             self.decisions[rec.decision] += 1
+            self.degrade.observe_decision(rec.decision)
             for name, ms in rec.stage_ms.items():
                 self._stages.setdefault(name, deque(maxlen=WINDOW)).append(ms)
                 self._stage_counts[name] += 1
@@ -78,6 +83,7 @@ class RunStats:
             self.frames_interpolated += interpolated
             self.interpolation_holds += held
             self.interpolation_skips += held > 0
+            self.degrade.observe(held=held > 0 and interpolated == 0)
             self._interp_wait.append(wait_ms)
 
     def record_stage(self, name: str, ms: float) -> None:
@@ -102,6 +108,7 @@ class RunStats:
                 "latency_ms": percentiles(self._latency),
                 "stages": stages,
                 "decisions": dict(self.decisions),
+                "degraded": {kind: MESSAGES[kind] for kind in self.degrade.active()},
                 "sinks": {k: dict(v) for k, v in self.sinks.items()},
                 "warmup_s": dict(self.warmup_s),
                 **self._interpolation(),

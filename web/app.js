@@ -257,6 +257,9 @@
     $("dropped").textContent = server.frames_dropped ?? "-";
     $("stages").textContent = Object.entries(server.stages || {}).map(([k, v]) => `${k} ${v.p95.toFixed(0)} ms`).join(", ") || "-";
     $("decisions").textContent = Object.entries(server.decisions || {}).map(([k, v]) => `${k} ${v}`).join(", ") || "-";
+    const degraded = Object.values(server.degraded || {});
+    $("degraded").textContent = degraded.join(" · ") || "no";
+    $("degraded").classList.toggle("warn", degraded.length > 0);
     $("labels").textContent = s.labels.map((l) => `${l.label} ${(l.score * 100).toFixed(0)}%`).join(", ") || "-";
   }
 

@@ -234,6 +234,7 @@ class Session:
                     latency_ms=snap["latency_ms"],
                     stages=snap["stages"],
                     decisions=snap["decisions"],
+                    degraded=snap["degraded"],
                     capture_to_send_ms=sends[len(sends) // 2],
                     replaced_before_processing=self.source.replaced_unread if self.source else 0,
                     replaced_before_send=self.out_track.replaced_unsent if self.out_track else 0,
