@@ -129,7 +129,9 @@
         $("local").srcObject = camera;
         listCameras().catch(() => {});
         const marked = await markedStream($("local"), camera);
-        for (const track of marked.getVideoTracks()) pc.addTrack(track, marked);
+        const markedTrack = marked.getVideoTracks()[0];
+        const sender = pc.addTrack(markedTrack, marked);
+        sendWhileHidden(sender, markedTrack, camera.getVideoTracks()[0]);
       }
       pc.ontrack = (event) => {
         $("remote").srcObject = event.streams[0] || new MediaStream([event.track]);
@@ -186,6 +188,21 @@
     return canvas.captureStream(30);
   }
 
+  // A hidden tab gets no video-frame callbacks, so the marked canvas stops and the stream
+  // would freeze (OBS and video calls keep this page in the background). While hidden, the
+  // camera track itself is sent: no frame codes then, so latency is the server's estimate.
+  let hidden = document.visibilityState === "hidden";
+  function sendWhileHidden(sender, markedTrack, cameraTrack) {
+    const swap = () => {
+      hidden = document.visibilityState === "hidden";
+      if (!pc || pc.signalingState === "closed") return;
+      sender.replaceTrack(hidden ? cameraTrack : markedTrack).catch((err) => showError(err.message));
+      if (hidden) measured = [];
+    };
+    document.addEventListener("visibilitychange", swap);
+    if (hidden) swap();
+  }
+
   function watchMarkers(video) {
     const probe = document.createElement("canvas");
     probe.width = MARK_W; probe.height = MARK_H;
@@ -232,7 +249,7 @@
       lastDecoded = { frames: framesDecoded, t: now };
     }
     let latencyMs = null, latencySource = null;
-    if (measured.length >= 5) {
+    if (measured.length >= 5 && !hidden) {
       latencyMs = [...measured].sort((a, b) => a - b)[Math.floor(measured.length / 2)];
       latencySource = "marker";
     } else if (server.capture_to_send_ms !== undefined) {

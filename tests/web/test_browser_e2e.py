@@ -153,6 +153,32 @@ def test_remote_mode_page_opened_from_the_printed_url_runs_its_scripts(chromium,
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
 
 
+def test_the_stream_keeps_going_with_another_tab_in_front(chromium, server):
+    """OBS and video calls keep the page in a background tab: frames must keep flowing."""
+    browser = Browser(chromium)
+    try:
+        _drive(browser, server.url("/"), Path("browser-before-hiding.png"))
+        other = browser.call("Target.createTarget", url="about:blank")["targetId"]
+        browser.call("Target.activateTarget", targetId=other)
+        deadline = time.monotonic() + 10
+        while browser.evaluate("document.visibilityState") != "hidden":
+            assert time.monotonic() < deadline, "the page never went to the background"
+            time.sleep(0.2)
+        hidden_at, before = time.monotonic(), browser.evaluate("window.livefx.stats()")["framesDecoded"]
+        # Before the fix a hidden page sent about one frame in 5 s (0.2 fps): 20 frames would
+        # take 100 s. Now they arrive at the stream's rate; the deadline leaves room for a busy machine.
+        after = before
+        while after < before + 20 or time.monotonic() < hidden_at + 5:
+            assert time.monotonic() < hidden_at + 60, f"frames stalled while hidden: {before} -> {after}"
+            time.sleep(0.5)
+            after = browser.evaluate("window.livefx.stats()")["framesDecoded"]
+        assert browser.evaluate("document.visibilityState") == "hidden"
+        assert browser.evaluate("window.livefx.state") == "connected"
+        assert browser.evaluate("window.livefx.stats()")["latencySource"] != "marker"  # no codes while hidden
+    finally:
+        browser.close()
+
+
 def test_page_in_firefox(server):
     from .marionette import Firefox, find_firefox
 
