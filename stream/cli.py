@@ -270,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="browser: each client sends its camera and gets it back processed (default);"
         " synthetic | file:PATH | webcam[:N]: processed once, broadcast to every client",
     )
+    srv.add_argument(
+        "--sink",
+        action="append",
+        metavar="SPEC",
+        help="with a server-side --source, also send the processed stream to file:PATH.{mp4,mkv,y4m} |"
+        " virtualcam[:DEVICE] | window (the page is then its control panel); repeat for several",
+    )
     add_engine_args(
         srv,
         style_help="initial style; the page's menu switches it live",
@@ -481,10 +488,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from livefx.stream.process import freeze_startup_heap
     from livefx.stream.server.app import LivefxServer
     from livefx.stream.server.session import SessionSettings
+    from livefx.stream.sinks import make_sink
     from livefx.stream.sources import make_source
 
     size = check_engine_args(args)
+    if args.sink and args.source == "browser":
+        raise UsageError(f"--sink {args.sink[0]}: needs a server-side --source (synthetic, file:PATH, webcam[:N])")
     source = None if args.source == "browser" else make_source(args.source, size, None)
+    sinks = [make_sink(spec) for spec in args.sink or []]
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: must be 0-65535")
     from livefx.stream.server.codecs import set_video_bitrate
@@ -513,6 +524,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         token=args.token,
         max_sessions=args.max_sessions,
         source=source,
+        sinks=sinks,
         tls=tls,
     )
 

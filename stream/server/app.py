@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Sequence
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -14,8 +15,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from livefx.models.registry import available_styles
+from livefx.stream.errors import UsageError
 from livefx.stream.server import protocol, security, static
 from livefx.stream.server.session import BroadcastHub, Session, SessionSettings, build_hub
+from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.base import Source
 
 log = logging.getLogger("livefx.server")
@@ -36,12 +39,17 @@ class LivefxServer:
         token: str | None = None,
         max_sessions: int = 4,
         source: Source | None = None,
+        sinks: Sequence[Sink] = (),
         tls: ssl.SSLContext | None = None,
     ) -> None:
         """``source=None``: each client sends its camera (send-receive); otherwise the
-        source is processed once and broadcast to every client. ``tls``: serve HTTPS/WSS."""
+        source is processed once and broadcast to every client, and to ``sinks`` (a virtual
+        camera, a recording) whether or not anyone watches. ``tls``: serve HTTPS/WSS."""
+        if sinks and source is None:
+            raise UsageError("a server-side --source is needed for --sink (browser cameras are per viewer)")
         self.settings = settings
         self.source = source
+        self.sinks = list(sinks)
         self.hub: BroadcastHub | None = None
         self.host = host
         self.port = port
@@ -64,7 +72,7 @@ class LivefxServer:
     async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
         loop = asyncio.get_running_loop()
         if self.source is not None:
-            self.hub = await loop.run_in_executor(None, build_hub, self.source, self.settings, loop)
+            self.hub = await loop.run_in_executor(None, build_hub, self.source, self.settings, loop, self.sinks)
         try:
             await self._serve(ready, stop)
         finally:

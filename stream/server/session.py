@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from livefx.stream.pipeline import Pipeline, PipelineConfig, style_stages
 from livefx.stream.server import protocol
 from livefx.stream.server.bridge import ProcessedTrack, TrackSink, TrackSource, drain
 from livefx.stream.server.codecs import prefer_codec
+from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.base import Source
 
 log = logging.getLogger("livefx.server")
@@ -61,12 +63,15 @@ class BroadcastHub:
         self.pipeline.close()
 
 
-def build_hub(source: Source, settings: SessionSettings, loop: asyncio.AbstractEventLoop) -> BroadcastHub:
-    """Off the loop: open the server-side source, load and warm the style, start processing."""
+def build_hub(
+    source: Source, settings: SessionSettings, loop: asyncio.AbstractEventLoop, sinks: Sequence[Sink] = ()
+) -> BroadcastHub:
+    """Off the loop: open the server-side source, load and warm the style, start processing.
+    ``sinks`` (a virtual camera, a recording) get the same processed frames as the viewers."""
     fan_out = TrackSink(loop)
     pipeline = Pipeline(
         source,
-        [fan_out],
+        [fan_out, *sinks],
         style_stages(settings.style, settings.converter, settings.backend),
         settings.converter,
         PipelineConfig(budget_ms=settings.budget_ms, size=settings.size, backend=settings.backend),

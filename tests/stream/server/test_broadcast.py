@@ -118,3 +118,44 @@ async def overlay_scenario():
 def test_overlay_subscriber_receives_the_sessions_events():
     metrics = asyncio.run(overlay_scenario())
     assert metrics["frames_out"] >= 0 and "latency_ms" in metrics
+
+
+async def recording_scenario(path):
+    from livefx.stream.sinks.file import FileSink
+
+    settings = SessionSettings(FrameConverter(torch.device("cpu"), torch.float32), None, size=(96, 72), backend="eager")
+    server = LivefxServer(settings, port=0, source=SyntheticSource(96, 72, fps=30), sinks=[FileSink(str(path))])
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.ensure_future(server.serve(ready, stop))
+    await ready.wait()
+    viewer = Viewer(server.port)
+    await viewer.join()
+    await viewer.wait_frames(20)
+    await viewer.leave()
+    stop.set()
+    await task
+    return viewer
+
+
+def test_serve_records_the_broadcast_while_a_viewer_watches(tmp_path):
+    """``livefx serve --source synthetic --sink file:o.mkv``: one processed stream, to the
+    viewers and to the recording."""
+    from ...conftest import count_frames
+
+    path = tmp_path / "o.mkv"
+    viewer = asyncio.run(recording_scenario(path))
+    assert len(viewer.frames) >= 20
+    assert count_frames(path) >= 20  # finalised and playable after the server stopped
+
+
+def test_sinks_need_a_server_side_source():
+    import pytest
+
+    from livefx.stream.cli import main
+    from livefx.stream.errors import UsageError
+    from livefx.stream.sinks.null import NullSink
+
+    settings = SessionSettings(FrameConverter(torch.device("cpu"), torch.float32), None, backend="eager")
+    with pytest.raises(UsageError, match="server-side --source"):
+        LivefxServer(settings, sinks=[NullSink()])
+    assert main(["serve", "--sink", "file:o.mkv", "--style", "none"]) == 2
