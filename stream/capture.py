@@ -7,8 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-import cv2
-
+from livefx.stream.fit import fit_image
 from livefx.stream.frame import DEFAULT_TIME_BASE, Frame, now_ns
 from livefx.stream.ring import Ring, RingClosed
 from livefx.stream.sources.base import Source
@@ -20,7 +19,8 @@ class CaptureThread(threading.Thread):
     """Feeds ``ring`` from ``source`` until the source ends, ``max_frames`` or ``stop()``.
 
     In real time a source that is not self-paced (synthetic, file) is read at ``fps``;
-    offline it is read as fast as the ring accepts. ``size`` rescales frames on the way in.
+    offline it is read as fast as the ring accepts. ``size`` rescales frames on the way in,
+    keeping their shape as ``fit`` says (``stream.fit``).
     """
 
     def __init__(
@@ -32,6 +32,7 @@ class CaptureThread(threading.Thread):
         fps: float | None = None,
         max_frames: int | None = None,
         size: tuple[int, int] | None = None,
+        fit: str = "pad",
         clock: Callable[[], int] = now_ns,
     ) -> None:
         super().__init__(name="livefx-capture", daemon=True)
@@ -43,6 +44,7 @@ class CaptureThread(threading.Thread):
         self.retime_fps = fps if fps and fps != source.fps else None
         self.max_frames = max_frames
         self.size = size
+        self.fit = fit
         self.frames = 0
         self.error: BaseException | None = None
         self._stop_event = threading.Event()
@@ -68,8 +70,8 @@ class CaptureThread(threading.Thread):
             if item is None:
                 return
             image, time_s = item
-            if self.size and (image.shape[1], image.shape[0]) != self.size:
-                image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+            if self.size:
+                image = fit_image(image, self.size, self.fit)
             if period:
                 # Sleep to the next tick; after a stall, start afresh rather than burst.
                 delay = next_t - time.monotonic()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from livefx.models.accel import BACKENDS, DTYPES
 from livefx.stream import __version__
 from livefx.stream.errors import LivefxError, UsageError
+from livefx.stream.fit import FITS
 
 if TYPE_CHECKING:
     import ssl
@@ -68,6 +69,13 @@ def add_engine_args(
         help=style_help + " (default: default, the best shipped style)",
     )
     parser.add_argument("--size", default=size_default, metavar="WxH", help=size_help)
+    parser.add_argument(
+        "--fit",
+        default="pad",
+        choices=FITS,
+        help="how frames of another shape meet --size: pad (letterbox), crop (fill, cut the edges)"
+        " or stretch (default: pad)",
+    )
     parser.add_argument(
         "--budget-ms",
         type=float,
@@ -425,6 +433,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         fps=args.fps,
         max_frames=args.frames,
         size=size,
+        fit=args.fit,
         backend=args.backend,
     )
     action_model, actions_config, rules = action_setup(args, motion is not None)
@@ -507,6 +516,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         resolve_style(args.style),
         budget_ms=args.budget_ms,
         size=size,
+        fit=args.fit,
         backend=args.backend,
         codec=args.codec,
         motion=motion_config(args),

@@ -37,6 +37,8 @@ class PipelineConfig:
     fps: float | None = None
     max_frames: int | None = None
     size: tuple[int, int] | None = None
+    #: How frames meet ``size``: pad (letterbox), crop or stretch (see stream.fit).
+    fit: str = "pad"
     #: Input ring slots: enough for a 16-frame action window plus slack.
     ring_capacity: int = 32
     #: Output ring slots: how far a recorder may fall behind before it skips.
@@ -240,6 +242,7 @@ class Pipeline:
             fps=cfg.fps,
             max_frames=cfg.max_frames,
             size=cfg.size,
+            fit=cfg.fit,
             clock=cfg.clock,
         )
         for thread in (*self.runners, self.worker, self.capture, *([self.actions] if self.actions else [])):

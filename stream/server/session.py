@@ -36,6 +36,8 @@ class SessionSettings:
     style: Path | None
     budget_ms: float = 100.0
     size: tuple[int, int] = (640, 480)
+    #: How a server-side source's frames meet ``size`` (see stream.fit).
+    fit: str = "pad"
     backend: str = "auto"
     codec: str = "vp8"
     metrics_every_s: float = 0.5
@@ -74,7 +76,7 @@ def build_hub(
         [fan_out, *sinks],
         style_stages(settings.style, settings.converter, settings.backend),
         settings.converter,
-        PipelineConfig(budget_ms=settings.budget_ms, size=settings.size, backend=settings.backend),
+        PipelineConfig(budget_ms=settings.budget_ms, size=settings.size, fit=settings.fit, backend=settings.backend),
         settings.motion_stage(),
         settings.actions,
         settings.actions_config,

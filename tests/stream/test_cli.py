@@ -277,3 +277,17 @@ def test_serve_logs_one_line_per_session_event_and_library_chatter_only_with_v()
     assert "websockets" not in quiet and "GET /" not in quiet
     verbose = session("-v")
     assert "websockets.server:" in verbose  # the library's own per-connection lines
+
+
+@pytest.mark.parametrize("fit, bars", [("pad", True), ("stretch", False)])
+def test_size_keeps_a_wide_clips_shape_by_letterboxing(tmp_path, make_video, fit, bars):
+    clip = make_video("wide.mkv", frames=8, size=(128, 54))  # 2.37:1 into 4:3
+    out = tmp_path / "o.mkv"
+    code = main(["run", "--source", f"file:{clip}", "--no-realtime", "--style", "none", "--size", "64x48",
+                 "--fit", fit, "--sink", f"file:{out}", "-q"])  # fmt: skip
+    assert code == 0
+    frames = read_frames(out)
+    assert frames.shape[1:3] == (48, 64)
+    top, middle = frames[:, :6].mean(), frames[:, 20:28].mean()
+    assert middle > 40
+    assert (top < 12) == bars  # letterbox bars are black; stretched content reaches the edge
