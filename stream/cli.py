@@ -208,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthetic | file:PATH | webcam[:N] (default: synthetic)",
     )
     run.add_argument(
+        "--loop", action="store_true", help="start a file: source again at its end (default: play it once)"
+    )
+    run.add_argument(
         "--sink",
         action="append",
         metavar="SPEC",
@@ -277,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="browser: each client sends its camera and gets it back processed (default);"
         " synthetic | file:PATH | webcam[:N]: processed once, broadcast to every client",
+    )
+    srv.add_argument(
+        "--loop", action="store_true", help="start a file: source again at its end (default: play it once)"
     )
     srv.add_argument(
         "--sink",
@@ -421,7 +427,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.stats and not args.stats.parent.is_dir():
         raise UsageError(f"--stats {args.stats}: folder {args.stats.parent} does not exist")
     sinks = [make_sink(spec) for spec in args.sink or ["null"]]
-    source = make_source(args.source, size, args.fps)
+    source = make_source(args.source, size, args.fps, loop=args.loop)
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.precision, device)
     converter = FrameConverter(device, dtype)
@@ -503,7 +509,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     size = check_engine_args(args)
     if args.sink and args.source == "browser":
         raise UsageError(f"--sink {args.sink[0]}: needs a server-side --source (synthetic, file:PATH, webcam[:N])")
-    source = None if args.source == "browser" else make_source(args.source, size, None)
+    source = None if args.source == "browser" else make_source(args.source, size, None, loop=args.loop)
     sinks = [make_sink(spec) for spec in args.sink or []]
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: must be 0-65535")

@@ -73,6 +73,7 @@
       case "labels": labels = msg.labels || []; break;
       case "state": if (msg.state === "failed") setState("failed"); break;
       case "error": showError(msg.message); break;
+      case "source_ended": showError(`the server's source (${msg.source}) has ended; livefx serve --loop repeats a file`); break;
     }
   }
 

@@ -24,6 +24,7 @@ from livefx.stream.server.bridge import ProcessedTrack, TrackSink, TrackSource, 
 from livefx.stream.server.codecs import prefer_codec
 from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.base import Source
+from livefx.stream.sources.file import FileSource
 
 log = logging.getLogger("livefx.server")
 
@@ -61,6 +62,17 @@ class BroadcastHub:
         self.pipeline = pipeline
         self.fan_out = fan_out
 
+    def start(self) -> None:
+        """Start processing (once; later calls do nothing)."""
+        if self.pipeline.capture is None:
+            self.pipeline.start()
+
+    @property
+    def source_ended(self) -> bool:
+        """True once the source has no more frames (a file played to its end)."""
+        capture = self.pipeline.capture
+        return capture is not None and not capture.is_alive() and capture.error is None
+
     def stop(self) -> None:
         self.pipeline.close()
 
@@ -69,7 +81,8 @@ def build_hub(
     source: Source, settings: SessionSettings, loop: asyncio.AbstractEventLoop, sinks: Sequence[Sink] = ()
 ) -> BroadcastHub:
     """Off the loop: open the server-side source, load and warm the style, start processing.
-    ``sinks`` (a virtual camera, a recording) get the same processed frames as the viewers."""
+    ``sinks`` (a virtual camera, a recording) get the same processed frames as the viewers.
+    A file with nowhere else to go waits for its first viewer instead of playing to nobody."""
     fan_out = TrackSink(loop)
     pipeline = Pipeline(
         source,
@@ -82,8 +95,10 @@ def build_hub(
         settings.actions_config,
     )
     pipeline.open()
-    pipeline.start()
-    return BroadcastHub(pipeline, fan_out)
+    hub = BroadcastHub(pipeline, fan_out)
+    if sinks or not isinstance(source, FileSource):
+        hub.start()
+    return hub
 
 
 class Session:
@@ -174,6 +189,7 @@ class Session:
         else:
             self.pipeline = self.hub.pipeline
             self.hub.fan_out.add(self.out_track)
+            self.hub.start()
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)  # aiortc gathers all candidates here: no trickle needed
         await self._send(protocol.event("answer", sdp=pc.localDescription.sdp))
@@ -222,9 +238,12 @@ class Session:
         await self._send(protocol.event("style", name=name, status="ready"))
 
     async def _metrics(self) -> None:
-        last_labels = None
+        last_labels, told_ended = None, False
         while not self.closed and self.pipeline is not None:
             await asyncio.sleep(self.settings.metrics_every_s)
+            if self.hub is not None and self.hub.source_ended and not told_ended:
+                told_ended = True
+                await self._emit(protocol.event("source_ended", source=self.hub.pipeline.source.spec))
             actions = self.pipeline.actions
             if actions is not None and actions.latest is not None and actions.latest is not last_labels:
                 last_labels = actions.latest

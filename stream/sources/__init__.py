@@ -11,14 +11,14 @@ from livefx.stream.sources.webcam import WebcamSource
 SOURCE_HELP = "synthetic | file:PATH | webcam[:N]"
 
 
-def make_source(spec: str, size: tuple[int, int] | None, fps: float | None) -> Source:
-    """Build the source named by ``spec`` (not opened yet)."""
+def make_source(spec: str, size: tuple[int, int] | None, fps: float | None, loop: bool = False) -> Source:
+    """Build the source named by ``spec`` (not opened yet); ``loop`` repeats a file."""
     kind, _, arg = spec.partition(":")
     if kind == "synthetic" and not arg:
         w, h = size or (640, 480)
         return SyntheticSource(w, h, fps or 30.0)
     if kind == "file" and arg:
-        return FileSource(arg)
+        return FileSource(arg, loop=loop)
     if kind == "webcam":
         if arg and not arg.isdigit():
             raise UsageError(f"--source {spec}: camera index must be a number, e.g. webcam:0")

@@ -19,12 +19,18 @@ MAX_BAD_PACKETS = 25
 
 
 class FileSource(Source):
-    """Decodes the first video stream; ``fps`` is the file's native rate."""
+    """Decodes the first video stream; ``fps`` is the file's native rate. ``loop`` starts
+    again at the end, with timestamps that keep increasing."""
 
     self_paced = False
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, loop: bool = False) -> None:
         self.path = Path(path)
+        self.loop = loop
+        #: Times the file was started again (``loop``).
+        self.restarts = 0
+        self._offset = 0.0
+        self._last_t = 0.0
         self.spec = f"file:{path}"
         self._container: av.container.InputContainer | None = None
         self._frames: Iterator[av.VideoFrame] | None = None
@@ -82,12 +88,29 @@ class FileSource(Source):
             return None
         frame = self._first if self._first is not None else next(self._frames, None)
         self._first = None
+        if frame is None and self.loop and self._restart():
+            frame = next(self._frames, None)
         if frame is None:
             return None
         t = float(frame.time) if frame.time is not None else 0.0
         if self._t0 is None:
             self._t0 = t
-        return frame.to_ndarray(format="rgb24"), t - self._t0
+        self._last_t = self._offset + t - self._t0
+        return frame.to_ndarray(format="rgb24"), self._last_t
+
+    def _restart(self) -> bool:
+        """Back to the first frame; the next pass's times continue one frame after this one's."""
+        assert self._container is not None
+        stream = self._container.streams.video[0]
+        try:
+            self._container.seek(0, stream=stream)
+        except av.FFmpegError as exc:
+            log.warning("%s: cannot loop (%s)", self.spec, _reason(exc))
+            return False
+        self._frames = self._decode(stream)
+        self._offset, self._t0 = self._last_t + 1.0 / self.fps, None
+        self.restarts += 1
+        return True
 
     def close(self) -> None:
         self._frames = None

@@ -179,3 +179,15 @@ def test_webcam_retry_loop_stops_when_interrupted(fake_cv2):
     assert not cap.is_alive()
     with pytest.raises(RingClosed):
         reader.get(timeout=0)
+
+
+def test_a_looping_file_starts_again_with_increasing_timestamps(make_video):
+    from livefx.stream.sources.file import FileSource
+
+    source = FileSource(make_video("five.mkv", frames=5, fps=25), loop=True)
+    source.open()
+    times = [source.read()[1] for _ in range(12)]
+    source.close()
+    assert source.restarts == 2
+    assert times == sorted(times) and len(set(times)) == 12
+    assert times[5] - times[4] == pytest.approx(1 / 25, abs=1e-3)  # one frame on, not a jump back

@@ -159,3 +159,34 @@ def test_sinks_need_a_server_side_source():
     with pytest.raises(UsageError, match="server-side --source"):
         LivefxServer(settings, sinks=[NullSink()])
     assert main(["serve", "--sink", "file:o.mkv", "--style", "none"]) == 2
+
+
+async def file_broadcast_scenario(clip):
+    from livefx.stream.sources.file import FileSource
+
+    settings = SessionSettings(
+        FrameConverter(torch.device("cpu"), torch.float32), None, size=(64, 48), backend="eager", metrics_every_s=0.2
+    )
+    server = LivefxServer(settings, port=0, source=FileSource(clip))
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.ensure_future(server.serve(ready, stop))
+    await ready.wait()
+    waiting = server.hub.pipeline.capture is None  # nobody watches yet: the file has not started
+    viewer = Viewer(server.port)
+    await viewer.join()
+    while True:
+        msg = json.loads(await asyncio.wait_for(viewer.ws.recv(), 60))
+        if msg["type"] == "source_ended":
+            break
+    await viewer.leave()
+    stop.set()
+    await task
+    return waiting, viewer, msg
+
+
+def test_a_broadcast_file_waits_for_its_first_viewer_and_says_when_it_ends(make_video):
+    clip = make_video("short.mkv", frames=30, size=(64, 48))
+    waiting, viewer, ended = asyncio.run(file_broadcast_scenario(clip))
+    assert waiting
+    assert len(viewer.frames) >= 10  # the viewer saw the file from (near) its start
+    assert ended["source"] == f"file:{clip}"
