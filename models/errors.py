@@ -7,6 +7,10 @@ the flag instead (``for_cli``: "--style foo: ..."), so the browser never sees a 
 
 from __future__ import annotations
 
+import re
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
 
 class LivefxError(Exception):
     """An expected failure with a message that names the thing and the fix."""
@@ -34,3 +38,13 @@ class UsageError(LivefxError):
 
 class WeightsError(LivefxError):
     """A weights file that is missing, unreadable or not the expected model."""
+
+
+def one_line(exc: BaseException, limit: int = 160) -> str:
+    """A library's exception as a short clause for our messages: escape codes removed, the
+    first line, cut at a word boundary (never mid-word) when longer than ``limit``."""
+    text = _ANSI.sub("", str(exc)).strip()
+    line = next((part.strip() for part in text.splitlines() if part.strip()), type(exc).__name__)
+    if len(line) <= limit:
+        return line
+    return line[:limit].rsplit(" ", 1)[0].rstrip(" ,;:(") + " ..."

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from livefx.models.errors import WeightsError
+from livefx.models.errors import WeightsError, one_line
 
 
 def load_tensors(path: str | Path, *, expected: str) -> dict[str, torch.Tensor]:
@@ -23,7 +24,7 @@ def load_tensors(path: str | Path, *, expected: str) -> dict[str, torch.Tensor]:
         else:
             tensors = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any parse failure means "not a weights file"
-        reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        reason = _load_failure(exc)
         raise WeightsError(
             f"{path}: not a readable weights file ({reason}); expected {expected}"
             " saved with torch.save(state_dict) or as .safetensors"
@@ -35,6 +36,17 @@ def load_tensors(path: str | Path, *, expected: str) -> dict[str, torch.Tensor]:
     ):
         raise WeightsError(f"{path}: holds {type(tensors).__name__}, not a state dict of tensors; expected {expected}")
     return tensors
+
+
+def _load_failure(exc: BaseException) -> str:
+    """Why a file did not load, in a clause (torch's weights-only text is long and generic)."""
+    text = str(exc)
+    if "Weights only load failed" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        if found:
+            return f"it stores Python objects ({found.group(1)}), not only tensors; livefx never unpickles code"
+        return "not a PyTorch checkpoint: its data is not a pickle of tensors"
+    return one_line(exc)
 
 
 def match_state_dict(model: nn.Module, tensors: dict[str, torch.Tensor], path: str | Path, *, expected: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from livefx.stream.errors import LivefxError
 from livefx.stream.frame import now_ns
@@ -21,8 +22,13 @@ log = logging.getLogger("livefx.sink")
 class SinkRunner(threading.Thread):
     """Drives one sink: opens it on the first frame, writes frames, closes it at the end."""
 
-    def __init__(self, sink: Sink, ring: Ring, fps: float) -> None:
+    def __init__(
+        self, sink: Sink, ring: Ring, fps: float, on_error: Callable[[SinkRunner], None] | None = None
+    ) -> None:
+        """``on_error`` is told when the sink fails (``error`` is set); without it the
+        failure is logged here."""
         super().__init__(name=f"livefx-sink-{sink.spec}", daemon=True)
+        self.on_error = on_error
         self.sink = sink
         self.fps = fps
         policy = ReadPolicy.IN_ORDER if sink.in_order or ring.lossless else ReadPolicy.NEWEST
@@ -54,12 +60,14 @@ class SinkRunner(threading.Thread):
                 self.sink.write(frame)
                 self._last_shown_ns = now_ns()
                 self.written += 1
-        except LivefxError as exc:
-            self.error = exc
-            log.error("%s", exc)
         except BaseException as exc:  # noqa: BLE001 - one sink failing must not stop the others
             self.error = exc
-            log.exception("%s: sink failed; the other sinks keep running", self.sink.spec)
+            if self.on_error is not None:
+                self.on_error(self)
+            elif isinstance(exc, LivefxError):
+                log.error("%s", exc)
+            else:
+                log.exception("%s: sink failed", self.sink.spec)
         finally:
             self.reader.close()
             try:

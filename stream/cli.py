@@ -193,6 +193,7 @@ def configure_logging(verbose: int, quiet: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="livefx", description="Real-time streaming video filter.")
     parser.add_argument("--version", action="version", version=f"livefx {__version__}")
+    parser.set_defaults(verbose=0, quiet=False)  # for the commands without -q/-v
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run",

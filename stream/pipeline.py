@@ -100,6 +100,8 @@ class Pipeline:
         self.worker: Worker | None = None
         self.runners: list[SinkRunner] = []
         self.frame_size = config.size or (0, 0)
+        #: ``join()`` is waiting: it raises the error of the last output to fail.
+        self._joining = False
         self._preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livefx-prepare")
 
     def open(self) -> tuple[int, int]:
@@ -234,7 +236,7 @@ class Pipeline:
         if self.actions is not None:
             self.actions.listeners += self.label_listeners
         out_fps = fps * (self.motion.config.factor if self.motion else 1)
-        self.runners = [SinkRunner(sink, self.frames_out, out_fps) for sink in self.sinks]
+        self.runners = [SinkRunner(sink, self.frames_out, out_fps, self._sink_failed) for sink in self.sinks]
         self.capture = CaptureThread(
             self.source,
             self.frames_in,
@@ -260,11 +262,22 @@ class Pipeline:
         if self.capture is not None:
             self.capture.stop()
 
+    def _sink_failed(self, runner: SinkRunner) -> None:
+        """Say once why an output stopped: logged here, unless it was the last one and
+        ``join()`` is about to raise it (the CLI prints that)."""
+        others = [r for r in self.runners if r is not runner and r.error is None and r.is_alive()]
+        error, rest = runner.error, "; the other outputs keep running" * bool(others)
+        if not isinstance(error, LivefxError):
+            log.error("%s: output failed%s", runner.sink.spec, rest, exc_info=error)
+        elif others or not self._joining:
+            log.error("%s%s", error, rest)
+
     def join(self, log_every_s: float = 2.0) -> dict:
         """Wait until the stream ends (source exhausted, ``stop()``, Ctrl-C, or every sink
         failed), logging a stats line every ``log_every_s`` (0: never); what was in flight
         reaches the sinks. Returns the stats document; raises what stopped the stream."""
         assert self.capture is not None and self.worker is not None, "start() first"
+        self._joining = True
         last, last_t = None, time.monotonic()
         try:
             while self.worker.is_alive():

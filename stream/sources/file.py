@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from livefx.models.errors import one_line
 from livefx.stream.errors import SourceError
 from livefx.stream.sources.base import Source
 
@@ -49,7 +50,7 @@ class FileSource(Source):
             self._container = av.open(str(self.path), mode="r")
         except (av.FFmpegError, OSError, ValueError) as exc:
             raise SourceError(
-                f"{self.spec}: not a readable video ({_reason(exc)}); use an mp4, mkv, webm or y4m file"
+                f"{self.spec}: not a readable video ({one_line(exc)}); use an mp4, mkv, webm or y4m file"
             ) from None
         if not self._container.streams.video:
             self.close()
@@ -76,7 +77,7 @@ class FileSource(Source):
             except av.FFmpegError as exc:
                 bad += 1
                 if bad == 1:
-                    log.warning("%s: skipping undecodable data (%s)", self.spec, _reason(exc))
+                    log.warning("%s: skipping undecodable data (%s)", self.spec, one_line(exc))
                 if bad >= MAX_BAD_PACKETS:
                     raise SourceError(f"{self.spec}: too much undecodable data; the file is corrupt") from None
                 continue
@@ -105,7 +106,7 @@ class FileSource(Source):
         try:
             self._container.seek(0, stream=stream)
         except av.FFmpegError as exc:
-            log.warning("%s: cannot loop (%s)", self.spec, _reason(exc))
+            log.warning("%s: cannot loop (%s)", self.spec, one_line(exc))
             return False
         self._frames = self._decode(stream)
         self._offset, self._t0 = self._last_t + 1.0 / self.fps, None
@@ -117,8 +118,3 @@ class FileSource(Source):
         if self._container is not None:
             self._container.close()
             self._container = None
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]

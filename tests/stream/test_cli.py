@@ -169,6 +169,10 @@ def test_virtualcam_without_a_device_fails_clearly(capsys):
     assert main(["run", "--sink", "virtualcam:/dev/video-none", "--frames", "5", "--size", "64x48"]) == 1
     err = capsys.readouterr().err
     assert "virtualcam:/dev/video-none: no virtual camera available" in err and "v4l2loopback" in err
+    # As a user sees it: the reason once, whole (it was logged by the output and printed again).
+    proc = livefx("run", "--sink", "virtualcam:/dev/video-none", "--frames", "5", "--size", "64x48", "--style", "none")
+    assert proc.returncode == 1 and proc.stderr.count("no virtual camera available") == 1, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("livefx: error: virtualcam:/dev/video-none:")
 
 
 def test_weights_lists_styles_on_the_search_path(tmp_path, monkeypatch, capsys):
@@ -238,7 +242,7 @@ def test_serve_on_a_taken_port_exits_with_an_error_naming_it():
 def test_serve_help_lists_only_what_serve_accepts():
     help_text = livefx("serve", "--help").stdout
     assert "--actions" in help_text and "--style" in help_text
-    for run_only in ("--events", "--draw-labels", "--on ", "--sink", "--frames"):
+    for run_only in ("--events", "--draw-labels", "--on ", "--frames", "--stats"):
         assert run_only not in help_text
     proc = livefx("serve", "--events", "labels.jsonl")
     assert proc.returncode == 2 and "unrecognized arguments: --events" in proc.stderr
