@@ -25,7 +25,10 @@
   const sentAt = new Map();
   let counter = 0, sentWidth = 0, measured = [], markerFrames = 0;
 
-  const api = { state: "idle", start, stop, stats, get markerFrames() { return markerFrames; } };
+  const api = {
+    state: "idle", start, stop, stats, snapshot, startRecording, stopRecording,
+    get markerFrames() { return markerFrames; },
+  };
   window.livefx = api;
 
   function setState(state) {
@@ -148,7 +151,7 @@
       send({ type: "offer", sdp: pc.localDescription.sdp });
       await pc.setRemoteDescription({ type: "answer", sdp: (await answer).sdp });
       if (mode !== "broadcast") send({ type: "marker", width: MARK_W, height: MARK_H });
-      for (const id of ["style", "budget", "interpolate"]) $(id).disabled = false;
+      for (const id of ["style", "budget", "interpolate", "snapshot", "record"]) $(id).disabled = false;
     } catch (err) {
       showError(err.message || String(err));
       setState("failed");
@@ -156,6 +159,10 @@
   }
 
   function stop() {
+    if (recorder) {
+      $("record").textContent = "Record";
+      stopRecording().then((webm) => download(webm, `livefx-${stamp()}.webm`));
+    }
     if (pc) pc.close();
     if (ws) ws.close();
     if (camera) camera.getTracks().forEach((t) => t.stop());
@@ -281,6 +288,60 @@
     $("labels").textContent = s.labels.map((l) => `${l.label} ${(l.score * 100).toFixed(0)}%`).join(", ") || "-";
   }
 
+  // The processed picture as a PNG (what the viewer sees, without the mirror).
+  async function snapshot() {
+    const video = $("remote");
+    if (!video.videoWidth) throw new Error("no processed frame yet");
+    const canvas = document.createElement("canvas");
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    canvas.getContext("2d").drawImage(video, 0, 0);
+    return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+  }
+
+  // The processed stream into a WebM file, recorded in the browser.
+  let recorder = null, chunks = [];
+  function startRecording() {
+    const stream = $("remote").srcObject;
+    if (!stream) throw new Error("nothing to record yet");
+    chunks = [];
+    recorder = new MediaRecorder(stream, { mimeType: "video/webm" });
+    recorder.ondataavailable = (event) => { if (event.data.size) chunks.push(event.data); };
+    recorder.start(250);
+  }
+  function stopRecording() {
+    if (!recorder) return Promise.resolve(null);
+    const done = new Promise((resolve) => {
+      recorder.onstop = () => resolve(new Blob(chunks, { type: "video/webm" }));
+    });
+    recorder.stop();
+    recorder = null;
+    return done;
+  }
+
+  function download(blob, name) {
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  }
+  const stamp = () => new Date().toISOString().replace(/[:.]/g, "-");
+
+  $("snapshot").onclick = () =>
+    snapshot().then((png) => download(png, `livefx-${stamp()}.png`)).catch((err) => showError(err.message));
+  $("record").onclick = async () => {
+    try {
+      if (!recorder) {
+        startRecording();
+        $("record").textContent = "Stop recording";
+      } else {
+        $("record").textContent = "Record";
+        download(await stopRecording(), `livefx-${stamp()}.webm`);
+      }
+    } catch (err) { showError(err.message); }
+  };
+  $("mirror").onchange = () => document.querySelector("main").classList.toggle("mirrored", $("mirror").checked);
   $("start").onclick = start;
   $("stop").onclick = stop;
   $("style").onchange = () => send({ type: "style", name: $("style").value });

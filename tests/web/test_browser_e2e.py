@@ -179,6 +179,32 @@ def test_the_stream_keeps_going_with_another_tab_in_front(chromium, server):
         browser.close()
 
 
+SNAPSHOT_AND_RECORDING = """(async () => {
+  const head = async (blob, n) => Array.from(new Uint8Array(await blob.slice(0, n).arrayBuffer()));
+  const png = await window.livefx.snapshot();
+  window.livefx.startRecording();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const webm = await window.livefx.stopRecording();
+  const image = await createImageBitmap(png);
+  return { png: await head(png, 8), width: image.width, height: image.height,
+           webm: await head(webm, 4), webmBytes: webm.size };
+})()"""
+
+
+def test_snapshot_and_recording_of_the_processed_stream(chromium, server):
+    browser = Browser(chromium)
+    try:
+        _drive(browser, server.url("/"), Path("browser-snapshot.png"))
+        got = browser.evaluate(SNAPSHOT_AND_RECORDING)
+        browser.evaluate("document.getElementById('mirror').click()")
+        mirrored = browser.evaluate("getComputedStyle(document.getElementById('remote')).transform")
+    finally:
+        browser.close()
+    assert bytes(got["png"]) == b"\x89PNG\r\n\x1a\n" and (got["width"], got["height"]) == (320, 240)
+    assert bytes(got["webm"]) == b"\x1a\x45\xdf\xa3" and got["webmBytes"] > 1000  # an EBML (WebM) file
+    assert mirrored.startswith("matrix(-1")  # the preview is mirrored, the stream is not
+
+
 def test_page_in_firefox(server):
     from .marionette import Firefox, find_firefox
 
