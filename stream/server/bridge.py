@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import threading
+from collections import deque
 
 import av
 import numpy as np
@@ -90,6 +91,26 @@ async def drain(track: MediaStreamTrack, source: TrackSource) -> None:
         source.end()
 
 
+class RecentSamples:
+    """Samples of the last ``window_s`` seconds (times passed in, so tests need no clock)."""
+
+    def __init__(self, window_s: float = 2.0, limit: int = 1024) -> None:
+        self.window_ns = int(window_s * 1e9)
+        self._samples: deque[tuple[int, float]] = deque(maxlen=limit)
+
+    def add(self, t_ns: int, value: float) -> None:
+        self._samples.append((t_ns, value))
+
+    def median(self, now: int) -> float | None:
+        """The median of the samples newer than ``now - window_s`` (None when there are none)."""
+        while self._samples and self._samples[0][0] < now - self.window_ns:
+            self._samples.popleft()
+        if not self._samples:
+            return None
+        values = sorted(v for _, v in self._samples)
+        return values[len(values) // 2]
+
+
 class ProcessedTrack(MediaStreamTrack):
     """The outgoing video: the newest processed frame, stamped with its media time (so
     in-between frames from interpolation sit between their neighbours)."""
@@ -98,17 +119,19 @@ class ProcessedTrack(MediaStreamTrack):
 
     def __init__(self) -> None:
         super().__init__()
-        self._latest: tuple[av.VideoFrame, float] | None = None
+        self._latest: tuple[av.VideoFrame, float, int] | None = None
         self._ready = asyncio.Event()
         self._t0: float | None = None
         self._last_pts = -1
         self.replaced_unsent = 0
+        #: Capture (the frame reaching livefx) -> handed to the encoder, in ms, recent only.
+        self.capture_to_send = RecentSamples()
 
-    def offer(self, frame: av.VideoFrame, time_s: float) -> None:
+    def offer(self, frame: av.VideoFrame, time_s: float, t_capture: int) -> None:
         """On the loop (via call_soon_threadsafe): keep only the newest frame."""
         if self._latest is not None:
             self.replaced_unsent += 1
-        self._latest = (frame, time_s)
+        self._latest = (frame, time_s, t_capture)
         self._ready.set()
 
     async def recv(self) -> av.VideoFrame:
@@ -117,8 +140,10 @@ class ProcessedTrack(MediaStreamTrack):
         await self._ready.wait()
         self._ready.clear()
         assert self._latest is not None
-        frame, time_s = self._latest
+        frame, time_s, t_capture = self._latest
         self._latest = None
+        now = now_ns()
+        self.capture_to_send.add(now, (now - t_capture) / 1e6)
         if self._t0 is None:
             self._t0 = time_s
         pts = max(self._last_pts + 1, round((time_s - self._t0) * VIDEO_CLOCK))
@@ -140,7 +165,6 @@ class TrackSink(Sink):
         self.loop = loop
         self._tracks: set[ProcessedTrack] = set()
         self._lock = threading.Lock()
-        self.send_latency_ms: list[float] = []
 
     def add(self, track: ProcessedTrack) -> None:
         with self._lock:
@@ -164,6 +188,4 @@ class TrackSink(Sink):
             return
         for track in tracks:
             video = av.VideoFrame.from_ndarray(frame.image, format="rgb24")
-            self.loop.call_soon_threadsafe(track.offer, video, frame.time_s)
-        self.send_latency_ms.append((now_ns() - frame.t_capture) / 1e6)
-        del self.send_latency_ms[:-256]  # bounded: the last few seconds are what matter
+            self.loop.call_soon_threadsafe(track.offer, video, frame.time_s, frame.t_capture)

@@ -17,6 +17,7 @@ from livefx.models.action.load import ActionModel
 from livefx.stream.actions import ActionsConfig
 from livefx.stream.device import FrameConverter
 from livefx.stream.errors import LivefxError
+from livefx.stream.frame import now_ns
 from livefx.stream.motion import MotionConfig, MotionStage, build_motion_stage
 from livefx.stream.pipeline import Pipeline, PipelineConfig, style_stages
 from livefx.stream.server import protocol
@@ -249,8 +250,7 @@ class Session:
                 last_labels = actions.latest
                 await self._emit(protocol.event("labels", **last_labels.to_json()))
             snap = self.pipeline.snapshot()
-            sink = self.pipeline.sinks[0]
-            sends = sorted(getattr(sink, "send_latency_ms", [])) or [0.0]
+            to_send = self.out_track.capture_to_send.median(now_ns()) if self.out_track is not None else None
             await self._emit(
                 protocol.event(
                     "metrics",
@@ -261,7 +261,7 @@ class Session:
                     stages=snap["stages"],
                     decisions=snap["decisions"],
                     degraded=snap["degraded"],
-                    capture_to_send_ms=sends[len(sends) // 2],
+                    capture_to_send_ms=round(to_send, 2) if to_send is not None else 0.0,
                     replaced_before_processing=self.source.replaced_unread if self.source else 0,
                     replaced_before_send=self.out_track.replaced_unsent if self.out_track else 0,
                     budget_ms=snap["budget_ms"],
