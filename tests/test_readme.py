@@ -1,0 +1,96 @@
+"""Docs that run: every ``livefx`` command in README.md's shell blocks, run as written.
+
+What cannot exist on a test machine is replaced, and each replacement is declared here:
+``webcam:N`` becomes ``synthetic`` (no camera), the ``virtualcam`` and ``window`` sinks
+become ``null`` (no v4l2loopback device, no display), ``file:clip.mp4`` is a real clip
+written by the test, and live runs get ``--frames 30`` so they end. ``serve`` gets
+``--port 0``, is asked for its page, then stopped with SIGINT.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO, count_frames, write_video
+
+SUBSTITUTES = {"virtualcam": "null", "window": "null"}
+
+
+def readme_commands() -> list[str]:
+    text = (REPO / "README.md").read_text()
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split("  #")[0].strip()
+            if "livefx " in line:
+                commands.append(line[line.index("livefx ") if "=" not in line.split()[0] else 0 :])
+    return commands
+
+
+def test_the_readme_has_commands_to_check():
+    assert len(readme_commands()) >= 5
+
+
+def prepare(command: str, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """The command as argv for this machine, and its environment (declared replacements only)."""
+    words = shlex.split(command.split("&& ")[-1])
+    env = dict(os.environ)
+    while "=" in words[0]:
+        name, _, value = words.pop(0).partition("=")
+        env[name] = str((REPO / value).resolve())
+    assert words[0] == "livefx", command
+    argv = words[1:]
+    for i, word in enumerate(argv):
+        if word.startswith("webcam"):
+            argv[i] = "synthetic"
+        elif word in SUBSTITUTES:
+            argv[i] = SUBSTITUTES[word]
+        elif word == "file:clip.mp4":
+            argv[i] = f"file:{write_video(tmp_path / 'clip.mp4', 20, (160, 120))}"
+        elif word.startswith("file:"):
+            argv[i] = f"file:{tmp_path / word[5:]}"
+        elif word.endswith((".json", ".jsonl")):
+            argv[i] = str(tmp_path / word)
+    if argv[0] == "run" and "--no-realtime" not in argv:
+        if "--frames" in argv:
+            argv[argv.index("--frames") + 1] = "30"
+        else:
+            argv += ["--frames", "30"]
+    return argv, env
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_a_readme_command_runs(command, tmp_path):
+    argv, env = prepare(command, tmp_path)
+    if "LIVEFX_STYLE_PATH" in command and not Path(env["LIVEFX_STYLE_PATH"]).is_dir():
+        pytest.skip(f"{env['LIVEFX_STYLE_PATH']} is absent (the ../shared teachers)")
+    base = [sys.executable, "-m", "livefx.stream"]
+    if argv[0] == "serve":
+        proc = subprocess.Popen([*base, *argv, "--port", "0"], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            for line in proc.stderr:
+                if "open http" in line:
+                    url = line.split("open ")[1].split(" ")[0]
+                    break
+            else:
+                pytest.fail(f"serve never printed its URL: {command}")
+            with urllib.request.urlopen(url, timeout=10) as page:
+                assert page.status == 200 and b"livefx" in page.read()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=30)
+        return
+    proc = subprocess.run([*base, *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{command}\n{proc.stderr[-2000:]}"
+    for word in argv:
+        if word.startswith("file:") and str(tmp_path) in word and "clip.mp4" not in word:
+            assert count_frames(Path(word[5:])) > 0, word
