@@ -15,6 +15,7 @@ from livefx.stream.errors import LivefxError, UsageError
 from livefx.stream.fit import FITS
 
 if TYPE_CHECKING:
+    import asyncio
     import ssl
 
     from livefx.models.action import ActionModel
@@ -494,6 +495,21 @@ def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     return tls.server_context(cert, key)
 
 
+def stop_on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """SIGTERM (what supervisors send), and SIGINT/SIGHUP unless this process was started
+    with them ignored (nohup, a background job), stop ``serve`` gracefully: sessions
+    closed, outputs finalised."""
+    import signal
+
+    def stopping(name: str) -> None:
+        log.info("stopping (%s): closing sessions and outputs ...", name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        if sig == signal.SIGTERM or signal.getsignal(sig) is not signal.SIG_IGN:
+            loop.add_signal_handler(sig, stopping, sig.name)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
     import errno
@@ -546,8 +562,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
 
     async def run() -> None:
-        ready = asyncio.Event()
-        task = asyncio.ensure_future(server.serve(ready))
+        ready, stop = asyncio.Event(), asyncio.Event()
+        stop_on_signals(asyncio.get_running_loop(), stop)
+        task = asyncio.ensure_future(server.serve(ready, stop))
         listening = asyncio.ensure_future(ready.wait())
         await asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED)
         if not ready.is_set():  # the server failed before listening (e.g. the port is taken)

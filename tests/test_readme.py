@@ -4,7 +4,7 @@ What cannot exist on a test machine is replaced, and each replacement is declare
 ``webcam:N`` becomes ``synthetic`` (no camera), the ``virtualcam`` and ``window`` sinks
 become ``null`` (no v4l2loopback device, no display), ``file:clip.mp4`` is a real clip
 written by the test, and live runs get ``--frames 30`` so they end. ``serve`` gets
-``--port 0``, is asked for its page, then stopped with SIGINT.
+``--port 0``, is asked for its page, then stopped with SIGTERM.
 """
 
 from __future__ import annotations
@@ -86,8 +86,9 @@ def test_a_readme_command_runs(command, tmp_path):
             with urllib.request.urlopen(url, timeout=10) as page:
                 assert page.status == 200 and b"livefx" in page.read()
         finally:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=30)
+        assert proc.returncode == 0, command
         return
     proc = subprocess.run([*base, *argv], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{command}\n{proc.stderr[-2000:]}"

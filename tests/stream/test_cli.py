@@ -272,12 +272,14 @@ def test_serve_logs_one_line_per_session_event_and_library_chatter_only_with_v()
             with connect(f"ws://127.0.0.1:{port}/ws") as ws:
                 ws.recv(timeout=10)
         finally:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(signal.SIGTERM)  # what supervisors send; stops serve gracefully
             rest = proc.communicate(timeout=30)[1]
+        assert proc.returncode == 0, rest
         return "".join(lines) + rest
 
     quiet = session()
     assert "client 127.0.0.1 connected (1 of 4 sessions)" in quiet and "client 127.0.0.1 left" in quiet
+    assert "stopping (SIGTERM)" in quiet
     assert "websockets" not in quiet and "GET /" not in quiet
     verbose = session("-v")
     assert "websockets.server:" in verbose  # the library's own per-connection lines
