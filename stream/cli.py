@@ -67,7 +67,7 @@ def add_engine_args(
         "--style",
         default="default",
         metavar="PATH|NAME|default|none",
-        help=style_help + " (default: default, the best shipped style)",
+        help=style_help + " (default: default, the shipped default: rain_princess)",
     )
     parser.add_argument("--size", default=size_default, metavar="WxH", help=size_help)
     parser.add_argument(
