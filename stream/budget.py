@@ -20,6 +20,14 @@ import numpy as np
 IO_STAGE = "io"
 
 
+class OnLate(Enum):
+    """What a frame gets when even the cheapest rung misses the budget."""
+
+    BEST_EFFORT = "best-effort"  # process it at the cheapest rung anyway: late, counted
+    HOLD = "hold"  # show the last processed frame again
+    PASSTHROUGH = "passthrough"  # send the raw frame
+
+
 class StageKind(Enum):
     REQUIRED = "required"  # the effect itself; may run at a lower scale
     OPTIONAL = "optional"  # may be skipped for a frame (e.g. interpolation)
@@ -45,6 +53,8 @@ class Rung:
     run: tuple[str, ...] = ()
     schedule: tuple[str, ...] = ()
     scalable: frozenset[str] = field(default_factory=frozenset)
+    #: Repeat the last processed frame; ``run`` is what to do when there is none yet.
+    hold: bool = False
 
     @property
     def passthrough(self) -> bool:
@@ -61,6 +71,7 @@ class Plan:
     schedule: tuple[str, ...]
     predicted_ms: float
     remaining_ms: float
+    hold: bool = False
 
     @property
     def passthrough(self) -> bool:
@@ -104,8 +115,12 @@ class CostModel:
         return float(np.percentile(recent, 95)) if recent else None
 
 
-def build_ladder(stages: list[StageSpec], scales: tuple[float, ...]) -> list[Rung]:
-    """Rungs from best to cheapest; rungs that would do the same work are left out."""
+def build_ladder(
+    stages: list[StageSpec], scales: tuple[float, ...], on_late: OnLate = OnLate.BEST_EFFORT
+) -> list[Rung]:
+    """Rungs from best to cheapest; rungs that would do the same work are left out. The
+    last rung is what ``on_late`` says a frame gets when nothing fits the budget: with no
+    required stage (no effect to lose) that is always the raw frame."""
     inline = tuple(s.name for s in stages if s.kind is not StageKind.DEFERRABLE)
     required = tuple(s.name for s in stages if s.kind is StageKind.REQUIRED)
     deferrable = tuple(s.name for s in stages if s.kind is StageKind.DEFERRABLE)
@@ -119,7 +134,13 @@ def build_ladder(stages: list[StageSpec], scales: tuple[float, ...]) -> list[Run
         ladder.append(Rung("skip", run=required, scalable=scalable))
     if scalable and required:
         ladder += [Rung(f"scale_{s:g}", s, required, (), scalable) for s in scales]
-    ladder.append(Rung("passthrough"))
+    cheapest = ladder[-1]
+    if not required or on_late is OnLate.PASSTHROUGH:
+        ladder.append(Rung("passthrough"))
+    elif on_late is OnLate.HOLD:
+        ladder.append(Rung("hold", cheapest.scale, cheapest.run, (), cheapest.scalable, hold=True))
+    else:
+        ladder.append(Rung("best_effort", cheapest.scale, cheapest.run, (), cheapest.scalable))
     return ladder
 
 
@@ -136,8 +157,10 @@ class BudgetPlanner:
         upgrade_margin: float = 0.8,
         probe_every_s: float = 5.0,
         cost: CostModel | None = None,
+        on_late: OnLate = OnLate.BEST_EFFORT,
     ) -> None:
         self.budget_ms = budget_ms
+        self.on_late = on_late
         self.scales = scales
         self.upgrade_after = upgrade_after
         self.upgrade_margin = upgrade_margin
@@ -148,7 +171,7 @@ class BudgetPlanner:
 
     def set_stages(self, stages: list[StageSpec]) -> None:
         """New chain (e.g. style turned on/off): start again from the full rung."""
-        self.ladder = build_ladder(stages, self.scales)
+        self.ladder = build_ladder(stages, self.scales, self.on_late)
         self._share = {s.name: s.share for s in stages}
         self._level = 0
         self._streak = 0
@@ -171,8 +194,9 @@ class BudgetPlanner:
         return total
 
     def best_fitting(self, pixels: int) -> Rung:
-        """The best rung whose predicted cost fits the whole budget (no waiting)."""
-        for rung in self.ladder:
+        """The best rung whose predicted cost fits the whole budget (no waiting); the
+        ``on_late`` rung when none does."""
+        for rung in self.ladder[:-1]:
             if self.predict_ms(rung, pixels) <= self.budget_ms:
                 return rung
         return self.ladder[-1]
@@ -182,8 +206,10 @@ class BudgetPlanner:
         remaining = self.budget_ms - (now_ns - t_capture_ns) / 1e6
         costs = [self.predict_ms(r, pixels) for r in self.ladder]
         level = self._level
-        if costs[level] > remaining:
-            fits = [i for i in range(level, len(costs)) if costs[i] <= remaining]
+        if costs[level] > remaining and level < len(costs) - 1:
+            # The last (on-late) rung is taken only when nothing above it fits, even if
+            # it would (best effort costs what the cheapest rung costs).
+            fits = [i for i in range(level, len(costs) - 1) if costs[i] <= remaining]
             level = fits[0] if fits else len(costs) - 1
             self._streak = 0
         elif level > 0 and costs[level - 1] <= remaining * self.upgrade_margin:
@@ -203,7 +229,7 @@ class BudgetPlanner:
             self._last_probe_ns = now_ns
         rung = self.ladder[chosen]
         self.decisions[rung.name] += 1
-        return Plan(rung.name, rung.scale, rung.run, rung.schedule, costs[chosen], remaining)
+        return Plan(rung.name, rung.scale, rung.run, rung.schedule, costs[chosen], remaining, rung.hold)
 
     def _probe_due(self, now_ns: int) -> bool:
         if self._last_probe_ns is None:

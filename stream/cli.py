@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from livefx.models.accel import BACKENDS, DTYPES
 from livefx.stream import __version__
+from livefx.stream.budget import OnLate
 from livefx.stream.errors import LivefxError, UsageError
 from livefx.stream.fit import FITS
 
@@ -33,8 +34,9 @@ examples:
   livefx run --source file:clip.mp4 --no-realtime --sink file:styled.mp4 --style candy.pth
 
 In real time (the default) frames that arrive while the worker is busy are dropped and
-counted, and the budget planner lowers quality (smaller processing scale, then pass-
-through) when a frame would miss its deadline (capture time + --budget-ms).
+counted, and the budget planner lowers quality (optional work skipped, smaller processing
+scale) when a frame would miss its deadline (capture time + --budget-ms); when even the
+cheapest plan misses it, --on-late says what the frame gets (default: processed anyway).
 --no-realtime processes every frame in order instead: for offline rendering and tests.
 """
 
@@ -83,6 +85,14 @@ def add_engine_args(
         default=100.0,
         metavar="MS",
         help="per-frame latency budget from capture to sink (default: 100)",
+    )
+    parser.add_argument(
+        "--on-late",
+        default=OnLate.BEST_EFFORT.value,
+        choices=[o.value for o in OnLate],
+        help="when even the cheapest plan (lowest scale, optional work skipped) misses the budget:"
+        " best-effort processes the frame anyway (late; frames that arrive meanwhile are dropped),"
+        " hold repeats the last processed frame, passthrough sends the raw frame (default: best-effort)",
     )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     parser.add_argument(
@@ -437,6 +447,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     motion = motion_stage(args, converter)
     config = PipelineConfig(
         budget_ms=args.budget_ms,
+        on_late=OnLate(args.on_late),
         realtime=args.realtime,
         fps=args.fps,
         max_frames=args.frames,
@@ -538,6 +549,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         FrameConverter(device, resolve_dtype(args.precision, device)),
         resolve_style(args.style),
         budget_ms=args.budget_ms,
+        on_late=OnLate(args.on_late),
         size=size,
         fit=args.fit,
         backend=args.backend,

@@ -17,8 +17,13 @@ log = logging.getLogger("livefx.degrade")
 
 #: What each kind means for the viewer, and what to change.
 MESSAGES = {
-    "passthrough": "frames pass through unprocessed: even the cheapest plan misses the budget;"
+    "passthrough": "frames pass through unprocessed: even the cheapest plan misses the budget"
+    " (--on-late passthrough); raise --budget-ms, lower --size, or run on a GPU",
+    "over_budget": "even the cheapest plan misses the budget, so frames are processed late at the"
+    " lowest scale (--on-late best-effort): latency is the compute time and frames are dropped;"
     " raise --budget-ms, lower --size, or run on a GPU",
+    "repeated": "even the cheapest plan misses the budget, so the last processed frame is shown"
+    " again (--on-late hold); raise --budget-ms, lower --size, or run on a GPU",
     "scaled": "the effect runs at reduced resolution to hold the budget;"
     " raise --budget-ms or lower --size for full detail",
     "held": "in-between frames are held copies, not interpolated (no time left in the budget);"
@@ -48,9 +53,12 @@ class DegradeWatch:
                 self._warn(MESSAGES[kind])
 
     def observe_decision(self, decision: str) -> None:
-        """The planner's rung for one frame (``full``, ``defer``, ``skip``, ``scale_*``, ``passthrough``)."""
+        """The planner's rung for one frame (``full``, ``defer``, ``skip``, ``scale_*``, and
+        the on-late rung: ``best_effort``, ``hold`` or ``passthrough``)."""
         self.observe(
             passthrough=decision == "passthrough",
+            over_budget=decision == "best_effort",
+            repeated=decision == "hold",
             scaled=decision.startswith("scale_"),
             deferred=decision == "defer",
         )

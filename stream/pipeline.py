@@ -12,7 +12,7 @@ from pathlib import Path
 from livefx.models.action.load import ActionModel
 from livefx.models.stage import STYLE_STAGE, LiveModel, Stage
 from livefx.stream.actions import ACTIONS_STAGE, ActionsConfig, ActionStage, LabelEvent
-from livefx.stream.budget import BudgetPlanner, StageSpec
+from livefx.stream.budget import BudgetPlanner, OnLate, StageSpec
 from livefx.stream.bus import SinkRunner
 from livefx.stream.capture import CaptureThread
 from livefx.stream.control import ControlQueue, SetBudget, SetKeepRegion, SetMotion, StageSwap
@@ -33,6 +33,8 @@ log = logging.getLogger("livefx")
 @dataclass
 class PipelineConfig:
     budget_ms: float = 100.0
+    #: What a frame gets when even the cheapest plan misses the budget (see stream.budget).
+    on_late: OnLate = OnLate.BEST_EFFORT
     realtime: bool = True
     fps: float | None = None
     max_frames: int | None = None
@@ -93,7 +95,8 @@ class Pipeline:
         self.draw_labels = False
         specs = [b.spec for b in stages] + ([MOTION_SPEC] if self.motion else [])
         specs += [self.actions_config.spec] if actions is not None else []
-        self.planner = BudgetPlanner(specs, config.budget_ms)
+        self.planner = BudgetPlanner(specs, config.budget_ms, on_late=config.on_late)
+        self.stats.on_late = config.on_late.value
         self.frames_in = Ring(config.ring_capacity, lossless=not config.realtime)
         self.frames_out = Ring(config.out_capacity, lossless=not config.realtime)
         self.capture: CaptureThread | None = None
@@ -121,17 +124,23 @@ class Pipeline:
                 self.planner.cost.observe(spec.name, pixels, ms)
         if self.action_model is not None and self.actions is None:
             self._build_actions(width, height)
-        best = self.planner.best_fitting(width * height)
-        if self.stages and best.passthrough:
-            cheapest = self.planner.predict_ms(self.planner.ladder[-2], width * height)
+        ladder = self.planner.ladder
+        if self.stages and self.planner.best_fitting(width * height) is ladder[-1]:
+            outcome = {
+                OnLate.BEST_EFFORT: "be processed late at that rung, dropping the frames that arrive meanwhile",
+                OnLate.HOLD: "repeat the last processed frame",
+                OnLate.PASSTHROUGH: "pass through unprocessed",
+            }[self.config.on_late]
             log.warning(
                 "even the cheapest rung (%s, ~%.0f ms) misses the %g ms budget at %dx%d: frames"
-                " will pass through unprocessed; raise --budget-ms or lower --size",
-                self.planner.ladder[-2].name,
-                cheapest,
+                " will %s (--on-late %s); raise --budget-ms or lower --size",
+                ladder[-2].name,
+                self.planner.predict_ms(ladder[-2], width * height),
                 self.config.budget_ms,
                 width,
                 height,
+                outcome,
+                self.config.on_late.value,
             )
 
     def _build_actions(self, width: int, height: int) -> None:

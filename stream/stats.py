@@ -38,6 +38,8 @@ class RunStats:
     def __init__(self, budget_ms: float, device: str) -> None:
         self.budget_ms = budget_ms
         self.device = device
+        #: What frames get when even the cheapest plan misses the budget (``--on-late``).
+        self.on_late = "best-effort"
         self._lock = threading.Lock()
         self.frames_out = 0
         self.deadline_misses = 0
@@ -104,6 +106,7 @@ class RunStats:
                 "frames_dropped": self.frames_dropped,
                 "deadline_misses": self.deadline_misses,
                 "budget_ms": self.budget_ms,
+                "on_late": self.on_late,
                 "device": self.device,
                 "latency_ms": percentiles(self._latency),
                 "stages": stages,

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -86,6 +87,8 @@ class Worker(threading.Thread):
         #: Interpolation/stabilization on (``SetMotion``).
         self.motion_enabled = True
         self._last_out: Frame | None = None
+        #: The last frame the effect produced (what an ``on_late=hold`` plan shows again).
+        self._last_processed: np.ndarray | None = None
         #: The action classifier beside the frame path (its spec is among the planner's stages).
         self.actions = actions
         self._stop_event = threading.Event()
@@ -185,6 +188,9 @@ class Worker(threading.Thread):
         return Plan(rung.name, rung.scale, rung.run, rung.schedule, 0.0, float("inf"))
 
     def _process(self, frame: Frame, plan: Plan) -> Processed:
+        held = self._last_processed
+        if plan.hold and held is not None and held.shape[:2] == frame.image.shape[:2]:
+            return Processed(held.copy(), [], {})  # post steps draw on it; sinks may hold the old one
         if plan.passthrough:
             if self.motion is not None:
                 self.motion.reset()  # an unprocessed frame breaks the processed sequence
@@ -229,4 +235,5 @@ class Worker(threading.Thread):
         io_ms = (time.perf_counter() - t_start) * 1e3 - sum(stage_ms.values())
         stage_ms[IO_STAGE] = io_ms
         self.planner.cost.observe(IO_STAGE, frame.width * frame.height, io_ms)
+        self._last_processed = image
         return Processed(image, between_images, stage_ms)

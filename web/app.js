@@ -281,7 +281,8 @@
     $("decoded").textContent = s.framesDecoded;
     $("dropped").textContent = server.frames_dropped ?? "-";
     $("stages").textContent = Object.entries(server.stages || {}).map(([k, v]) => `${k} ${v.p95.toFixed(0)} ms`).join(", ") || "-";
-    $("decisions").textContent = Object.entries(server.decisions || {}).map(([k, v]) => `${k} ${v}`).join(", ") || "-";
+    const decisions = Object.entries(server.decisions || {}).map(([k, v]) => `${k} ${v}`).join(", ");
+    $("decisions").textContent = decisions ? `${decisions} (when late: ${server.on_late})` : "-";
     const degraded = Object.values(server.degraded || {});
     $("degraded").textContent = degraded.join(" · ") || "no";
     $("degraded").classList.toggle("warn", degraded.length > 0);

@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from livefx.models.action.load import ActionModel
 from livefx.stream.actions import ActionsConfig
+from livefx.stream.budget import OnLate
 from livefx.stream.device import FrameConverter
 from livefx.stream.errors import LivefxError
 from livefx.stream.frame import now_ns
@@ -37,6 +38,7 @@ class SessionSettings:
     converter: FrameConverter
     style: Path | None
     budget_ms: float = 100.0
+    on_late: OnLate = OnLate.BEST_EFFORT
     size: tuple[int, int] = (640, 480)
     #: How a server-side source's frames meet ``size`` (see stream.fit).
     fit: str = "pad"
@@ -90,7 +92,13 @@ def build_hub(
         [fan_out, *sinks],
         style_stages(settings.style, settings.converter, settings.backend),
         settings.converter,
-        PipelineConfig(budget_ms=settings.budget_ms, size=settings.size, fit=settings.fit, backend=settings.backend),
+        PipelineConfig(
+            budget_ms=settings.budget_ms,
+            on_late=settings.on_late,
+            size=settings.size,
+            fit=settings.fit,
+            backend=settings.backend,
+        ),
         settings.motion_stage(),
         settings.actions,
         settings.actions_config,
@@ -201,7 +209,7 @@ class Session:
         s = self.settings
         sink = TrackSink(loop)
         sink.add(self.out_track)
-        config = PipelineConfig(budget_ms=s.budget_ms, size=None, backend=s.backend)
+        config = PipelineConfig(budget_ms=s.budget_ms, on_late=s.on_late, size=None, backend=s.backend)
         stages = style_stages(s.style, s.converter, s.backend)
         pipeline = Pipeline(
             self.source, [sink], stages, s.converter, config, s.motion_stage(), s.actions, s.actions_config
@@ -265,6 +273,7 @@ class Session:
                     replaced_before_processing=self.source.replaced_unread if self.source else 0,
                     replaced_before_send=self.out_track.replaced_unsent if self.out_track else 0,
                     budget_ms=snap["budget_ms"],
+                    on_late=snap["on_late"],
                 )
             )
 

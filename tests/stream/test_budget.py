@@ -1,7 +1,8 @@
-from livefx.stream.budget import IO_STAGE, BudgetPlanner, CostModel, StageKind, StageSpec, build_ladder
+from livefx.stream.budget import IO_STAGE, BudgetPlanner, CostModel, OnLate, StageKind, StageSpec, build_ladder
 
 MS = 1_000_000  # ns per ms
 PX = 640 * 480
+STYLE_ONLY = (StageSpec("stylize"),)
 
 
 def planner(cost_ms: float, budget: float = 100, **kw) -> BudgetPlanner:
@@ -12,7 +13,7 @@ def planner(cost_ms: float, budget: float = 100, **kw) -> BudgetPlanner:
 
 
 def test_ladder_collapses_rungs_that_do_nothing_different():
-    names = [r.name for r in build_ladder([StageSpec("stylize")], (0.75, 0.5))]
+    names = [r.name for r in build_ladder([StageSpec("stylize")], (0.75, 0.5), OnLate.PASSTHROUGH)]
     assert names == ["full", "scale_0.75", "scale_0.5", "passthrough"]
     full = build_ladder(
         [
@@ -21,6 +22,7 @@ def test_ladder_collapses_rungs_that_do_nothing_different():
             StageSpec("actions", StageKind.DEFERRABLE, scalable=False),
         ],
         (0.5,),
+        OnLate.PASSTHROUGH,
     )
     assert [r.name for r in full] == ["full", "defer", "skip", "scale_0.5", "passthrough"]
     assert full[0].schedule == ("actions",) and full[1].schedule == ()
@@ -55,11 +57,49 @@ def test_time_already_spent_waiting_counts_against_the_budget():
     assert p2.plan(PX, 0, 50 * MS).decision == "scale_0.75"  # 62 > 50, 35.75 fits
 
 
-def test_passthrough_when_nothing_fits():
-    p = planner(1000)
+def test_the_last_rung_is_what_a_late_frame_gets():
+    def last(on_late: OnLate, stages: tuple[StageSpec, ...] = STYLE_ONLY):
+        return build_ladder(list(stages), (0.75, 0.5), on_late)[-1]
+
+    best = last(OnLate.BEST_EFFORT)
+    assert (best.name, best.run, best.scale, best.hold) == ("best_effort", ("stylize",), 0.5, False)
+    hold = last(OnLate.HOLD)
+    assert (hold.name, hold.run, hold.scale, hold.hold) == ("hold", ("stylize",), 0.5, True)
+    assert last(OnLate.PASSTHROUGH).passthrough
+    # With no effect to lose (interpolation only) a late frame is the raw frame whatever the policy.
+    only_motion = (StageSpec("interpolate", StageKind.OPTIONAL, scalable=False),)
+    assert last(OnLate.BEST_EFFORT, only_motion).passthrough and last(OnLate.HOLD, only_motion).passthrough
+
+
+def test_passthrough_when_nothing_fits_and_asked_for():
+    p = planner(1000, on_late=OnLate.PASSTHROUGH)
     plan = p.plan(PX, 0, 0)
     assert plan.passthrough and plan.decision == "passthrough"
     assert p.best_fitting(PX).passthrough
+
+
+def test_by_default_a_late_frame_is_still_processed_at_the_cheapest_rung():
+    p = planner(1000)  # even half scale (250 ms) misses 100 ms
+    plan = p.plan(PX, 0, 0)
+    assert plan.decision == "best_effort" and plan.run == ("stylize",) and plan.scale == 0.5
+    assert not plan.passthrough and not plan.hold
+    assert p.best_fitting(PX).name == "best_effort"
+    # An already-late frame with a cheap chain: the best-effort rung, not a raw frame.
+    assert planner(20).plan(PX, 0, 150 * MS).decision == "best_effort"
+
+
+def test_hold_plans_say_hold_and_still_name_the_cheapest_work():
+    plan = planner(1000, on_late=OnLate.HOLD).plan(PX, 0, 0)
+    assert plan.decision == "hold" and plan.hold and plan.run == ("stylize",) and plan.scale == 0.5
+
+
+def test_the_late_rung_is_left_as_soon_as_a_real_rung_fits():
+    p = planner(1000, upgrade_after=3)
+    assert p.plan(PX, 0, 0).decision == "best_effort"
+    for _ in range(30):
+        p.cost.observe("stylize", PX, 120)  # half scale now costs 30 ms: fits with headroom
+    decisions = [p.plan(PX, 0, 0).decision for _ in range(3)]
+    assert decisions == ["best_effort", "best_effort", "scale_0.5"]
 
 
 def test_hysteresis_no_flapping_near_the_boundary():
@@ -87,11 +127,11 @@ def test_steps_down_immediately():
     assert p.plan(PX, 0, 0).decision == "full"
     for _ in range(30):
         p.cost.observe("stylize", PX, 500)  # even half scale (125 ms) misses now
-    assert p.plan(PX, 0, 0).decision == "passthrough"
+    assert p.plan(PX, 0, 0).decision == "best_effort"
 
 
 def test_probe_retries_the_next_rung_up_now_and_then():
-    p = planner(1000, probe_every_s=1.0)
+    p = planner(1000, probe_every_s=1.0, on_late=OnLate.PASSTHROUGH)
     assert p.plan(PX, 0, 0).decision == "passthrough"
     assert p.plan(PX, 0, 500 * MS).decision == "passthrough"
     assert p.plan(PX, 0, 1100 * MS).decision == "scale_0.5"  # probe

@@ -37,3 +37,17 @@ def test_the_stats_document_lists_what_degrades_now():
     for seq in range(60):
         stats.record(FrameRecord(seq=seq, decision="scale_0.5", latency_ms=10.0, missed_deadline=False))
     assert stats.snapshot()["degraded"] == {"scaled": MESSAGES["scaled"]}
+
+
+def test_each_on_late_outcome_is_its_own_kind_and_names_its_option():
+    for decision, kind, option in [
+        ("best_effort", "over_budget", "--on-late best-effort"),
+        ("hold", "repeated", "--on-late hold"),
+        ("passthrough", "passthrough", "--on-late passthrough"),
+    ]:
+        warnings = []
+        watch = DegradeWatch(window=10, share=0.5, warn=warnings.append)
+        for _ in range(10):
+            watch.observe_decision(decision)
+        assert watch.active() == [kind] and warnings == [MESSAGES[kind]]
+        assert option in warnings[0] and "--budget-ms" in warnings[0]

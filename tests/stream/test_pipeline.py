@@ -5,6 +5,7 @@ import tracemalloc
 
 import numpy as np
 
+from livefx.stream.budget import OnLate
 from livefx.stream.sinks.null import NullSink
 from livefx.stream.sources.base import Source
 from livefx.stream.sources.synthetic import SyntheticSource
@@ -147,3 +148,63 @@ def test_a_pipeline_is_a_context_manager_that_frees_its_threads():
     with p:
         pass  # leaving early (an error in the caller): the endless source is stopped too
     assert not any(t.is_alive() for t in (p.capture, p.worker, *p.runners))
+
+
+class CountingSource(Source):
+    """Grey frames whose level is the frame number (times 3), so a test can tell which
+    input an output came from and whether it was inverted."""
+
+    spec = "counting"
+    fps = 100.0
+
+    def __init__(self, frames: int) -> None:
+        self.frames, self.n = frames, 0
+
+    @property
+    def size(self):
+        return (64, 48)
+
+    def open(self):
+        pass
+
+    def read(self):
+        if self.n >= self.frames:
+            return None
+        self.n += 1
+        return np.full((48, 64, 3), 3 * self.n, np.uint8), self.n / self.fps
+
+
+def late_run(on_late: OnLate) -> tuple[list[int], dict]:
+    # A 30 ms stage against a 5 ms budget: even the cheapest rung misses every deadline.
+    sink = Collect(in_order=True)
+    p = pipeline(CountingSource(40), [sink], SlowInvert(30), budget_ms=5, on_late=on_late)
+    p.open()
+    stats = p.run(log_every_s=0)
+    levels = [int(np.median(f.image)) for f in sink.frames]
+    return levels, stats
+
+
+def test_a_late_styled_stream_shows_processed_frames_by_default():
+    levels, stats = late_run(OnLate.BEST_EFFORT)
+    inputs = {3 * n for n in range(1, 41)}
+    assert stats["decisions"].get("best_effort", 0) > 0 and "passthrough" not in stats["decisions"]
+    assert all(255 - level in inputs for level in levels), levels  # every output inverted: styled
+    assert len(set(levels)) == len(levels)  # each a fresh frame
+    assert stats["frames_dropped"] > 0 and stats["deadline_misses"] > 0 and stats["on_late"] == "best-effort"
+
+
+def test_on_late_hold_repeats_the_last_processed_frame():
+    levels, stats = late_run(OnLate.HOLD)
+    inputs = {3 * n for n in range(1, 41)}
+    assert stats["decisions"].get("hold", 0) > 0
+    assert all(255 - level in inputs for level in levels), levels  # processed, never raw
+    # The first frame had nothing to hold, so it was processed; late frames repeat it
+    # (a periodic probe of the rung above may add a fresh one).
+    assert len(set(levels)) < len(levels) and levels.count(levels[0]) > len(levels) // 2
+
+
+def test_on_late_passthrough_sends_raw_frames():
+    levels, stats = late_run(OnLate.PASSTHROUGH)
+    inputs = {3 * n for n in range(1, 41)}
+    assert stats["decisions"].get("passthrough", 0) > 0
+    assert sum(level in inputs for level in levels) >= len(levels) - 1  # raw (a probe may style one)
