@@ -42,6 +42,9 @@ class StageSpec:
     #: Fraction of frames the stage runs on (a deferrable stage run every k-th frame: 1/k);
     #: its cost is charged to each frame in that proportion.
     share: float = 1.0
+    #: An optional stage that can also run at this lower internal scale (e.g. optical flow
+    #: at half resolution, upsampled): the planner tries that before dropping the stage.
+    reduced: float | None = None
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,17 @@ class Rung:
     scalable: frozenset[str] = field(default_factory=frozenset)
     #: Repeat the last processed frame; ``run`` is what to do when there is none yet.
     hold: bool = False
+    #: (stage, internal scale) for the optional stages this rung runs reduced.
+    reduced: tuple[tuple[str, float], ...] = ()
 
     @property
     def passthrough(self) -> bool:
         return not self.run
+
+    def pixels_for(self, name: str, pixels: int) -> int:
+        """The pixel count ``name`` works on in this rung, for a frame of ``pixels``."""
+        factor = self.scale if name in self.scalable else dict(self.reduced).get(name, 1.0)
+        return int(pixels * factor * factor)
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,7 @@ class Plan:
     predicted_ms: float
     remaining_ms: float
     hold: bool = False
+    reduced: tuple[tuple[str, float], ...] = ()
 
     @property
     def passthrough(self) -> bool:
@@ -118,29 +129,40 @@ class CostModel:
 def build_ladder(
     stages: list[StageSpec], scales: tuple[float, ...], on_late: OnLate = OnLate.BEST_EFFORT
 ) -> list[Rung]:
-    """Rungs from best to cheapest; rungs that would do the same work are left out. The
-    last rung is what ``on_late`` says a frame gets when nothing fits the budget: with no
-    required stage (no effect to lose) that is always the raw frame."""
+    """Rungs from best to cheapest; rungs that would do the same work are left out.
+
+    Deferrable work goes first. Optional stages that can run reduced (``StageSpec.reduced``)
+    keep running, reduced, while the effect scales down, and are dropped only after that
+    (interpolation halving the frame rate shows more than a softer style); other optional
+    stages are dropped before the effect scales. The last rung is what ``on_late`` says a
+    frame gets when nothing fits: with no required stage (no effect to lose) that is
+    always the raw frame."""
     inline = tuple(s.name for s in stages if s.kind is not StageKind.DEFERRABLE)
     required = tuple(s.name for s in stages if s.kind is StageKind.REQUIRED)
     deferrable = tuple(s.name for s in stages if s.kind is StageKind.DEFERRABLE)
     scalable = frozenset(s.name for s in stages if s.scalable and s.kind is StageKind.REQUIRED)
+    reducible = tuple((s.name, s.reduced) for s in stages if s.kind is StageKind.OPTIONAL and s.reduced)
     if not inline:
         return [Rung("full", schedule=deferrable), Rung("defer")] if deferrable else [Rung("full")]
     ladder = [Rung("full", run=inline, schedule=deferrable, scalable=scalable)]
     if deferrable:
         ladder.append(Rung("defer", run=inline, scalable=scalable))
-    if required != inline:
-        ladder.append(Rung("skip", run=required, scalable=scalable))
-    if scalable and required:
-        ladder += [Rung(f"scale_{s:g}", s, required, (), scalable) for s in scales]
+    scaled = [s for s in scales if scalable and required]
+    if reducible:
+        ladder.append(Rung("reduced", run=inline, scalable=scalable, reduced=reducible))
+        ladder += [Rung(f"scale_{s:g}", s, inline, (), scalable, reduced=reducible) for s in scaled]
+        ladder.append(Rung("skip", ladder[-1].scale, required, (), scalable))
+    else:
+        if required != inline:
+            ladder.append(Rung("skip", run=required, scalable=scalable))
+        ladder += [Rung(f"scale_{s:g}", s, required, (), scalable) for s in scaled]
     cheapest = ladder[-1]
     if not required or on_late is OnLate.PASSTHROUGH:
         ladder.append(Rung("passthrough"))
     elif on_late is OnLate.HOLD:
-        ladder.append(Rung("hold", cheapest.scale, cheapest.run, (), cheapest.scalable, hold=True))
+        ladder.append(Rung("hold", cheapest.scale, cheapest.run, (), cheapest.scalable, True, cheapest.reduced))
     else:
-        ladder.append(Rung("best_effort", cheapest.scale, cheapest.run, (), cheapest.scalable))
+        ladder.append(Rung("best_effort", cheapest.scale, cheapest.run, (), cheapest.scalable, False, cheapest.reduced))
     return ladder
 
 
@@ -187,8 +209,7 @@ class BudgetPlanner:
         if not rung.passthrough:
             total += self.cost.predict(IO_STAGE, pixels) or 0.0
         for name in rung.run:
-            px = int(pixels * rung.scale * rung.scale) if name in rung.scalable else pixels
-            total += self.cost.predict(name, px) or 0.0
+            total += self.cost.predict(name, rung.pixels_for(name, pixels)) or 0.0
         for name in rung.schedule:  # runs beside the frame path, every 1/share frames
             total += (self.cost.predict(name, pixels) or 0.0) * self._share.get(name, 1.0)
         return total
@@ -229,7 +250,7 @@ class BudgetPlanner:
             self._last_probe_ns = now_ns
         rung = self.ladder[chosen]
         self.decisions[rung.name] += 1
-        return Plan(rung.name, rung.scale, rung.run, rung.schedule, costs[chosen], remaining, rung.hold)
+        return Plan(rung.name, rung.scale, rung.run, rung.schedule, costs[chosen], remaining, rung.hold, rung.reduced)
 
     def _probe_due(self, now_ns: int) -> bool:
         if self._last_probe_ns is None:

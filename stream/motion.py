@@ -73,9 +73,12 @@ class MotionStage:
     def reset(self) -> None:
         self._prev_in = self._prev_out = None
 
-    def step(self, frame_in: torch.Tensor, frame_out: torch.Tensor, *, run_flow: bool = True) -> MotionResult:
+    def step(
+        self, frame_in: torch.Tensor, frame_out: torch.Tensor, *, run_flow: bool = True, flow_scale: float = 1.0
+    ) -> MotionResult:
         """``frame_in``: the input as the worker saw it; ``frame_out``: its processed result
-        (same size). ``run_flow=False`` (the planner skipped the stage): no model work."""
+        (same size). ``run_flow=False`` (the planner skipped the stage): no model work.
+        ``flow_scale`` < 1 finds the motion at that fraction of the size (cheaper, coarser)."""
         prev_in, prev_out = self._prev_in, self._prev_out
         usable = prev_in is not None and prev_out is not None and prev_in.shape == frame_in.shape
         between: list[torch.Tensor] = []
@@ -83,9 +86,9 @@ class MotionStage:
         ran = usable and run_flow
         if ran:
             assert prev_in is not None and prev_out is not None
-            passes = {t: self.flow(prev_in, frame_in, t) for t in self.config.times}
+            passes = {t: self.flow(prev_in, frame_in, t, flow_scale) for t in self.config.times}
             if self.config.stabilize:
-                mid = passes.get(0.5) or self.flow(prev_in, frame_in, 0.5)
+                mid = passes.get(0.5) or self.flow(prev_in, frame_in, 0.5, flow_scale)
                 current = self._stabilize(mid, prev_in, prev_out, frame_in, frame_out)
             between = [blend_with(passes[t], prev_out, current).clamp_(0, 1) for t in self.config.times]
         self._prev_in, self._prev_out = frame_in, current

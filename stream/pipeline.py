@@ -166,7 +166,8 @@ class Pipeline:
         width, height = self.frame_size
         t0 = time.perf_counter()
         costs = {}
-        for scale in (1.0, *self.planner.scales) if spec.scalable else (1.0,):
+        scales = (1.0, *self.planner.scales) if spec.scalable else (1.0, *([spec.reduced] if spec.reduced else []))
+        for scale in scales:
             h, w = max(4, int(height * scale)), max(4, int(width * scale))
             log.info("warming up %s at %dx%d ...", spec.name, w, h)
             costs[w * h] = stage.warmup(h, w)

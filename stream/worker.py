@@ -32,7 +32,8 @@ from livefx.stream.stats import FrameRecord, RunStats
 log = logging.getLogger("livefx.worker")
 
 
-MOTION_SPEC = StageSpec(MOTION_STAGE, StageKind.OPTIONAL, scalable=False)
+#: Interpolation is optional; under time pressure its flow is found at half size first.
+MOTION_SPEC = StageSpec(MOTION_STAGE, StageKind.OPTIONAL, scalable=False, reduced=0.5)
 
 
 @dataclass
@@ -217,12 +218,14 @@ class Worker(threading.Thread):
                 self.motion.reset()
             elif self.motion is not None:
                 t0 = time.perf_counter()
-                result = self.motion.step(x_in, x, run_flow=MOTION_STAGE in plan.run)
+                flow_scale = dict(plan.reduced).get(MOTION_STAGE, 1.0)
+                result = self.motion.step(x_in, x, run_flow=MOTION_STAGE in plan.run, flow_scale=flow_scale)
                 x, between = result.current, result.between
                 synchronize(x.device)
                 if result.ran:
                     stage_ms[MOTION_STAGE] = (time.perf_counter() - t0) * 1e3
-                    self.planner.cost.observe(MOTION_STAGE, h * w, stage_ms[MOTION_STAGE])
+                    flow_pixels = int(h * w * flow_scale * flow_scale)
+                    self.planner.cost.observe(MOTION_STAGE, flow_pixels, stage_ms[MOTION_STAGE])
             image = self.converter.to_image(x)
             between_images = [self.converter.to_image(b) for b in between]
         except Exception:  # noqa: BLE001 - keep the stream alive, pass the frame through

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from livefx.models.accel import accelerate
@@ -38,12 +39,21 @@ class FlowStage:
         self.run, self.accel = accelerate(_PackedIFNet(net), device, backend=backend, dtype=dtype)
 
     @torch.inference_mode()
-    def __call__(self, img0: torch.Tensor, img1: torch.Tensor, t: float = 0.5) -> Interpolation:
-        """``img0``/``img1``: 1 x 3 x H x W in [0, 1] on the stage's device."""
+    def __call__(self, img0: torch.Tensor, img1: torch.Tensor, t: float = 0.5, scale: float = 1.0) -> Interpolation:
+        """``img0``/``img1``: 1 x 3 x H x W in [0, 1] on the stage's device. ``scale`` < 1
+        finds the motion on frames shrunk by that factor (about scale^2 of the cost) and
+        returns frame, flow and mask upsampled to H x W (flow in full-size pixels)."""
+        size = img0.shape[-2:]
+        if scale != 1.0:
+            img0, img1 = (F.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True) for x in (img0, img1))
         x0, (h, w) = pad_to_multiple(img0.to(self.dtype))
         x1, _ = pad_to_multiple(img1.to(self.dtype))
         plane = torch.full_like(x0[:, :1], t)
         out = self.run(torch.cat((x0, x1, plane), 1))[..., :h, :w]
+        if scale != 1.0:
+            out = F.interpolate(out.float(), size=size, mode="bilinear", align_corners=False)
+            out[:, 3:7:2] *= size[-1] / w  # flow (x0, y0, x1, y1) in the full-size frame's pixels
+            out[:, 4:7:2] *= size[-2] / h
         return Interpolation(out[:, :3].clamp(0, 1), out[:, 3:7].float(), out[:, 7:8].float())
 
     @torch.inference_mode()

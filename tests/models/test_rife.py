@@ -12,7 +12,7 @@ import torch
 from livefx.models.errors import WeightsError
 from livefx.models.registry import DEFAULT_RIFE
 from livefx.models.rife import IFNet, IFNetConfig, load_ifnet, pad_to_multiple, warp
-from livefx.models.rife.stage import FlowStage
+from livefx.models.rife.stage import FlowStage, blend_with
 from livefx.models.train.data import skimage_image
 
 CPU = torch.device("cpu")
@@ -123,6 +123,21 @@ def test_the_trained_default_recovers_a_known_translation_at_the_midpoint(defaul
     fx0, fx1 = float(r.flow[0, 0][inner[1:]].median()), float(r.flow[0, 2][inner[1:]].median())
     assert abs(fx0 - 4) < 0.75 and abs(fx1 + 4) < 0.75
     assert abs(float(r.flow[0, 1][inner[1:]].median())) < 0.5
+
+
+def test_flow_found_at_half_size_is_returned_in_full_size_pixels(default_stage):
+    """The planner's cheaper flow (``scale=0.5``): the same motion, in the caller's pixels."""
+    img = skimage_image("chelsea")
+    f0, middle, f1 = (_tensor(img[40:200, 60 + k : 260 + k]) for k in (0, 6, 12))  # 200x160, 12 px apart
+    r = default_stage(f0, f1, 0.5, scale=0.5)
+    assert r.frame.shape == f0.shape and r.flow.shape[-2:] == f0.shape[-2:] and r.mask.shape[-2:] == f0.shape[-2:]
+    inner = (..., slice(24, -24), slice(32, -32))
+    fx0, fx1 = float(r.flow[0, 0][inner[1:]].median()), float(r.flow[0, 2][inner[1:]].median())
+    assert abs(fx0 - 6) < 1.5 and abs(fx1 + 6) < 1.5  # +-6 px at the midpoint, not the half-size +-3
+    assert abs(float(r.flow[0, 1][inner[1:]].median())) < 0.75
+    moved = blend_with(r, f0, f1)
+    blend = (f0 + f1) / 2
+    assert _psnr(moved[inner], middle[inner]) > _psnr(blend[inner], middle[inner]) + 3
 
 
 @pytest.mark.parametrize("t", [0.25, 0.75])

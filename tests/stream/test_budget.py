@@ -156,3 +156,32 @@ def test_optional_and_deferrable_stages_go_first():
     p2.cost.observe("interpolate", PX, 60)
     plan = p2.plan(PX, 0, 0)
     assert plan.decision == "skip" and plan.run == ("stylize",)
+
+
+def test_a_reducible_optional_stage_runs_reduced_while_the_effect_scales_down():
+    stages = [
+        StageSpec("stylize"),
+        StageSpec("interpolate", StageKind.OPTIONAL, scalable=False, reduced=0.5),
+        StageSpec("actions", StageKind.DEFERRABLE, scalable=False),
+    ]
+    ladder = build_ladder(stages, (0.75, 0.5))
+    assert [r.name for r in ladder] == ["full", "defer", "reduced", "scale_0.75", "scale_0.5", "skip", "best_effort"]
+    assert all(r.run == ("stylize", "interpolate") for r in ladder[1:5])
+    assert [r.pixels_for("interpolate", PX) for r in ladder[:5]] == [PX, PX, PX // 4, PX // 4, PX // 4]
+    assert [r.pixels_for("stylize", PX) for r in ladder[:5]] == [PX, PX, PX, int(PX * 0.75**2), PX // 4]
+    assert ladder[5].run == ("stylize",) and ladder[5].scale == 0.5  # interpolation dropped last
+    # Interpolation alone: half-size flow, then none.
+    alone = build_ladder([stages[1]], (0.75, 0.5))
+    assert [r.name for r in alone] == ["full", "reduced", "skip", "passthrough"] and alone[2].passthrough
+
+
+def test_the_planner_prices_the_reduced_stage_at_its_own_size():
+    p = BudgetPlanner([StageSpec("stylize"), StageSpec("interpolate", StageKind.OPTIONAL, reduced=0.5)], 100)
+    p.cost.observe("stylize", PX, 60)
+    p.cost.observe("stylize", PX * 9 // 16, 34)
+    p.cost.observe("interpolate", PX, 60)  # full-size flow: 120 in all, misses
+    p.cost.observe("interpolate", PX // 4, 15)  # half-size flow: 75, fits
+    plan = p.plan(PX, 0, 0)
+    assert plan.decision == "reduced" and plan.scale == 1.0 and dict(plan.reduced) == {"interpolate": 0.5}
+    assert plan.predicted_ms == 75
+    assert p.plan(PX, 0, 30 * MS).decision == "scale_0.75"  # 34 + 15 fits 70 ms left
