@@ -17,7 +17,6 @@ import argparse
 import numpy as np
 import torch
 
-from bench.common import machine, write_results
 from livefx.models.action import load_action_model
 from livefx.models.registry import DEFAULT_ACTIONS, DEFAULT_STYLE, available_styles
 from livefx.models.stage import STYLE_STAGE
@@ -31,6 +30,8 @@ from livefx.stream.process import freeze_startup_heap
 from livefx.stream.sinks.null import NullSink
 from livefx.stream.sources.synthetic import SyntheticSource
 from livefx.stream.worker import BoundStage
+
+from .common import machine, write_results
 
 
 def one_run(seconds: float, with_actions: bool, converter: FrameConverter, every: int) -> dict:

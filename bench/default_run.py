@@ -17,9 +17,10 @@ from pathlib import Path
 
 import torch
 
-from bench.common import machine, write_results
 from livefx.models.registry import DEFAULT_STYLE
 from livefx.stream.cli import main as livefx
+
+from .common import machine, write_results
 
 
 def run(style: str, size: str, fps: int, frames: int, extra: list[str]) -> dict:

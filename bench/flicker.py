@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.common import machine, write_results
 from livefx.models.registry import DEFAULT_RIFE
 from livefx.models.train.data import clip_frames, package_dir
 from livefx.models.train.metrics import warping_error
@@ -26,6 +25,8 @@ from livefx.stream.motion import MotionConfig, build_motion_stage
 from livefx.stream.pipeline import Pipeline, PipelineConfig, style_stages
 from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.file import FileSource
+
+from .common import machine, write_results
 
 
 class Keep(Sink):

@@ -15,11 +15,12 @@ import time
 
 import torch
 
-from bench.common import machine, time_ms, write_results
 from livefx.models.registry import DEFAULT_RIFE
 from livefx.models.rife import IFNet, load_ifnet
 from livefx.models.rife.stage import FlowStage
 from livefx.models.train.train_rife import count_ifnet_macs
+
+from .common import machine, time_ms, write_results
 
 SIZES = [(320, 240), (640, 480), (1280, 720)]
 

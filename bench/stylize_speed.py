@@ -17,12 +17,13 @@ import time
 
 import torch
 
-from bench.common import machine, write_results
 from livefx.models.accel import accelerate
 from livefx.models.compact import CompactConfig, CompactStyleNet, is_compact_file, load_compact
 from livefx.models.registry import EMBEDDED_STYLES_DIR
 from livefx.models.student import count_macs
 from livefx.models.stylize import TransformerNet
+
+from .common import machine, write_results
 
 SIZES = ["320x240", "640x480", "1280x720"]
 FRONTIER = [CompactConfig(rank=16, width=24), CompactConfig(rank=24, width=32), CompactConfig(rank=32, width=32)]

@@ -15,9 +15,10 @@ import time
 import numpy as np
 import torch
 
-from bench.common import machine, time_ms, write_results
 from livefx.models.action import ClipPreprocessing, load_action_model
 from livefx.models.registry import DEFAULT_ACTIONS
+
+from .common import machine, time_ms, write_results
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -183,6 +183,9 @@ class BudgetPlanner:
     ) -> None:
         self.budget_ms = budget_ms
         self.on_late = on_late
+        #: The source's frame interval in real time (None: unknown, or offline): a rung
+        #: slower than this drops frames, so the planner prefers one that keeps up.
+        self.frame_interval_ms: float | None = None
         self.scales = scales
         self.upgrade_after = upgrade_after
         self.upgrade_margin = upgrade_margin
@@ -223,17 +226,27 @@ class BudgetPlanner:
         return self.ladder[-1]
 
     def plan(self, pixels: int, t_capture_ns: int, now_ns: int) -> Plan:
-        """The plan for one frame of ``pixels`` captured at ``t_capture_ns``."""
+        """The plan for one frame of ``pixels`` captured at ``t_capture_ns``.
+
+        A rung must fit the time left before the frame's deadline and, to keep up with
+        the source, its frame interval (a plan slower than that drops the frames that
+        arrive meanwhile). When no rung keeps up, the cheapest one that is still on time
+        is taken; when none is on time, the on-late rung."""
         remaining = self.budget_ms - (now_ns - t_capture_ns) / 1e6
+        deadline = min(remaining, self.frame_interval_ms) if self.frame_interval_ms else remaining
         costs = [self.predict_ms(r, pixels) for r in self.ladder]
+        late = len(costs) - 1
         level = self._level
-        if costs[level] > remaining and level < len(costs) - 1:
-            # The last (on-late) rung is taken only when nothing above it fits, even if
-            # it would (best effort costs what the cheapest rung costs).
-            fits = [i for i in range(level, len(costs) - 1) if costs[i] <= remaining]
-            level = fits[0] if fits else len(costs) - 1
+        # Upgrading out of the on-late rung only needs the frame to be on time.
+        headroom = remaining if level == late else deadline
+        if level < late and costs[level] > deadline:
+            fits = [i for i in range(level, late) if costs[i] <= deadline]
+            if fits:
+                level = fits[0]
+            else:
+                level = late - 1 if late > 0 and costs[late - 1] <= remaining else late
             self._streak = 0
-        elif level > 0 and costs[level - 1] <= remaining * self.upgrade_margin:
+        elif level > 0 and costs[level - 1] <= headroom * self.upgrade_margin:
             self._streak += 1
             if self._streak >= self.upgrade_after:
                 level -= 1

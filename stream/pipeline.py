@@ -36,6 +36,9 @@ class PipelineConfig:
     #: What a frame gets when even the cheapest plan misses the budget (see stream.budget).
     on_late: OnLate = OnLate.BEST_EFFORT
     realtime: bool = True
+    #: Prefer plans that keep up with the source's frame rate (see BudgetPlanner.plan);
+    #: False: the best plan the latency budget allows, dropping frames when it is slow.
+    keep_up: bool = True
     fps: float | None = None
     max_frames: int | None = None
     size: tuple[int, int] | None = None
@@ -124,8 +127,19 @@ class Pipeline:
                 self.planner.cost.observe(spec.name, pixels, ms)
         if self.action_model is not None and self.actions is None:
             self._build_actions(width, height)
-        ladder = self.planner.ladder
-        if self.stages and self.planner.best_fitting(width * height) is ladder[-1]:
+        fps = self.config.fps or self.source.fps
+        if self.config.realtime and self.config.keep_up and fps:
+            self.planner.frame_interval_ms = 1000.0 / fps
+        self._warn_if_too_slow(width, height, fps)
+
+    def _warn_if_too_slow(self, width: int, height: int, fps: float | None) -> None:
+        """Say before the first frame when even the cheapest plan misses the budget, or
+        cannot keep up with the source."""
+        if not self.stages:
+            return
+        ladder, pixels = self.planner.ladder, width * height
+        cheapest_ms = self.planner.predict_ms(ladder[-2], pixels)
+        if self.planner.best_fitting(pixels) is ladder[-1]:
             outcome = {
                 OnLate.BEST_EFFORT: "be processed late at that rung, dropping the frames that arrive meanwhile",
                 OnLate.HOLD: "repeat the last processed frame",
@@ -135,12 +149,22 @@ class Pipeline:
                 "even the cheapest rung (%s, ~%.0f ms) misses the %g ms budget at %dx%d: frames"
                 " will %s (--on-late %s); raise --budget-ms or lower --size",
                 ladder[-2].name,
-                self.planner.predict_ms(ladder[-2], width * height),
+                cheapest_ms,
                 self.config.budget_ms,
                 width,
                 height,
                 outcome,
                 self.config.on_late.value,
+            )
+        elif self.planner.frame_interval_ms and cheapest_ms > self.planner.frame_interval_ms:
+            log.warning(
+                "even the cheapest rung (%s, ~%.0f ms) takes longer than a frame at %g fps (%.0f ms):"
+                " about %.0f%% of the input frames will be dropped; lower --size or --fps for every frame",
+                ladder[-2].name,
+                cheapest_ms,
+                fps,
+                self.planner.frame_interval_ms,
+                100 * (1 - self.planner.frame_interval_ms / cheapest_ms),
             )
 
     def _build_actions(self, width: int, height: int) -> None:

@@ -185,3 +185,24 @@ def test_the_planner_prices_the_reduced_stage_at_its_own_size():
     assert plan.decision == "reduced" and plan.scale == 1.0 and dict(plan.reduced) == {"interpolate": 0.5}
     assert plan.predicted_ms == 75
     assert p.plan(PX, 0, 30 * MS).decision == "scale_0.75"  # 34 + 15 fits 70 ms left
+
+
+def test_the_planner_keeps_up_with_the_source_before_spending_the_latency_budget():
+    p = planner(60)  # full 62 ms fits the 100 ms budget...
+    p.frame_interval_ms = 50.0  # ...but a 20 fps source brings a new frame every 50 ms
+    plan = p.plan(PX, 0, 0)
+    assert plan.decision == "scale_0.75" and plan.predicted_ms <= 50
+    slow = planner(300)  # 0.5 scale costs 77 ms: nothing keeps up with 50 ms frames
+    slow.frame_interval_ms = 50.0
+    assert slow.plan(PX, 0, 0).decision == "scale_0.5"  # the cheapest on-time rung, not the late one
+    assert slow.plan(PX, 0, 30 * MS).decision == "best_effort"  # 77 > 70 left: late
+
+
+def test_leaving_the_late_rung_needs_only_an_on_time_frame():
+    p = planner(1000, upgrade_after=2)
+    p.frame_interval_ms = 20.0
+    assert p.plan(PX, 0, 0).decision == "best_effort"
+    for _ in range(30):
+        p.cost.observe("stylize", PX, 200)  # 0.5 scale: 52 ms, on time but slower than a frame
+    decisions = [p.plan(PX, 0, 0).decision for _ in range(2)]
+    assert decisions == ["best_effort", "scale_0.5"]

@@ -28,9 +28,9 @@ class SlowFlow(FlowStage):
         super().__init__(IFNet(IFNetConfig((8, 8, 8, 8))), CPU, torch.float32, backend="eager")
         self.ms = ms
 
-    def __call__(self, img0, img1, t=0.5):
+    def __call__(self, img0, img1, t=0.5, scale=1.0):
         time.sleep(self.ms / 1e3)
-        return super().__call__(img0, img1, t)
+        return super().__call__(img0, img1, t, scale)
 
 
 def test_offline_2x_emits_2n_minus_1_frames_in_order_at_twice_the_rate(tmp_path, real_clip):

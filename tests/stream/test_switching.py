@@ -48,7 +48,11 @@ def test_switch_under_a_running_worker_does_not_stall(styles, monkeypatch):
         return real_load(path)
 
     sink = Collect(in_order=True)
-    p = pipeline(SyntheticSource(64, 48, fps=40), [sink], None, budget_ms=500, max_frames=2000, backend="eager")
+    # keep_up=False: every frame at full scale (the styles below are compared at full scale),
+    # however busy the machine.
+    p = pipeline(
+        SyntheticSource(64, 48, fps=40), [sink], None, budget_ms=500, max_frames=2000, backend="eager", keep_up=False
+    )
     p.open()
     runner = threading.Thread(target=p.run, kwargs={"log_every_s": 0})
     runner.start()
@@ -95,7 +99,11 @@ def test_switch_under_a_running_worker_does_not_stall(styles, monkeypatch):
 def test_switch_to_none_removes_the_stage(styles):
     a, _ = styles
     sink = Collect()
-    p = pipeline(SyntheticSource(64, 48, fps=40), [sink], None, budget_ms=500, max_frames=2000, backend="eager")
+    # keep_up=False: every frame at full scale (the styles below are compared at full scale),
+    # however busy the machine.
+    p = pipeline(
+        SyntheticSource(64, 48, fps=40), [sink], None, budget_ms=500, max_frames=2000, backend="eager", keep_up=False
+    )
     p.open()
     runner = threading.Thread(target=p.run, kwargs={"log_every_s": 0})
     runner.start()

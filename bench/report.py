@@ -1,0 +1,143 @@
+"""The bench suite's results as Markdown: a headline of ratios first, then every table."""
+
+from __future__ import annotations
+
+from .stages import stages_table
+
+
+def markdown(results: dict) -> str:
+    sc = results["scenarios"]
+    lines = [
+        f"# Bench: {results['device']}{' (quick)' if results['quick'] else ''}",
+        "",
+        f"Machine: {results['machine']}, {results['dtype']}."
+        f" Started {results['started']}, took {results['wall_s']:.0f} s.",
+        "Reproduce: `python -m bench" + (" --quick`" if results["quick"] else "`") + ".",
+        "",
+        "## Headline",
+        "",
+        "| measure | livefx | baseline | ratio |",
+        "|---|---|---|---|",
+        *headline(sc),
+        "",
+    ]
+    if "stages" in sc:
+        lines += [
+            "## Each model alone",
+            "",
+            f"Peak RSS {sc['stages']['peak_rss_mb']} MB" + _gpu(sc["stages"]) + ".",
+            "",
+            *stages_table(sc["stages"]),
+            "",
+        ]
+    if "chain" in sc:
+        c = sc["chain"]
+        lines += [
+            f"## The chain, {c['size'][0]}x{c['size'][1]} from a {c['fps']:g} fps source, {c['seconds']:g} s",
+            "",
+            "| run | frames in | dropped | processed/s | out fps | latency p50 / p95 / p99 ms | peak RSS MB |",
+            "|---|---|---|---|---|---|---|",
+            _run_row("README main job (style + 2x, mp4)", c["readme_job"]),
+            _run_row("full chain (+ action labels)", c["full_chain"]),
+            _run_row("naive loop (every frame, as fast as it can)", c["naive"]),
+            "",
+            f"Planner decisions, README job: {_decisions(c['readme_job'])}; full chain: {_decisions(c['full_chain'])}.",
+            f"Stage p95 ms, README job: {c['readme_job']['stage_p95_ms']}.",
+            "",
+        ]
+    if "overload" in sc:
+        o = sc["overload"]
+        lines += [
+            f"## Overload: a {o['fps']:g} fps source for {o['seconds']:g} s",
+            "",
+            "| run | processed/s | out fps | latency p50 / p95 / p99 ms | left queued | peak RSS MB |",
+            "|---|---|---|---|---|---|",
+            _overload_row("livefx", o["livefx"]),
+            _overload_row("unbounded queue", o["unbounded"]),
+            "",
+            "Latency over time (p50 / p99 ms per fifth of the run):",
+            "",
+            "| run | " + " | ".join(f"from {w['from_s']:g} s" for w in o["livefx"]["over_time"]) + " |",
+            "|---|" + "---|" * len(o["livefx"]["over_time"]),
+            _over_time_row("livefx", o["livefx"]),
+            _over_time_row("unbounded queue", o["unbounded"]),
+            "",
+            f"livefx planner decisions: {_decisions(o['livefx'])}.",
+            "",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def headline(sc: dict) -> list[str]:
+    rows = []
+    if "chain" in sc:
+        job, naive = sc["chain"]["readme_job"], sc["chain"]["naive"]
+        rows.append(f"| README job: input frames dropped | {job['dropped_pct']}% | | target < 2% |")
+        rows.append(f"| README job: capture -> output p95 | {job['latency']['p95_ms']} ms | | target <= 80 ms |")
+        if "overload" in sc:
+            live = sc["overload"]["livefx"]
+            rows.append(
+                f"| throughput, output frames/s (livefx overloaded vs naive loop) | {live['out_fps']}"
+                f" | {naive['out_fps']} | {_ratio(live['out_fps'], naive['out_fps'])} |"
+            )
+    if "overload" in sc:
+        live, unbounded = sc["overload"]["livefx"], sc["overload"]["unbounded"]
+        for label, run in (("livefx", live), ("unbounded queue", unbounded)):
+            windows = run["over_time"]
+            if len(windows) >= 2:
+                first, last = windows[0]["p99_ms"], windows[-1]["p99_ms"]
+                rows.append(
+                    f"| overload p99, first -> last fifth ({label}) | {first} -> {last} ms | | {_ratio(last, first)} |"
+                )
+        ours, theirs = live["latency"]["p99_ms"], unbounded["latency"]["p99_ms"]
+        rows.append(
+            f"| overload p99 latency (livefx vs unbounded) | {ours} ms | {theirs} ms | {_ratio(theirs, ours)} lower |"
+        )
+    if "stages" in sc:
+        by = {(r["model"], r["size"]): r for r in sc["stages"]["rows"]}
+        for (model, size), r in by.items():
+            if model.startswith("style student"):
+                teacher = next(v for (m, s), v in by.items() if s == size and m.startswith("style teacher"))
+                rows.append(
+                    f"| style at {size}: student vs teacher ms | {r['median_ms']:.1f} | {teacher['median_ms']:.1f}"
+                    f" | {_ratio(teacher['median_ms'], r['median_ms'])} faster |"
+                )
+    return rows
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def _gpu(scenario: dict) -> str:
+    return f", peak GPU {scenario['peak_gpu_mb']} MB" if scenario.get("peak_gpu_mb") is not None else ""
+
+
+def _decisions(run: dict) -> str:
+    total = sum(run.get("decisions", {}).values()) or 1
+    return ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in run.get("decisions", {}).items()) or "-"
+
+
+def _latency(run: dict) -> str:
+    lat = run["latency"]
+    return f"{lat['median_ms']:.0f} / {lat['p95_ms']:.0f} / {lat['p99_ms']:.0f}"
+
+
+def _run_row(label: str, run: dict) -> str:
+    frames_in = run.get("frames_in", run["frames_processed"])
+    dropped = f"{run['frames_dropped']} ({run['dropped_pct']}%)" if "frames_dropped" in run else "0 (reads every frame)"
+    return (
+        f"| {label} | {frames_in} | {dropped} | {run['processed_per_s']} | {run['out_fps']} | {_latency(run)}"
+        f" | {run['peak_rss_mb']} |"
+    )
+
+
+def _overload_row(label: str, run: dict) -> str:
+    queued = run.get("queued_at_end", "0 (drops the stale ones)")
+    return (
+        f"| {label} | {run['processed_per_s']} | {run['out_fps']} | {_latency(run)} | {queued} | {run['peak_rss_mb']} |"
+    )
+
+
+def _over_time_row(label: str, run: dict) -> str:
+    return f"| {label} | " + " | ".join(f"{w['p50_ms']:.0f} / {w['p99_ms']:.0f}" for w in run["over_time"]) + " |"
