@@ -49,7 +49,7 @@ class ChainModels:
     """Built once, shared by every runner (same weights, device and precision)."""
 
     style: StyleStage
-    flow: FlowStage
+    flow: FlowStage | None
     actions: ActionModel | None
     converter: FrameConverter
 
@@ -146,7 +146,15 @@ class TimingSink(Sink):
 
 
 def run_livefx(
-    models: ChainModels, frames: list[np.ndarray], fps: float, seconds: float, *, actions: bool, sink: str
+    models: ChainModels,
+    frames: list[np.ndarray],
+    fps: float,
+    seconds: float,
+    *,
+    actions: bool,
+    sink: str,
+    interpolate: bool = True,
+    keep_up: bool = True,
 ) -> dict:
     """The engine at its defaults (100 ms budget, best-effort when late), real time."""
     log = LatencyLog()
@@ -158,8 +166,8 @@ def run_livefx(
             [TimingSink(inner, log)],
             [BoundStage(StageSpec(STYLE_STAGE), models.style)],
             models.converter,
-            PipelineConfig(fps=fps),
-            MotionStage(models.flow, MotionConfig(factor=2)),
+            PipelineConfig(fps=fps, keep_up=keep_up),
+            MotionStage(models.flow, MotionConfig(factor=2)) if interpolate else None,
             models.actions if actions else None,
         )
         pipeline.open()

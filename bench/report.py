@@ -10,7 +10,9 @@ def markdown(results: dict) -> str:
     lines = [
         f"# Bench: {results['device']}{' (quick)' if results['quick'] else ''}",
         "",
-        f"Machine: {results['machine']}, {results['dtype']}."
+        f"Machine: {results['machine']}, {results['dtype']}, {results.get('threads', '?')} torch threads"
+        + ("" if results.get("keep_up", True) else ", planner not keeping up with the source (--no-keep-up)")
+        + "."
         f" Started {results['started']}, took {results['wall_s']:.0f} s.",
         "Reproduce: `python -m bench" + (" --quick`" if results["quick"] else "`") + ".",
         "",
@@ -67,6 +69,19 @@ def markdown(results: dict) -> str:
             f"livefx planner decisions: {_decisions(o['livefx'])}.",
             "",
         ]
+    if "heavy" in sc:
+        h = sc["heavy"]
+        run = h["livefx"]
+        stage = run["stage_p95_ms"].get("stylize", 0.0)
+        lines += [
+            f"## Heavy style: a teacher ({h['teacher']}) at 640x480 from a {h['fps']:g} fps source, {h['seconds']:g} s",
+            "",
+            "| frames in | dropped | styled/s | latency p50 / p95 / p99 ms | stylize p95 ms | planner decisions |",
+            "|---|---|---|---|---|---|",
+            f"| {run['frames_in']} | {run['frames_dropped']} ({run['dropped_pct']}%) | {run['processed_per_s']}"
+            f" | {_latency(run)} | {stage:.0f} | {_decisions(run)} |",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -95,6 +110,15 @@ def headline(sc: dict) -> list[str]:
         ours, theirs = live["latency"]["p99_ms"], unbounded["latency"]["p99_ms"]
         rows.append(
             f"| overload p99 latency (livefx vs unbounded) | {ours} ms | {theirs} ms | {_ratio(theirs, ours)} lower |"
+        )
+    if "heavy" in sc:
+        run = sc["heavy"]["livefx"]
+        raw = run["decisions"].get("passthrough", 0)
+        stage = run["stage_p95_ms"].get("stylize", 0.0) + run["stage_p95_ms"].get("io", 0.0)
+        rows.append(f"| heavy teacher 640x480 @ 60 fps: frames sent raw | {raw} of {run['frames_processed']} | | |")
+        rows.append(
+            f"| heavy teacher: p99 latency vs its stage time (p95, with io) | {run['latency']['p99_ms']} ms"
+            f" | {stage:.0f} ms | {_ratio(run['latency']['p99_ms'], stage)} |"
         )
     if "stages" in sc:
         by = {(r["model"], r["size"]): r for r in sc["stages"]["rows"]}

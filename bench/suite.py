@@ -10,6 +10,8 @@ Scenarios:
             naive loop's throughput on the same frames
   overload  a source faster than the chain for minutes: livefx against an unbounded-queue
             pipeline, latency over time
+  heavy     a style teacher (about 5x the student's cost) at 640x480 from a 60 fps source:
+            what the default --on-late best-effort does when even the cheapest plan is late
 
 Writes <out>/<device>.json and .md (``-quick`` added with --quick) and prints the tables;
 peak resident (and GPU) memory per scenario. --quick takes about 3 minutes on a 2-core CPU.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import time
@@ -30,7 +33,7 @@ from livefx.models.accel import default_dtype
 from livefx.models.frames import resolve_device
 from livefx.models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE, resolve_style
 from livefx.models.rife.stage import build_flow_stage
-from livefx.models.stylize import build_style_stage
+from livefx.models.stylize import build_style_stage, load_transformer_net
 from livefx.stream.device import FrameConverter
 from livefx.stream.process import freeze_startup_heap
 
@@ -38,7 +41,7 @@ from . import chain
 from .report import markdown
 from .stages import run_stages
 
-SCENARIOS = ("stages", "chain", "overload")
+SCENARIOS = ("stages", "chain", "overload", "heavy")
 CHECKOUT_RESULTS = Path(__file__).parent / "results"
 
 
@@ -52,7 +55,7 @@ def device_tag(device: torch.device) -> str:
 def describe_machine(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}), torch {torch.__version__}"
-    return f"CPU {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    return f"CPU {platform.machine()} ({os.cpu_count()} cores), torch {torch.__version__}"
 
 
 def default_out() -> Path:
@@ -72,6 +75,13 @@ def parse_args(argv: list[str] | None, prog: str) -> argparse.Namespace:
         "--size", default=None, metavar="WxH", help="chain frame size (default: 320x240 on CPU, 1280x720 on GPU)"
     )
     ap.add_argument("--overload-s", type=float, default=None, help="overload run length (default: 300, quick 20)")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    ap.add_argument(
+        "--no-keep-up",
+        action="store_true",
+        help="the chain's planner spends the whole latency budget instead of keeping up with the source"
+        " (to measure what keeping up gains)",
+    )
     return ap.parse_args(argv)
 
 
@@ -82,6 +92,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     dtype = default_dtype(device)
     backend = "auto"
     quick = args.quick
+    if args.threads:
+        torch.set_num_threads(args.threads)
     freeze_startup_heap()
     sizes = [(320, 240), (640, 480)] if quick else [(320, 240), (640, 480), (1280, 720)]
     chain_size = tuple(int(v) for v in (args.size or ("1280x720" if cuda else "320x240")).split("x"))
@@ -93,6 +105,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         "device": device_tag(device),
         "quick": quick,
         "dtype": str(dtype).removeprefix("torch."),
+        "threads": torch.get_num_threads(),
+        "keep_up": not args.no_keep_up,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "scenarios": {},
     }
@@ -113,9 +127,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     if "chain" in args.only:
         fps = 30.0 if cuda else 15.0
         print(f"chain: README main job, {chain_size[0]}x{chain_size[1]} at {fps:g} fps -> 2x, mp4 ...", flush=True)
-        readme = chain.run_livefx(models, frames, fps, chain_s, actions=False, sink="file:{tmp}/out.mp4")
+        keep_up = not args.no_keep_up
+        readme = chain.run_livefx(
+            models, frames, fps, chain_s, actions=False, sink="file:{tmp}/out.mp4", keep_up=keep_up
+        )
         print("chain: + action labels ...", flush=True)
-        full = chain.run_livefx(models, frames, fps, chain_s, actions=True, sink="null")
+        full = chain.run_livefx(models, frames, fps, chain_s, actions=True, sink="null", keep_up=keep_up)
         print("chain: naive loop ...", flush=True)
         naive = chain.run_naive(models, frames, 30 if quick else 120)
         results["scenarios"]["chain"] = {
@@ -139,6 +156,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
             "livefx": live,
             "unbounded": unbounded,
         }
+    if "heavy" in args.only:
+        results["scenarios"]["heavy"] = run_heavy(device, dtype, backend, 10.0 if quick else 30.0)
     results["wall_s"] = round(time.perf_counter() - t_start, 1)
     out = args.out or default_out()
     out.mkdir(parents=True, exist_ok=True)
@@ -149,6 +168,28 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     print(text)
     print(f"wrote {out / name}.json and .md in {results['wall_s']:.0f} s")
     return 0
+
+
+def run_heavy(device: torch.device, dtype: torch.dtype, backend: str, seconds: float) -> dict:
+    """The heavy style scenario: a teacher at 640x480 from a 60 fps source, no interpolation."""
+    from livefx.models.stylize import StyleStage, TransformerNet
+
+    teacher = _shared_teacher()
+    net, label = (load_transformer_net(teacher), teacher.name) if teacher else (TransformerNet(), "random weights")
+    print(f"heavy: teacher ({label}) at 640x480 from 60 fps for {seconds:g} s ...", flush=True)
+    stage = StyleStage(net, device, dtype, "teacher", 255.0, backend)
+    models = chain.ChainModels(stage, None, None, FrameConverter(device, dtype))
+    run = chain.run_livefx(
+        models, chain.source_frames(640, 480, 60), 60.0, seconds, actions=False, sink="null", interpolate=False
+    )
+    return {"teacher": label, "size": [640, 480], "fps": 60.0, "seconds": seconds, "livefx": run}
+
+
+def _shared_teacher() -> Path | None:
+    """A real fast-neural-style teacher from ../shared beside the checkout, if there is one."""
+    folder = CHECKOUT_RESULTS.parents[2] / "shared" / "weights" / "fast-neural-style"
+    found = sorted(folder.glob("*.pth")) if folder.is_dir() else []
+    return found[0] if found else None
 
 
 def _load_actions():
