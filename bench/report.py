@@ -123,7 +123,7 @@ def headline(sc: dict) -> list[str]:
     if "stages" in sc:
         by = {(r["model"], r["size"]): r for r in sc["stages"]["rows"]}
         for (model, size), r in by.items():
-            if model.startswith("style student"):
+            if model == "style student (shipped default)":
                 teacher = next(v for (m, s), v in by.items() if s == size and m.startswith("style teacher"))
                 rows.append(
                     f"| style at {size}: student vs teacher ms | {r['median_ms']:.1f} | {teacher['median_ms']:.1f}"

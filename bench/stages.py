@@ -9,6 +9,7 @@ weights, and their rows say so.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,6 +43,9 @@ def frame_subjects(device: torch.device, dtype: torch.dtype, backend: str) -> li
     student_net, student_range = load_style(resolve_style("default"))
     teacher = StyleStage(TransformerNet(), device, dtype, "teacher", 255.0, backend)
     student = StyleStage(student_net, device, dtype, "student", student_range, backend)
+    # accelerate() makes CUDA models channels_last; on the CPU this copy tells whether it would pay.
+    nhwc_net = copy.deepcopy(student_net).to(memory_format=torch.channels_last)
+    student_nhwc = StyleStage(nhwc_net, device, dtype, "student", student_range, backend)
     rife_default = FlowStage(load_ifnet(DEFAULT_RIFE), device, dtype, backend=backend)
     rife_v46 = FlowStage(IFNet(), device, dtype, backend=backend, label="v4.6")
 
@@ -52,17 +56,26 @@ def frame_subjects(device: torch.device, dtype: torch.dtype, backend: str) -> li
 
         return make
 
-    def flow(stage: FlowStage) -> Callable[[int, int], Callable[[], object]]:
+    def flow(stage: FlowStage, scale: float = 1.0) -> Callable[[int, int], Callable[[], object]]:
         def make(h: int, w: int) -> Callable[[], object]:
             a, b = image(h, w), image(h, w)
-            return lambda: stage(a, b, 0.5)
+            return lambda: stage(a, b, 0.5, scale)
+
+        return make
+
+    def channels_last(stage: StyleStage) -> Callable[[int, int], Callable[[], object]]:
+        def make(h: int, w: int) -> Callable[[], object]:
+            x = image(h, w).contiguous(memory_format=torch.channels_last)
+            return lambda: stage(x)
 
         return make
 
     return [
         Subject("style teacher (fast-neural-style, random weights)", style(teacher)),
         Subject("style student (shipped default)", style(student)),
+        *([Subject("style student, channels_last (CPU)", channels_last(student_nhwc))] if device.type == "cpu" else []),
         Subject("IFNet livefx default, 2x", flow(rife_default), frames_per_call=2),
+        Subject("IFNet livefx default, 2x, flow at half size", flow(rife_default, 0.5), frames_per_call=2),
         Subject("IFNet RIFE v4.6 (random weights), 2x", flow(rife_v46), frames_per_call=2),
     ]
 
