@@ -159,7 +159,7 @@ def run_livefx(
     """The engine at its defaults (100 ms budget, best-effort when late), real time."""
     log = LatencyLog()
     count = round(fps * seconds)
-    with tempfile.TemporaryDirectory() as tmp, PeakMemory() as peak:
+    with tempfile.TemporaryDirectory() as tmp, PeakMemory(models.converter.device) as peak:
         inner = make_sink(sink.replace("{tmp}", tmp))
         pipeline = Pipeline(
             ReplaySource(frames, fps, count),
@@ -179,6 +179,8 @@ def run_livefx(
     result.update(
         frames_in=stats["frames_in"],
         frames_dropped=stats["frames_dropped"],
+        stage_errors=stats["stage_errors"],
+        deadline_misses=stats["deadline_misses"],
         dropped_pct=round(100 * stats["frames_dropped"] / max(1, stats["frames_in"]), 2),
         decisions=stats["decisions"],
         interpolation=stats.get("interpolation", {}),
@@ -219,7 +221,7 @@ def run_naive(models: ChainModels, frames: list[np.ndarray], count: int) -> dict
     log = LatencyLog()
     step = NaiveChain(models)
     bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in frames]
-    with PeakMemory() as peak:
+    with PeakMemory(models.converter.device) as peak:
         t0 = time.perf_counter()
         for i in range(count):
             t_read = now_ns()
@@ -245,21 +247,24 @@ def run_unbounded(models: ChainModels, frames: list[np.ndarray], fps: float, sec
             delay = start + i / fps - time.monotonic()
             if delay > 0 and stop.wait(delay):
                 return
-            backlog.put((i, now_ns(), bgr[i % len(bgr)]))
+            # A capture hands over a new buffer per frame: the backlog costs memory.
+            backlog.put((i, now_ns(), bgr[i % len(bgr)].copy()))
             i += 1
 
     producer = threading.Thread(target=produce, name="bench-producer", daemon=True)
-    with PeakMemory() as peak:
+    with PeakMemory(models.converter.device) as peak:
         t0 = time.perf_counter()
         producer.start()
-        while time.perf_counter() - t0 < seconds:
-            try:
-                seq, t_capture, image = backlog.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            for _ in step(image):
-                log.add(seq, t_capture)
-        stop.set()
-        producer.join()
+        try:
+            while time.perf_counter() - t0 < seconds:
+                try:
+                    seq, t_capture, image = backlog.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                for _ in step(image):
+                    log.add(seq, t_capture)
+        finally:
+            stop.set()
+            producer.join()
         elapsed = time.perf_counter() - t0
     return {**log.summary(elapsed), "queued_at_end": backlog.qsize(), **peak.as_dict()}

@@ -3,6 +3,7 @@ and the peak memory a scenario reaches."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import threading
@@ -28,11 +29,22 @@ def percentile_summary(samples: list[float], *, digits: int = 2) -> dict[str, fl
 def time_interleaved(
     calls: dict[str, Callable[[], object]], *, runs: int, warmup: int = 1, device: torch.device
 ) -> dict[str, list[float]]:
-    """Per call, ``runs`` timings in ms after ``warmup`` untimed rounds. Every round runs each
-    call once, so a machine that slows down slows all of them alike. On CUDA the time is
-    measured between events on the stream (kernel time, without the host's launch gaps)."""
+    """Per call, ``runs`` timings in ms after ``warmup`` untimed rounds (at least 3 on CUDA:
+    torch.compile compiles on the first call and records its CUDA graph on the second).
+    Every round runs each call once, so a machine that slows down slows all of them alike.
+    On CUDA the time is the GPU timeline between two events around the call (what the
+    call occupies the device for, launch gaps included)."""
     samples: dict[str, list[float]] = {name: [] for name in calls}
     cuda = device.type == "cuda"
+    warmup = max(warmup, 3) if cuda else warmup
+    with torch.cuda.device(device) if cuda else contextlib.nullcontext():
+        _rounds(calls, samples, runs, warmup, cuda)
+    return samples
+
+
+def _rounds(
+    calls: dict[str, Callable[[], object]], samples: dict[str, list[float]], runs: int, warmup: int, cuda: bool
+) -> None:
     for round_ in range(warmup + runs):
         for name, call in calls.items():
             if cuda:
@@ -48,7 +60,6 @@ def time_interleaved(
                 ms = (time.perf_counter() - t0) * 1e3
             if round_ >= warmup:
                 samples[name].append(ms)
-    return samples
 
 
 def _rss_bytes() -> int:
@@ -60,36 +71,45 @@ def _rss_bytes() -> int:
 
 
 class PeakMemory:
-    """``with PeakMemory() as peak:`` samples the process's resident memory every
-    ``every_s`` while the block runs; ``peak.rss_mb`` is the highest seen, ``peak.gpu_mb``
-    the CUDA allocator's peak inside the block (None without a GPU)."""
+    """``with PeakMemory(device) as peak:`` samples the process's resident memory every
+    ``every_s`` while the block runs: ``peak.rss_mb`` is the highest seen, ``peak.growth_mb``
+    how far that is above the resident memory at the start (the process's other scenarios
+    are in both), ``peak.gpu_mb`` the CUDA allocator's peak inside the block (None unless
+    ``device`` is a GPU)."""
 
-    def __init__(self, every_s: float = 0.02) -> None:
+    def __init__(self, device: torch.device | None = None, every_s: float = 0.02) -> None:
         self.every_s = every_s
+        self.device = device if device is not None and device.type == "cuda" else None
         self.rss_mb = 0.0
+        self.start_mb = 0.0
         self.gpu_mb: float | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="bench-rss", daemon=True)
 
     def _sample(self) -> None:
         peak = _rss_bytes()
+        self.start_mb = round(peak / 2**20, 1)
         while not self._stop.wait(self.every_s):
             peak = max(peak, _rss_bytes())
         self.rss_mb = round(max(peak, _rss_bytes()) / 2**20, 1)
 
     def __enter__(self) -> PeakMemory:
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
+        if self.device is not None:
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-            self.gpu_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        if self.device is not None:
+            torch.cuda.synchronize(self.device)
+            self.gpu_mb = round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
+
+    @property
+    def growth_mb(self) -> float:
+        return round(self.rss_mb - self.start_mb, 1)
 
     def as_dict(self) -> dict[str, float | None]:
-        return {"peak_rss_mb": self.rss_mb, "peak_gpu_mb": self.gpu_mb}
+        return {"peak_rss_mb": self.rss_mb, "rss_growth_mb": self.growth_mb, "peak_gpu_mb": self.gpu_mb}

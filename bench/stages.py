@@ -110,7 +110,7 @@ def run_stages(
 ) -> dict:
     """The ``stages`` scenario: a row per model and size (median, p95, p99, fps)."""
     rows = []
-    with PeakMemory() as peak, torch.inference_mode():
+    with PeakMemory(device) as peak, torch.inference_mode():
         subjects = frame_subjects(device, dtype, backend)
         for w, h in sizes:
             calls = {s.name: s.make_call(h, w) for s in subjects}

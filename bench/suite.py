@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         "scenarios": {},
     }
     t_start = time.perf_counter()
+    keep_up = not args.no_keep_up
     if "stages" in args.only:
         print("stages: each model alone ...", flush=True)
         results["scenarios"]["stages"] = run_stages(device, dtype, backend, sizes, runs, base=True)
@@ -127,7 +128,6 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     if "chain" in args.only:
         fps = 30.0 if cuda else 15.0
         print(f"chain: README main job, {chain_size[0]}x{chain_size[1]} at {fps:g} fps -> 2x, mp4 ...", flush=True)
-        keep_up = not args.no_keep_up
         readme = chain.run_livefx(
             models, frames, fps, chain_s, actions=False, sink="file:{tmp}/out.mp4", keep_up=keep_up
         )
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     if "overload" in args.only:
         fps = 120.0 if cuda else 60.0
         print(f"overload: {fps:g} fps source for {overload_s:g} s, livefx ...", flush=True)
-        live = chain.run_livefx(models, frames, fps, overload_s, actions=False, sink="null")
+        live = chain.run_livefx(models, frames, fps, overload_s, actions=False, sink="null", keep_up=keep_up)
         print("overload: unbounded queue ...", flush=True)
         unbounded = chain.run_unbounded(models, frames, fps, overload_s)
         results["scenarios"]["overload"] = {
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
             "unbounded": unbounded,
         }
     if "heavy" in args.only:
-        results["scenarios"]["heavy"] = run_heavy(device, dtype, backend, 10.0 if quick else 30.0)
+        results["scenarios"]["heavy"] = run_heavy(device, dtype, backend, 10.0 if quick else 30.0, keep_up)
     results["wall_s"] = round(time.perf_counter() - t_start, 1)
     out = args.out or default_out()
     out.mkdir(parents=True, exist_ok=True)
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     return 0
 
 
-def run_heavy(device: torch.device, dtype: torch.dtype, backend: str, seconds: float) -> dict:
+def run_heavy(device: torch.device, dtype: torch.dtype, backend: str, seconds: float, keep_up: bool) -> dict:
     """The heavy style scenario: a teacher at 640x480 from a 60 fps source, no interpolation."""
     from livefx.models.stylize import StyleStage, TransformerNet
 
@@ -180,7 +180,14 @@ def run_heavy(device: torch.device, dtype: torch.dtype, backend: str, seconds: f
     stage = StyleStage(net, device, dtype, "teacher", 255.0, backend)
     models = chain.ChainModels(stage, None, None, FrameConverter(device, dtype))
     run = chain.run_livefx(
-        models, chain.source_frames(640, 480, 60), 60.0, seconds, actions=False, sink="null", interpolate=False
+        models,
+        chain.source_frames(640, 480, 60),
+        60.0,
+        seconds,
+        actions=False,
+        sink="null",
+        interpolate=False,
+        keep_up=keep_up,
     )
     return {"teacher": label, "size": [640, 480], "fps": 60.0, "seconds": seconds, "livefx": run}
 

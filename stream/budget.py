@@ -60,6 +60,8 @@ class Rung:
     hold: bool = False
     #: (stage, internal scale) for the optional stages this rung runs reduced.
     reduced: tuple[tuple[str, float], ...] = ()
+    #: The last rung, taken only when no other is on time (see OnLate).
+    on_late: bool = False
 
     @property
     def passthrough(self) -> bool:
@@ -149,8 +151,11 @@ def build_ladder(
         ladder.append(Rung("defer", run=inline, scalable=scalable))
     scaled = [s for s in scales if scalable and required]
     if reducible:
-        ladder.append(Rung("reduced", run=inline, scalable=scalable, reduced=reducible))
-        ladder += [Rung(f"scale_{s:g}", s, inline, (), scalable, reduced=reducible) for s in scaled]
+        # Other optional stages go at the reduced rung; the reducible ones stay, reduced.
+        names = {name for name, _ in reducible}
+        kept = tuple(n for n in inline if n in required or n in names)
+        ladder.append(Rung("reduced", run=kept, scalable=scalable, reduced=reducible))
+        ladder += [Rung(f"scale_{s:g}", s, kept, (), scalable, reduced=reducible) for s in scaled]
         ladder.append(Rung("skip", ladder[-1].scale, required, (), scalable))
     else:
         if required != inline:
@@ -158,11 +163,11 @@ def build_ladder(
         ladder += [Rung(f"scale_{s:g}", s, required, (), scalable) for s in scaled]
     cheapest = ladder[-1]
     if not required or on_late is OnLate.PASSTHROUGH:
-        ladder.append(Rung("passthrough"))
-    elif on_late is OnLate.HOLD:
-        ladder.append(Rung("hold", cheapest.scale, cheapest.run, (), cheapest.scalable, True, cheapest.reduced))
+        ladder.append(Rung("passthrough", on_late=True))
     else:
-        ladder.append(Rung("best_effort", cheapest.scale, cheapest.run, (), cheapest.scalable, False, cheapest.reduced))
+        hold = on_late is OnLate.HOLD
+        name = "hold" if hold else "best_effort"
+        ladder.append(Rung(name, cheapest.scale, cheapest.run, (), cheapest.scalable, hold, cheapest.reduced, True))
     return ladder
 
 
@@ -218,10 +223,10 @@ class BudgetPlanner:
         return total
 
     def best_fitting(self, pixels: int) -> Rung:
-        """The best rung whose predicted cost fits the whole budget (no waiting); the
-        ``on_late`` rung when none does."""
-        for rung in self.ladder[:-1]:
-            if self.predict_ms(rung, pixels) <= self.budget_ms:
+        """The best rung whose predicted cost fits the whole budget (no waiting); the last
+        rung (the ``on_late`` one, where the ladder has it) when none does."""
+        for rung in self.ladder:
+            if not rung.on_late and self.predict_ms(rung, pixels) <= self.budget_ms:
                 return rung
         return self.ladder[-1]
 
@@ -235,18 +240,22 @@ class BudgetPlanner:
         remaining = self.budget_ms - (now_ns - t_capture_ns) / 1e6
         deadline = min(remaining, self.frame_interval_ms) if self.frame_interval_ms else remaining
         costs = [self.predict_ms(r, pixels) for r in self.ladder]
-        late = len(costs) - 1
+        # Index of the on-late rung; past the end for ladders without one (no inline stage).
+        late = len(costs) - 1 if self.ladder[-1].on_late else len(costs)
+        cheapest = late - 1
         level = self._level
-        # Upgrading out of the on-late rung only needs the frame to be on time.
-        headroom = remaining if level == late else deadline
+        if level == late and cheapest >= 0 and costs[cheapest] <= remaining:
+            # The on-late rung is per frame, not a state: this frame is on time, so work.
+            level = cheapest
+            self._streak = 0
         if level < late and costs[level] > deadline:
             fits = [i for i in range(level, late) if costs[i] <= deadline]
             if fits:
                 level = fits[0]
-            else:
-                level = late - 1 if late > 0 and costs[late - 1] <= remaining else late
+            else:  # nothing keeps up with the source: the cheapest rung if on time, else late
+                level = cheapest if costs[cheapest] <= remaining or late == len(costs) else late
             self._streak = 0
-        elif level > 0 and costs[level - 1] <= headroom * self.upgrade_margin:
+        elif 0 < level < late and costs[level - 1] <= deadline * self.upgrade_margin:
             self._streak += 1
             if self._streak >= self.upgrade_after:
                 level -= 1

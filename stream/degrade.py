@@ -52,14 +52,15 @@ class DegradeWatch:
                 self._warned.add(kind)
                 self._warn(MESSAGES[kind])
 
-    def observe_decision(self, decision: str) -> None:
+    def observe_decision(self, decision: str, scale: float = 1.0) -> None:
         """The planner's rung for one frame (``full``, ``defer``, ``skip``, ``scale_*``, and
-        the on-late rung: ``best_effort``, ``hold`` or ``passthrough``)."""
+        the on-late rung: ``best_effort``, ``hold`` or ``passthrough``) and the scale it ran
+        the effect at (the ``skip`` and on-late rungs run it reduced too)."""
         self.observe(
             passthrough=decision == "passthrough",
             over_budget=decision == "best_effort",
             repeated=decision == "hold",
-            scaled=decision.startswith("scale_"),
+            scaled=scale < 1.0 and decision not in ("best_effort", "hold"),
             deferred=decision == "defer",
         )
 

@@ -367,6 +367,7 @@ class Pipeline:
         if self.worker is not None:
             reader = self.worker.reader
             self.stats.frames_dropped = reader.skipped + (reader.unread if not self.worker.is_alive() else 0)
+            self.stats.stage_errors = self.worker.stage_errors
         self.stats.sinks = {r.sink.spec: r.counters() for r in self.runners}
         return self.stats.snapshot()
 

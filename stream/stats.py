@@ -30,6 +30,8 @@ class FrameRecord:
     latency_ms: float
     missed_deadline: bool
     stage_ms: dict[str, float] = field(default_factory=dict)
+    #: The processing scale the plan ran the effect at.
+    scale: float = 1.0
 
 
 class RunStats:
@@ -51,6 +53,8 @@ class RunStats:
         # Filled in by the pipeline from the ring readers and sinks.
         self.frames_in = 0
         self.frames_dropped = 0
+        #: Frames a stage raised on (each passed through unprocessed).
+        self.stage_errors = 0
         self.sinks: dict[str, dict[str, int]] = {}
         #: Seconds spent warming up (and compiling) each stage before and during the run.
         self.warmup_s: dict[str, float] = {}
@@ -71,7 +75,7 @@ class RunStats:
             self.deadline_misses += rec.missed_deadline
             self._latency.append(rec.latency_ms)
             self.decisions[rec.decision] += 1
-            self.degrade.observe_decision(rec.decision)
+            self.degrade.observe_decision(rec.decision, rec.scale)
             for name, ms in rec.stage_ms.items():
                 self._stages.setdefault(name, deque(maxlen=WINDOW)).append(ms)
                 self._stage_counts[name] += 1
@@ -105,6 +109,7 @@ class RunStats:
                 "frames_out": self.frames_out,
                 "frames_dropped": self.frames_dropped,
                 "deadline_misses": self.deadline_misses,
+                "stage_errors": self.stage_errors,
                 "budget_ms": self.budget_ms,
                 "on_late": self.on_late,
                 "device": self.device,

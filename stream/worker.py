@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from livefx.models.stage import MOTION_STAGE, Stage, synchronize
 from livefx.stream.actions import ACTIONS_STAGE, ActionStage
-from livefx.stream.budget import IO_STAGE, BudgetPlanner, Plan, StageKind, StageSpec
+from livefx.stream.budget import IO_STAGE, BudgetPlanner, OnLate, Plan, StageKind, StageSpec
 from livefx.stream.control import Control, ControlQueue, SetBudget, SetKeepRegion, SetMotion, StageSwap
 from livefx.stream.device import FrameConverter
 from livefx.stream.emit import emit
@@ -121,6 +121,7 @@ class Worker(threading.Thread):
         self.planner_specs = specs
         self.planner.set_stages(specs)
         self.planner.cost.forget(swap.spec.name)
+        self._last_processed = None  # never hold a frame of the previous chain
         for pixels, ms in swap.warm_costs.items():
             self.planner.cost.observe(swap.spec.name, pixels, ms)
         self.swaps += 1
@@ -165,7 +166,9 @@ class Worker(threading.Thread):
                     seq=frame.seq,
                     decision=plan.decision,
                     latency_ms=latency_ms,
-                    missed_deadline=latency_ms > self.planner.budget_ms,
+                    # A held frame shows old content: this frame's own missed its deadline.
+                    missed_deadline=plan.hold or latency_ms > self.planner.budget_ms,
+                    scale=plan.scale,
                     stage_ms=result.stage_ms,
                 )
             )
@@ -238,5 +241,6 @@ class Worker(threading.Thread):
         io_ms = (time.perf_counter() - t_start) * 1e3 - sum(stage_ms.values())
         stage_ms[IO_STAGE] = io_ms
         self.planner.cost.observe(IO_STAGE, frame.width * frame.height, io_ms)
-        self._last_processed = image
+        if self.planner.on_late is OnLate.HOLD:  # kept apart from what post steps draw on
+            self._last_processed = image.copy()
         return Processed(image, between_images, stage_ms)

@@ -35,7 +35,7 @@ def test_the_stats_document_lists_what_degrades_now():
     from livefx.stream.stats import FrameRecord
 
     for seq in range(60):
-        stats.record(FrameRecord(seq=seq, decision="scale_0.5", latency_ms=10.0, missed_deadline=False))
+        stats.record(FrameRecord(seq=seq, decision="scale_0.5", latency_ms=10.0, missed_deadline=False, scale=0.5))
     assert stats.snapshot()["degraded"] == {"scaled": MESSAGES["scaled"]}
 
 
@@ -51,3 +51,10 @@ def test_each_on_late_outcome_is_its_own_kind_and_names_its_option():
             watch.observe_decision(decision)
         assert watch.active() == [kind] and warnings == [MESSAGES[kind]]
         assert option in warnings[0] and "--budget-ms" in warnings[0]
+
+
+def test_scaled_effect_is_named_whatever_rung_ran_it():
+    watch = DegradeWatch(window=10, share=0.5, warn=lambda message: None)
+    for _ in range(10):
+        watch.observe_decision("skip", 0.5)  # interpolation dropped, style at half scale
+    assert watch.active() == ["scaled"]

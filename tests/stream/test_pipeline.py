@@ -5,7 +5,9 @@ import tracemalloc
 
 import numpy as np
 
-from livefx.stream.budget import OnLate
+from livefx.stream.budget import OnLate, Plan, StageSpec
+from livefx.stream.control import StageSwap
+from livefx.stream.frame import Frame
 from livefx.stream.sinks.null import NullSink
 from livefx.stream.sources.base import Source
 from livefx.stream.sources.synthetic import SyntheticSource
@@ -181,6 +183,7 @@ def late_run(on_late: OnLate) -> tuple[list[int], dict]:
     p.open()
     stats = p.run(log_every_s=0)
     levels = [int(np.median(f.image)) for f in sink.frames]
+    assert levels, "the run produced no frames"
     return levels, stats
 
 
@@ -208,3 +211,22 @@ def test_on_late_passthrough_sends_raw_frames():
     inputs = {3 * n for n in range(1, 41)}
     assert stats["decisions"].get("passthrough", 0) > 0
     assert sum(level in inputs for level in levels) >= len(levels) - 1  # raw (a probe may style one)
+
+
+def test_hold_never_shows_a_frame_of_another_size_or_of_the_previous_style():
+    p = pipeline(CountingSource(1), [NullSink()], SlowInvert(0), on_late=OnLate.HOLD)
+    p.start()  # builds the worker; the source ends at once
+    p.join(log_every_s=0)
+    worker = p.worker
+    hold = Plan("hold", 0.5, ("slow",), (), 0.0, 0.0, hold=True)
+    full = Plan("full", 1.0, ("slow",), (), 0.0, 100.0)
+
+    def frame(level: int, width: int = 64) -> Frame:
+        return Frame(seq=0, t_capture=0, pts=0, image=np.full((48, width, 3), level, np.uint8))
+
+    first = worker._process(frame(30), full).image
+    assert int(first.mean()) == 225
+    assert int(worker._process(frame(60), hold).image.mean()) == 225  # the last styled frame, again
+    assert int(worker._process(frame(60, width=32), hold).image.mean()) == 195  # other size: styled anew
+    worker._install(StageSwap(StageSpec("slow"), SlowInvert(0), {}))
+    assert int(worker._process(frame(90), hold).image.mean()) == 165  # new chain: nothing old to hold
