@@ -16,6 +16,7 @@ import torch
 
 from livefx.models.rife.ifnet import Interpolation, warp
 from livefx.models.rife.stage import FlowStage, blend_with, build_flow_stage
+from livefx.stream.cuts import CutDetector
 from livefx.stream.device import FrameConverter
 
 log = logging.getLogger("livefx")
@@ -52,6 +53,7 @@ class MotionResult:
     current: torch.Tensor  # the (possibly stabilized) processed frame
     between: list[torch.Tensor]  # in-between frames, oldest first (empty when skipped)
     ran: bool = False  # whether IFNet ran (the cost the planner should learn)
+    cut: bool = False  # a scene cut lies between the previous frame and this one: held
 
 
 def flow_to_previous(result: Interpolation) -> torch.Tensor:
@@ -64,9 +66,11 @@ def flow_to_previous(result: Interpolation) -> torch.Tensor:
 class MotionStage:
     """Keeps the previous input/output pair; makes in-between frames and stabilizes."""
 
-    def __init__(self, flow: FlowStage, config: MotionConfig) -> None:
+    def __init__(self, flow: FlowStage, config: MotionConfig, cuts: CutDetector | None = None) -> None:
         self.flow = flow
         self.config = config
+        #: Interpolating across a cut would morph one shot into the next: hold instead.
+        self.cuts = cuts or CutDetector()
         self._prev_in: torch.Tensor | None = None
         self._prev_out: torch.Tensor | None = None
 
@@ -84,6 +88,8 @@ class MotionStage:
         between: list[torch.Tensor] = []
         current = frame_out
         ran = usable and run_flow
+        cut = ran and self.cuts(prev_in, frame_in)
+        ran = ran and not cut
         if ran:
             assert prev_in is not None and prev_out is not None
             passes = {t: self.flow(prev_in, frame_in, t, flow_scale) for t in self.config.times}
@@ -92,7 +98,7 @@ class MotionStage:
                 current = self._stabilize(mid, prev_in, prev_out, frame_in, frame_out)
             between = [blend_with(passes[t], prev_out, current).clamp_(0, 1) for t in self.config.times]
         self._prev_in, self._prev_out = frame_in, current
-        return MotionResult(current, between, ran)
+        return MotionResult(current, between, ran, cut)
 
     def _stabilize(
         self,

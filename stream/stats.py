@@ -63,6 +63,8 @@ class RunStats:
         self.frames_interpolated = 0
         self.interpolation_holds = 0
         self.interpolation_skips = 0
+        #: Scene cuts found between input frames (their in-between slots were held).
+        self.scene_cuts = 0
         self._interp_wait: deque[float] = deque(maxlen=WINDOW)
         #: Action classifier counters and the latest labels (filled in by the pipeline).
         self.actions: dict | None = None
@@ -91,6 +93,10 @@ class RunStats:
             self.interpolation_skips += held > 0
             self.degrade.observe(held=held > 0 and interpolated == 0)
             self._interp_wait.append(wait_ms)
+
+    def record_scene_cut(self) -> None:
+        with self._lock:
+            self.scene_cuts += 1
 
     def record_stage(self, name: str, ms: float) -> None:
         """A stage timed outside a frame record (warm-up is not recorded here)."""
@@ -130,6 +136,7 @@ class RunStats:
             "interpolation": {
                 "frames_interpolated": self.frames_interpolated,
                 "skips": self.interpolation_skips,
+                "scene_cuts": self.scene_cuts,
                 "held_frames": self.interpolation_holds,
                 "inherent_wait_ms": percentiles(self._interp_wait),
             }

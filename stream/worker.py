@@ -225,6 +225,8 @@ class Worker(threading.Thread):
                 result = self.motion.step(x_in, x, run_flow=MOTION_STAGE in plan.run, flow_scale=flow_scale)
                 x, between = result.current, result.between
                 synchronize(x.device)
+                if result.cut:
+                    self.stats.record_scene_cut()
                 if result.ran:
                     stage_ms[MOTION_STAGE] = (time.perf_counter() - t0) * 1e3
                     flow_pixels = int(h * w * flow_scale * flow_scale)
