@@ -123,5 +123,6 @@ def build_motion_stage(
     if not config.active:
         return None
     flow = build_flow_stage(rife, converter.device, converter.dtype, backend)
-    log.info("interpolator %s loaded from %s; backend %s", rife.stem, rife, flow.accel.describe())
+    backend_text = flow.accel.describe()
+    log.info("interpolator %s (RIFE %s layout) loaded from %s; backend %s", rife.stem, flow.version, rife, backend_text)
     return MotionStage(flow, config)

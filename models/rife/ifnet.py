@@ -1,11 +1,21 @@
-"""IFNet, the flow network of RIFE (Huang et al., ECCV 2022), in the Practical-RIFE v4.x layout.
+"""IFNet, the flow network of RIFE (Huang et al., ECCV 2022), in the Practical-RIFE v4.x layouts.
 
 Each IFBlock looks at both frames (first raw, later warped by the flow so far) at a
 coarse scale, and predicts a residual of the bidirectional flow (t->0 and t->1, in
-pixels), a fusion mask and one spare channel. Flows and masks accumulate from coarse
-(1/8) to fine (1/1). The output frame is the mask-weighted blend of the two frames
-backward-warped to time t. Module and parameter names follow the published v4.6
-``flownet.pkl`` state dicts exactly, so those checkpoints load unchanged.
+pixels) and a fusion mask. Flows accumulate from coarse to fine. The output frame is
+the mask-weighted blend of the two frames backward-warped to time t.
+
+Two families share this file (``IFNetConfig`` says which):
+
+- v4.6 (and livefx's own default): four blocks, no feature encoder; each block also
+  outputs one spare channel, and the masks accumulate.
+- v4.21 and later (4.22, 4.25, 4.26 and their lite/heavy variants): a small encoder
+  (``encode``) turns each frame into a few feature channels that are warped with the
+  images; each block also outputs 8 feature channels for the next one, and the mask is
+  replaced, not accumulated. 4.25/4.26 add a fifth, finer block.
+
+Module and parameter names follow the published ``flownet.pkl`` state dicts exactly, so
+those checkpoints load unchanged.
 """
 
 from __future__ import annotations
@@ -27,10 +37,39 @@ PAD_MULTIPLE = 32
 class IFNetConfig:
     channels: tuple[int, ...] = V4_6_CHANNELS
     scales: tuple[float, ...] = V4_6_SCALES
+    #: Feature channels the encoder makes per frame (0: no encoder, the v4.6 family).
+    head: int = 0
+    #: Width of the encoder's hidden convolutions.
+    head_width: int = 16
+    #: Feature channels each block passes to the next (0: v4.6, one spare channel instead).
+    feat: int = 0
+    #: Practical-RIFE version this layout matches, for messages ("4.6", "4.25", ...).
+    version: str = "4.6"
 
     def __post_init__(self) -> None:
         if len(self.channels) != len(self.scales) or not self.channels:
             raise ValueError(f"need one scale per block, got channels={self.channels} scales={self.scales}")
+
+    @property
+    def pad_multiple(self) -> int:
+        """Frame sides must be multiples of this: each block shrinks by its scale, then 4x."""
+        return max(PAD_MULTIPLE, int(4 * max(self.scales)))
+
+    def block_inputs(self, index: int) -> int:
+        """Input channels of block ``index`` (the flow so far is added inside the block)."""
+        features = 2 * self.head
+        if index == 0:
+            return 3 + 3 + features + 1  # both frames, their features, t
+        return 3 + 3 + features + 1 + 1 + self.feat + 4  # warped frames and features, t, mask, feat, flow
+
+
+#: Practical-RIFE's later layouts, by version (scales: the inference wrapper's defaults).
+V4_22 = IFNetConfig((256, 192, 96, 48), V4_6_SCALES, head=8, head_width=32, feat=8, version="4.22")
+V4_22_LITE = IFNetConfig((192, 128, 64, 32), V4_6_SCALES, head=4, feat=8, version="4.22.lite")
+V4_25 = IFNetConfig((192, 128, 96, 64, 32), (16.0, 8.0, 4.0, 2.0, 1.0), head=4, feat=8, version="4.25")
+V4_25_LITE = IFNetConfig((192, 128, 96, 64, 24), (32.0, 16.0, 8.0, 4.0, 1.0), head=4, feat=8, version="4.25.lite")
+V4_25_HEAVY = IFNetConfig((384, 256, 192, 128, 64), (16.0, 8.0, 4.0, 2.0, 1.0), head=4, feat=8, version="4.25.heavy")
+V4_26_HEAVY = IFNetConfig((192, 128, 96, 64, 32), (16.0, 8.0, 4.0, 2.0, 1.0), head=16, feat=8, version="4.26.heavy")
 
 
 def conv_lrelu(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -50,17 +89,41 @@ class ResConv(nn.Module):
         return self.relu(self.conv(x) * self.beta + x)
 
 
-class IFBlock(nn.Module):
-    """One coarse-to-fine step: (images, flow so far) at 1/scale -> (flow, mask) residuals."""
+class Head(nn.Module):
+    """The v4.21+ feature encoder: three 3x3 convs (the first at stride 2), then a 4x4
+    transposed conv back to full size with ``out`` channels."""
 
-    def __init__(self, in_planes: int, c: int) -> None:
+    def __init__(self, width: int, out: int) -> None:
         super().__init__()
+        self.cnn0 = nn.Conv2d(3, width, 3, 2, 1)
+        self.cnn1 = nn.Conv2d(width, width, 3, 1, 1)
+        self.cnn2 = nn.Conv2d(width, width, 3, 1, 1)
+        self.cnn3 = nn.ConvTranspose2d(width, out, 4, 2, 1)
+        self.relu = nn.LeakyReLU(0.2, inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.cnn0(x))
+        x = self.relu(self.cnn1(x))
+        x = self.relu(self.cnn2(x))
+        return self.cnn3(x)
+
+
+class IFBlock(nn.Module):
+    """One coarse-to-fine step: (images, flow so far) at 1/scale -> flow and mask residuals,
+    and ``feat`` feature channels for the next block."""
+
+    def __init__(self, in_planes: int, c: int, feat: int = 0) -> None:
+        super().__init__()
+        self.feat = feat
         self.conv0 = nn.Sequential(conv_lrelu(in_planes, c // 2, 2), conv_lrelu(c // 2, c, 2))
         self.convblock = nn.Sequential(*(ResConv(c) for _ in range(8)))
-        # 4 flow + 1 mask + 1 spare channel, at twice the feature resolution, then x2 again.
-        self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * 6, 4, 2, 1), nn.PixelShuffle(2))
+        # 4 flow + 1 mask + (feat, or one spare channel), at twice the feature resolution,
+        # then x2 again.
+        self.lastconv = nn.Sequential(nn.ConvTranspose2d(c, 4 * (5 + (feat or 1)), 4, 2, 1), nn.PixelShuffle(2))
 
-    def forward(self, x: torch.Tensor, flow: torch.Tensor | None, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, flow: torch.Tensor | None, scale: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         if scale != 1:
             x = F.interpolate(x, scale_factor=1.0 / scale, mode="bilinear", align_corners=False)
         if flow is not None:
@@ -70,7 +133,7 @@ class IFBlock(nn.Module):
         out = self.lastconv(self.convblock(self.conv0(x)))
         if scale != 1:
             out = F.interpolate(out, scale_factor=scale, mode="bilinear", align_corners=False)
-        return out[:, :4] * scale, out[:, 4:5]
+        return out[:, :4] * scale, out[:, 4:5], out[:, 5 : 5 + self.feat] if self.feat else None
 
 
 def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -102,36 +165,50 @@ class Interpolation:
 
 
 class IFNet(nn.Module):
-    """RIFE's IFNet (v4.6 layout by default; ``config`` gives thinner variants)."""
+    """RIFE's IFNet (v4.6 layout by default; ``config`` gives thinner variants and the
+    v4.21+ layouts, e.g. ``V4_25``)."""
 
     def __init__(self, config: IFNetConfig | None = None) -> None:
         super().__init__()
-        self.config = config or IFNetConfig()
-        for i, c in enumerate(self.config.channels):
-            # block0 sees both images and t; later blocks also the mask and the flow so far.
-            setattr(self, f"block{i}", IFBlock(7 if i == 0 else 8 + 4, c))
+        self.config = config = config or IFNetConfig()
+        if config.head:
+            self.encode = Head(config.head_width, config.head)
+        for i, c in enumerate(config.channels):
+            # block0 sees both images (and features) and t; later blocks also the mask,
+            # the previous block's features and the flow so far.
+            setattr(self, f"block{i}", IFBlock(config.block_inputs(i), c, config.feat))
 
     @property
     def blocks(self) -> list[IFBlock]:
         return [getattr(self, f"block{i}") for i in range(len(self.config.channels))]
 
     def forward(self, img0: torch.Tensor, img1: torch.Tensor, timestep: float | torch.Tensor = 0.5) -> Interpolation:
-        """``img0``/``img1``: N x 3 x H x W in [0, 1], H and W multiples of ``PAD_MULTIPLE``
-        (use ``pad_to_multiple``); ``timestep``: a float in (0, 1) or an N-vector."""
+        """``img0``/``img1``: N x 3 x H x W in [0, 1], H and W multiples of
+        ``config.pad_multiple`` (use ``pad_to_multiple``); ``timestep``: a float in (0, 1)
+        or an N-vector."""
         n, _, h, w = img0.shape
         t = torch.as_tensor(timestep, dtype=img0.dtype, device=img0.device).reshape(-1, 1, 1, 1)
         t = t.expand(n, 1, h, w)
+        f0 = f1 = None
+        if self.config.head:
+            f0, f1 = self.encode(img0), self.encode(img1)
         flow: torch.Tensor | None = None
         mask: torch.Tensor | None = None
+        feat: torch.Tensor | None = None
         warped0, warped1 = img0, img1
         coarse = []
         for block, scale in zip(self.blocks, self.config.scales):
             if self.training and flow is not None and mask is not None:
                 coarse.append(warped0 * torch.sigmoid(mask) + warped1 * (1 - torch.sigmoid(mask)))
             if flow is None or mask is None:
-                flow, mask = block(torch.cat((img0, img1, t), 1), None, scale)
+                features = (f0, f1) if f0 is not None and f1 is not None else ()
+                flow, mask, feat = block(torch.cat((img0, img1, *features, t), 1), None, scale)
+            elif f0 is not None and f1 is not None and feat is not None:
+                wf0, wf1 = warp(f0, flow[:, :2]), warp(f1, flow[:, 2:4])
+                d_flow, mask, feat = block(torch.cat((warped0, warped1, wf0, wf1, t, mask, feat), 1), flow, scale)
+                flow = flow + d_flow  # v4.21+: each block's mask replaces the last one
             else:
-                d_flow, d_mask = block(torch.cat((warped0, warped1, t, mask), 1), flow, scale)
+                d_flow, d_mask, _ = block(torch.cat((warped0, warped1, t, mask), 1), flow, scale)
                 flow, mask = flow + d_flow, mask + d_mask
             warped0, warped1 = warp(img0, flow[:, :2]), warp(img1, flow[:, 2:4])
         assert flow is not None and mask is not None

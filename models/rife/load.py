@@ -9,10 +9,23 @@ from pathlib import Path
 import torch
 
 from livefx.models.errors import WeightsError
-from livefx.models.rife.ifnet import V4_6_SCALES, IFNet, IFNetConfig
+from livefx.models.rife.ifnet import (
+    V4_6_SCALES,
+    V4_22,
+    V4_22_LITE,
+    V4_25,
+    V4_25_HEAVY,
+    V4_25_LITE,
+    V4_26_HEAVY,
+    IFNet,
+    IFNetConfig,
+)
 from livefx.models.weights import load_tensors, match_state_dict, read_metadata
 
-EXPECTED = "RIFE IFNet weights (Practical-RIFE v4.6 flownet.pkl or a livefx .safetensors)"
+EXPECTED = (
+    "RIFE IFNet weights (a Practical-RIFE flownet.pkl: v4.6, 4.21-4.23, 4.22.lite, 4.25, 4.26, 4.25.lite,"
+    " 4.25.heavy, 4.26.heavy; or a livefx .safetensors)"
+)
 #: Metadata ``format`` of the interpolators this project trains and ships.
 RIFE_FORMAT = "livefx-ifnet"
 _BLOCK_KEY = re.compile(r"^block(\d+)\.conv0\.1\.0\.weight$")
@@ -24,19 +37,37 @@ def strip_module_prefix(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Ten
 
 
 def infer_config(tensors: dict[str, torch.Tensor], path: Path) -> IFNetConfig:
-    """Block count and widths from the tensor shapes (v4.6 scales for four blocks)."""
-    if any(k.startswith(("encode.", "block_tea")) for k in tensors):
-        raise WeightsError(
-            f"{path}: a RIFE checkpoint with a feature head or teacher block (v4.7 and later, or a training"
-            " checkpoint); livefx supports the v4.6 layout (four blocks, no 'encode.' head)"
-        )
+    """The layout from the tensor names and shapes alone (checkpoints carry no version).
+
+    Without an ``encode.`` head: the v4.6 family (four blocks, widths read from the file).
+    With one: the v4.21+ family, told apart by block count and shapes; 4.25 and 4.26
+    share one layout (as do 4.21, 4.22 and 4.23), so either name loads either file."""
+    if any(k.startswith("block_tea") for k in tensors):
+        raise WeightsError(f"{path}: a RIFE training checkpoint (it has the teacher block); export the flownet")
     widths = {int(m.group(1)): int(v.shape[0]) for k, v in tensors.items() if (m := _BLOCK_KEY.match(k))}
     if not widths or sorted(widths) != list(range(len(widths))):
         raise WeightsError(f"{path}: not {EXPECTED}: no block{{i}}.conv0.1.0.weight keys found")
     channels = tuple(widths[i] for i in range(len(widths)))
-    if len(channels) != len(V4_6_SCALES):
-        raise WeightsError(f"{path}: {len(channels)} IFBlocks; the v4.6 layout has {len(V4_6_SCALES)}")
-    return IFNetConfig(channels, V4_6_SCALES)
+    if "encode.cnn3.weight" not in tensors:
+        if any(k.startswith("encode.") for k in tensors):
+            raise WeightsError(f"{path}: a RIFE feature head without encode.cnn3: not a layout livefx knows")
+        if len(channels) != len(V4_6_SCALES):
+            raise WeightsError(f"{path}: {len(channels)} IFBlocks; the v4.6 layout has {len(V4_6_SCALES)}")
+        return IFNetConfig(channels, V4_6_SCALES)
+    head = int(tensors["encode.cnn3.weight"].shape[1])  # ConvTranspose2d weights are (in, out, k, k)
+    last = tensors.get(f"block{len(channels) - 1}.lastconv.0.weight")
+    if last is None or int(last.shape[1]) != 4 * 13:
+        raise WeightsError(
+            f"{path}: a RIFE layout with a feature head but without the 8 feature channels per block"
+            " (4.7-4.20 or 4.24); livefx loads v4.6 and 4.21 and later (4.22, 4.25, 4.26 and their variants)"
+        )
+    for known in (V4_22, V4_22_LITE, V4_25, V4_25_LITE, V4_25_HEAVY, V4_26_HEAVY):
+        if known.channels == channels and known.head == head:
+            return known
+    raise WeightsError(
+        f"{path}: a RIFE 4.21+ layout with blocks {channels} and {head} feature channels, which matches none"
+        " of 4.22, 4.22.lite, 4.25/4.26, 4.25.lite, 4.25.heavy, 4.26.heavy"
+    )
 
 
 def load_ifnet(path: str | Path) -> IFNet:
@@ -49,7 +80,14 @@ def load_ifnet(path: str | Path) -> IFNet:
     tensors = strip_module_prefix(load_tensors(path, expected=EXPECTED))
     meta = read_metadata(path)
     if "scales" in meta:
-        config = IFNetConfig(tuple(json.loads(meta["channels"])), tuple(json.loads(meta["scales"])))
+        config = IFNetConfig(
+            tuple(json.loads(meta["channels"])),
+            tuple(json.loads(meta["scales"])),
+            head=int(meta.get("head", 0)),
+            head_width=int(meta.get("head_width", 16)),
+            feat=int(meta.get("feat", 0)),
+            version=meta.get("version", "4.6"),  # files written before 4.21+ support: the v4.6 layout
+        )
     else:
         config = infer_config(tensors, path)
     model = IFNet(config)
@@ -63,4 +101,8 @@ def config_metadata(config: IFNetConfig) -> dict[str, str]:
         "format": RIFE_FORMAT,
         "channels": json.dumps(list(config.channels)),
         "scales": json.dumps(list(config.scales)),
+        "head": str(config.head),
+        "head_width": str(config.head_width),
+        "feat": str(config.feat),
+        "version": config.version,
     }

@@ -27,7 +27,7 @@ class _PackedIFNet(nn.Module):
 
 
 class FlowStage:
-    """Runs IFNet on two frames of any size (padded to a multiple of 32, cropped back).
+    """Runs IFNet on two frames of any size (padded to its layout's multiple, cropped back).
     Satisfies ``models.stage.LiveModel``."""
 
     name = MOTION_STAGE
@@ -36,6 +36,10 @@ class FlowStage:
         self, net: IFNet, device: torch.device, dtype: torch.dtype, *, backend: str = "auto", label: str = "rife"
     ) -> None:
         self.device, self.dtype, self.label = device, dtype, label
+        #: Frame sides are padded to this (the layout's coarsest block needs it).
+        self.pad_multiple = net.config.pad_multiple
+        #: The Practical-RIFE layout the weights are in ("4.6", "4.25", ...).
+        self.version = net.config.version
         self.run, self.accel = accelerate(_PackedIFNet(net), device, backend=backend, dtype=dtype)
 
     @torch.inference_mode()
@@ -46,8 +50,8 @@ class FlowStage:
         size = img0.shape[-2:]
         if scale != 1.0:
             img0, img1 = (F.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True) for x in (img0, img1))
-        x0, (h, w) = pad_to_multiple(img0.to(self.dtype))
-        x1, _ = pad_to_multiple(img1.to(self.dtype))
+        x0, (h, w) = pad_to_multiple(img0.to(self.dtype), self.pad_multiple)
+        x1, _ = pad_to_multiple(img1.to(self.dtype), self.pad_multiple)
         plane = torch.full_like(x0[:, :1], t)
         out = self.run(torch.cat((x0, x1, plane), 1))[..., :h, :w]
         if scale != 1.0:

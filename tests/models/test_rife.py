@@ -12,6 +12,7 @@ import torch
 from livefx.models.errors import WeightsError
 from livefx.models.registry import DEFAULT_RIFE
 from livefx.models.rife import IFNet, IFNetConfig, load_ifnet, pad_to_multiple, warp
+from livefx.models.rife.ifnet import V4_22, V4_22_LITE, V4_25, V4_25_HEAVY, V4_25_LITE, V4_26_HEAVY
 from livefx.models.rife.stage import FlowStage, blend_with
 from livefx.models.train.data import skimage_image
 
@@ -46,6 +47,50 @@ def test_loads_a_checkpoint_saved_in_the_official_layout(tmp_path, prefix):
         assert torch.equal(loaded(x0, x1, 0.5).frame, net(x0, x1, 0.5).frame)
 
 
+#: Practical-RIFE's later layouts as published (tensor count, parameters, distinctive
+#: shapes), from the checkpoints' key names: what a flownet.pkl of each version holds.
+PUBLISHED = {
+    V4_22: (128, 9_322_416, {"encode.cnn0.weight": (32, 3, 3, 3), "encode.cnn3.weight": (32, 8, 4, 4),
+                             "block0.conv0.0.0.weight": (128, 23, 3, 3), "block1.conv0.0.0.weight": (96, 36, 3, 3),
+                             "block3.lastconv.0.weight": (48, 52, 4, 4)}),
+    V4_22_LITE: (128, 4_866_052, {"encode.cnn3.weight": (16, 4, 4, 4), "block0.conv0.0.0.weight": (96, 15, 3, 3),
+                                  "block3.conv0.0.0.weight": (16, 28, 3, 3)}),
+    V4_25: (158, 5_664_776, {"encode.cnn0.weight": (16, 3, 3, 3), "encode.cnn3.weight": (16, 4, 4, 4),
+                             "block0.conv0.0.0.weight": (96, 15, 3, 3), "block1.conv0.0.0.weight": (64, 28, 3, 3),
+                             "block4.conv0.0.0.weight": (16, 28, 3, 3), "block4.lastconv.0.weight": (32, 52, 4, 4),
+                             "block4.convblock.7.beta": (1, 32, 1, 1)}),
+    V4_25_LITE: (158, 5_622_700, {"block4.conv0.0.0.weight": (12, 28, 3, 3)}),
+    V4_25_HEAVY: (158, 21_663_528, {"block0.conv0.0.0.weight": (192, 15, 3, 3)}),
+    V4_26_HEAVY: (158, 5_723_156, {"encode.cnn3.weight": (16, 16, 4, 4), "block0.conv0.0.0.weight": (96, 39, 3, 3)}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("config", list(PUBLISHED), ids=lambda c: c.version)
+def test_later_layouts_match_the_published_state_dicts(config):
+    count, params, shapes = PUBLISHED[config]
+    sd = IFNet(config).state_dict()
+    assert len(sd) == count and sum(v.numel() for v in sd.values()) == params
+    assert {k: tuple(sd[k].shape) for k in shapes} == shapes
+
+
+@pytest.mark.parametrize("config", list(PUBLISHED), ids=lambda c: c.version)
+def test_a_published_later_checkpoint_is_recognised_loaded_and_run(tmp_path, config):
+    torch.manual_seed(0)
+    net = IFNet(config).eval()
+    path = tmp_path / "flownet.pkl"
+    torch.save({"module." + k: v for k, v in net.state_dict().items()}, path)  # as Practical-RIFE saves it
+    loaded = load_ifnet(path)
+    assert loaded.config == config
+    stage = FlowStage(loaded, CPU, torch.float32, backend="eager")
+    a, b = torch.rand(1, 3, 100, 130), torch.rand(1, 3, 100, 130)  # padded to the layout's multiple inside
+    r = stage(a, b, 0.5)
+    assert r.frame.shape == a.shape and r.flow.shape == (1, 4, 100, 130) and torch.isfinite(r.frame).all()
+    x0, _ = pad_to_multiple(a, config.pad_multiple)
+    x1, _ = pad_to_multiple(b, config.pad_multiple)
+    with torch.no_grad():
+        assert torch.allclose(r.frame, net(x0, x1, 0.5).frame[..., :100, :130].clamp(0, 1), atol=1e-6)
+
+
 def test_bad_checkpoints_are_refused_with_the_reason(tmp_path):
     with pytest.raises(WeightsError, match="no such weights file"):
         load_ifnet(tmp_path / "missing.pkl")
@@ -57,6 +102,12 @@ def test_bad_checkpoints_are_refused_with_the_reason(tmp_path):
     torch.save({"encode.cnn0.weight": torch.zeros(1), **IFNet(TINY).state_dict()}, later)
     with pytest.raises(WeightsError, match="feature head"):
         load_ifnet(later)
+    middle = tmp_path / "v4_15.pkl"  # a head, but blocks without feature outputs (4.7-4.20)
+    sd = IFNet(V4_25).state_dict()
+    sd["block4.lastconv.0.weight"] = torch.zeros(32, 24, 4, 4)
+    torch.save(sd, middle)
+    with pytest.raises(WeightsError, match="4.7-4.20"):
+        load_ifnet(middle)
     truncated = tmp_path / "three.pkl"
     torch.save({k: v for k, v in IFNet(TINY).state_dict().items() if not k.startswith("block3")}, truncated)
     with pytest.raises(WeightsError, match="3 IFBlocks"):

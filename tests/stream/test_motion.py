@@ -137,3 +137,21 @@ def test_stabilization_reduces_the_warping_error_on_a_real_clip(real_clip):
     steady = _run(real_clip, FlickeringStyle(), stabilizer())
     assert len(inputs) == len(plain) == len(steady) == 16
     assert warping_error(steady, inputs) < 0.75 * warping_error(plain, inputs)
+
+
+def test_rife_path_runs_a_published_4_25_checkpoint(tmp_path):
+    from livefx.models.rife.ifnet import V4_25
+
+    torch.manual_seed(0)
+    weights = tmp_path / "flownet.pkl"
+    torch.save({"module." + k: v for k, v in IFNet(V4_25).state_dict().items()}, weights)
+    out = tmp_path / "o.y4m"
+    proc = livefx(
+        "run", "--source", "synthetic", "--size", "160x96", "--frames", "4", "--no-realtime", "--style", "none",
+        "--interpolate", "2", "--rife", str(weights), "--sink", f"file:{out}", "-v",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "interpolator flownet (RIFE 4.25 layout) loaded" in proc.stderr
+    container = av.open(str(out))
+    assert sum(1 for _ in container.decode(video=0)) == 7  # 4 frames, 3 made between them
+    container.close()
