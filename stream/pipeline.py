@@ -121,9 +121,11 @@ class Pipeline:
         """Run each stage at full and reduced scales so the first live frame pays nothing
         and the planner starts with measured costs."""
         self.frame_size = (width, height)
-        warm = [(b.spec, b.stage) for b in self.stages] + ([(MOTION_SPEC, self.motion.flow)] if self.motion else [])
-        for spec, stage in warm:
-            for pixels, ms in self.warm_stage(spec, stage).items():
+        warm = [(b.spec, b.stage, 1.0) for b in self.stages]
+        if self.motion:
+            warm.append((MOTION_SPEC, self.motion.flow, self.motion.flow_scale_for(height, width)))
+        for spec, stage, base in warm:
+            for pixels, ms in self.warm_stage(spec, stage, base).items():
                 self.planner.cost.observe(spec.name, pixels, ms)
         if self.action_model is not None and self.actions is None:
             self._build_actions(width, height)
@@ -185,16 +187,17 @@ class Pipeline:
         self.planner.cost.observe(ACTIONS_STAGE, width * height, ms)
         log.info("actions ready: %.0f ms per clip, every %d frames", ms, self.actions_config.every_frames)
 
-    def warm_stage(self, spec: StageSpec, stage: LiveModel) -> dict[int, float]:
-        """Warm ``stage`` up at every size the planner may ask for; pixels -> ms."""
+    def warm_stage(self, spec: StageSpec, stage: LiveModel, base: float = 1.0) -> dict[int, float]:
+        """Warm ``stage`` up at every size the planner may ask for; pixels (as the planner
+        counts them) -> ms. ``base``: the fraction of that size the stage itself works at."""
         width, height = self.frame_size
         t0 = time.perf_counter()
         costs = {}
         scales = (1.0, *self.planner.scales) if spec.scalable else (1.0, *([spec.reduced] if spec.reduced else []))
         for scale in scales:
-            h, w = max(4, int(height * scale)), max(4, int(width * scale))
+            h, w = max(4, int(height * scale * base)), max(4, int(width * scale * base))
             log.info("warming up %s at %dx%d ...", spec.name, w, h)
-            costs[w * h] = stage.warmup(h, w)
+            costs[int(width * scale) * int(height * scale)] = stage.warmup(h, w)
         seconds = time.perf_counter() - t0
         self.stats.warmup_s[spec.name] = round(self.stats.warmup_s.get(spec.name, 0.0) + seconds, 3)
         accel = f" ({stage.accel.describe()})" if stage.accel is not None else ""

@@ -229,6 +229,7 @@ class Worker(threading.Thread):
                     self.stats.record_scene_cut()
                 if result.ran:
                     stage_ms[MOTION_STAGE] = (time.perf_counter() - t0) * 1e3
+                    # Keyed by the planner's reduction only: the stage's own size choice is inside.
                     flow_pixels = int(h * w * flow_scale * flow_scale)
                     self.planner.cost.observe(MOTION_STAGE, flow_pixels, stage_ms[MOTION_STAGE])
             image = self.converter.to_image(x)

@@ -48,23 +48,32 @@ class FlowStage:
         finds the motion on frames shrunk by that factor (about scale^2 of the cost) and
         returns frame, flow and mask upsampled to H x W (flow in full-size pixels)."""
         size = img0.shape[-2:]
+        small0, small1 = img0, img1
         if scale != 1.0:
-            img0, img1 = (F.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True) for x in (img0, img1))
-        x0, (h, w) = pad_to_multiple(img0.to(self.dtype), self.pad_multiple)
-        x1, _ = pad_to_multiple(img1.to(self.dtype), self.pad_multiple)
+            small0, small1 = (shrink(x, scale) for x in (img0, img1))
+        x0, (h, w) = pad_to_multiple(small0.to(self.dtype), self.pad_multiple)
+        x1, _ = pad_to_multiple(small1.to(self.dtype), self.pad_multiple)
         plane = torch.full_like(x0[:, :1], t)
         out = self.run(torch.cat((x0, x1, plane), 1))[..., :h, :w]
-        if scale != 1.0:
-            out = F.interpolate(out.float(), size=size, mode="bilinear", align_corners=False)
-            out[:, 3:7:2] *= size[-1] / w  # flow (x0, y0, x1, y1) in the full-size frame's pixels
-            out[:, 4:7:2] *= size[-2] / h
-        return Interpolation(out[:, :3].clamp(0, 1), out[:, 3:7].float(), out[:, 7:8].float())
+        if scale == 1.0:
+            return Interpolation(out[:, :3].clamp(0, 1), out[:, 3:7].float(), out[:, 7:8].float())
+        # Motion found small, applied to the full-size frames (the small frame would be blurry).
+        out = F.interpolate(out[:, 3:8].float(), size=size, mode="bilinear", align_corners=False)
+        out[:, 0:4:2] *= size[-1] / w  # flow (x0, y0, x1, y1) in the full-size frame's pixels
+        out[:, 1:4:2] *= size[-2] / h
+        result = Interpolation(img0, out[:, :4], out[:, 4:5])
+        result.frame = blend_with(result, img0, img1).clamp(0, 1)
+        return result
 
     @torch.inference_mode()
     def warmup(self, height: int, width: int, runs: int = 3) -> float:
         """Cheapest of ``runs`` passes on blank frames of this size, in ms (see Stage.warmup)."""
         x = torch.full((1, 3, height, width), 0.5, device=self.device, dtype=self.dtype)
         return cheapest_run_ms(lambda: self(x, x), self.device, runs)
+
+
+def shrink(x: torch.Tensor, scale: float) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True)
 
 
 def blend_with(result: Interpolation, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:

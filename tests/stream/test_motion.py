@@ -155,3 +155,27 @@ def test_rife_path_runs_a_published_4_25_checkpoint(tmp_path):
     container = av.open(str(out))
     assert sum(1 for _ in container.decode(video=0)) == 7  # 4 frames, 3 made between them
     container.close()
+
+
+def test_the_motion_is_found_at_a_size_chosen_from_the_frame():
+    from livefx.stream.motion import auto_flow_scale
+
+    assert [auto_flow_scale(h, w) for h, w in ((240, 320), (480, 640), (720, 1280), (1080, 1920), (2160, 3840))] == [
+        1.0, 1.0, 0.5, 0.5, 0.25,
+    ]  # fmt: skip
+    calls = []
+
+    class Spy(FlowStage):
+        def __call__(self, img0, img1, t=0.5, scale=1.0):
+            calls.append((tuple(img0.shape[-2:]), scale))
+            return super().__call__(img0, img1, t, scale)
+
+    motion = MotionStage(Spy(IFNet(IFNetConfig((8, 8, 8, 8))), CPU, torch.float32), MotionConfig(factor=2))
+    big = torch.rand(1, 3, 544, 960)
+    motion.step(big, big)
+    motion.step(big, big, flow_scale=0.5)  # the planner's reduction on top
+    assert calls == [((544, 960), 0.5 * 0.5)]
+    pinned = MotionStage(Spy(IFNet(IFNetConfig((8, 8, 8, 8))), CPU, torch.float32), MotionConfig(2, flow_scale=1.0))
+    pinned.step(big, big)
+    pinned.step(big, big)
+    assert calls[-1] == ((544, 960), 1.0)
