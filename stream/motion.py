@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
+from livefx.models.cuts import CutDetector
 from livefx.models.rife.ifnet import Interpolation, warp
-from livefx.models.rife.stage import FlowStage, blend_with, build_flow_stage
-from livefx.stream.cuts import CutDetector
+from livefx.models.rife.stage import FlowStage, auto_flow_scale, blend_with, build_flow_stage
 from livefx.stream.device import FrameConverter
 
 log = logging.getLogger("livefx")
@@ -49,15 +49,6 @@ class MotionConfig:
     @property
     def active(self) -> bool:
         return self.factor > 1 or self.stabilize
-
-
-def auto_flow_scale(height: int, width: int) -> float:
-    """Flow at half size from 720p up, a quarter from 4K: the motion in pixels grows with
-    the frame, IFNet's reach does not. Measured on held-out real video at half its frame
-    rate (bench/NOTES.md): at 1280x720 half size gains 1.4 dB over full size; at 640x272
-    and below full size is better by 0.5-1 dB."""
-    short = min(height, width)
-    return 0.25 if short >= 2160 else 0.5 if short >= 540 else 1.0
 
 
 @dataclass

