@@ -53,6 +53,11 @@ class CaptureThread(threading.Thread):
         self._stop_event.set()
         self.source.interrupt()
 
+    @property
+    def stopping(self) -> bool:
+        """``stop()`` was asked for."""
+        return self._stop_event.is_set()
+
     def run(self) -> None:
         try:
             self._loop()

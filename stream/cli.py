@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from livefx.stream.actions import ActionsConfig
     from livefx.stream.device import FrameConverter
     from livefx.stream.motion import MotionConfig, MotionStage
+    from livefx.stream.pipeline import Pipeline
     from livefx.stream.rules import Rule
 
 log = logging.getLogger("livefx")
@@ -489,6 +490,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if label_log is not None:
         pipeline.label_listeners.append(label_log)
     freeze_startup_heap()
+    stop_run_on_signals(pipeline)
     try:
         stats = pipeline.run(log_every_s=args.log_every)
     finally:
@@ -499,6 +501,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("done: %s", pipeline.stats.log_line(None, 1.0).split(" | ", 1)[1])
     log.info("frames in %d, out %d, dropped %d", stats["frames_in"], stats["frames_out"], stats["frames_dropped"])
     return 1 if pipeline.sink_errors else 0
+
+
+def stop_run_on_signals(pipeline: Pipeline) -> None:
+    """SIGTERM (what supervisors send) and SIGHUP, unless started with it ignored, stop
+    ``run`` as Ctrl-C does: capture stops, what is in flight reaches the sinks and the
+    recordings are finalised. A second signal exits at once."""
+    import os
+    import signal
+
+    def stopping(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        if pipeline.capture is not None and pipeline.capture.stopping:
+            log.warning("%s again: exiting now, without finishing the outputs", name)
+            os._exit(128 + signum)
+        log.info("stopping (%s): finishing the outputs ...", name)
+        pipeline.stop()
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if sig == signal.SIGTERM or signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, stopping)
 
 
 def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
