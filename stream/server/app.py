@@ -121,6 +121,9 @@ class LivefxServer:
                 "Content-Length": str(len(body)),
                 "Cache-Control": "no-store",
                 "X-Content-Type-Options": "nosniff",
+                # The page's own files only; the token in the URL never leaves in a Referer.
+                "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                "Referrer-Policy": "no-referrer",
             }
         )
         if self.token:
@@ -178,6 +181,14 @@ class LivefxServer:
             await session.close()
             self.sessions.discard(session)
             log.info("client %s left (%d sessions remain)", peer, len(self.sessions))
+
+
+#: Scripts, styles and sockets from this server only; snapshots and recordings are blob:
+#: and data: URLs; the camera preview is a media stream.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:;"
+    " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+)
 
 
 def _text(status: HTTPStatus, text: str) -> Response:

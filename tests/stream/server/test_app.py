@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -13,6 +14,10 @@ from livefx.stream.device import FrameConverter
 from livefx.stream.server.app import LivefxServer
 from livefx.stream.server.session import SessionSettings
 from livefx.stream.server.static import resolve
+
+from ...conftest import REPO
+
+WEB = REPO / "web"
 
 
 def settings():
@@ -183,3 +188,28 @@ def test_hello_lists_every_shipped_style_and_those_on_the_search_path(tmp_path, 
     shipped = sorted(p.stem for p in EMBEDDED_STYLES_DIR.glob("*.safetensors"))
     assert len(shipped) >= 3  # the product ships at least three styles
     assert set(shipped) | {"mine"} <= set(hello["styles"])
+
+
+def test_pages_carry_a_content_security_policy_and_leak_no_referrer():
+    def headers(url: str):
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.headers
+
+    async def check(server):
+        base = f"http://127.0.0.1:{server.port}"
+        loop = asyncio.get_running_loop()
+        return [await loop.run_in_executor(None, headers, base + p) for p in ("/", "/app.js", "/overlay.html")]
+
+    for h in asyncio.run(with_server(check)):
+        csp = h["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "object-src 'none'" in csp and "'unsafe-inline'" not in csp
+        assert h["X-Content-Type-Options"] == "nosniff" and h["Referrer-Policy"] == "no-referrer"
+
+
+def test_pages_need_nothing_their_policy_forbids():
+    """No inline script, style block, handler attribute or javascript: URL in the pages."""
+    for page in WEB.glob("*.html"):
+        html = page.read_text()
+        assert "<style" not in html and " style=" not in html and "javascript:" not in html, page.name
+        assert all(tag.startswith("<script src=") for tag in re.findall(r"<script[^>]*>", html)), page.name
+        assert not re.search(r"\son[a-z]+=", html), page.name
