@@ -17,6 +17,7 @@ from websockets.http11 import Request, Response
 from livefx.models.registry import available_styles
 from livefx.stream.errors import UsageError
 from livefx.stream.server import protocol, security, static
+from livefx.stream.server.ratelimit import TokenBucket
 from livefx.stream.server.session import BroadcastHub, Session, SessionSettings, build_hub
 from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.base import Source
@@ -163,7 +164,15 @@ class LivefxServer:
                     interpolation=self.settings.motion.factor if self.settings.motion.active else 0,
                 )
             )
+            limiter, told = TokenBucket(MESSAGES_PER_S, MESSAGE_BURST), False
             async for raw in ws:
+                if not limiter.take():  # a flood: dropped, the client told once per episode
+                    if not told:
+                        log.warning("client %s floods the websocket; dropping its messages", peer)
+                        await ws.send(protocol.error(FLOOD_MESSAGE))
+                    told = True
+                    continue
+                told = told and not limiter.recovered
                 try:
                     await session.handle(protocol.parse(raw))
                 except protocol.ProtocolError as exc:
@@ -182,6 +191,15 @@ class LivefxServer:
             self.sessions.discard(session)
             log.info("client %s left (%d sessions remain)", peer, len(self.sessions))
 
+
+#: Websocket messages one client may send: a page sends a few a second (ICE candidates come
+#: in bursts of a dozen or two at the start); a flood is dropped without touching the stream.
+MESSAGES_PER_S = 20
+MESSAGE_BURST = 60
+FLOOD_MESSAGE = (
+    f"too many messages: at most {MESSAGES_PER_S} a second (bursts of {MESSAGE_BURST});"
+    " the ones over the limit were dropped"
+)
 
 #: Scripts, styles and sockets from this server only; snapshots and recordings are blob:
 #: and data: URLs; the camera preview is a media stream.
