@@ -96,9 +96,25 @@ class FileSink(Sink):
             pts = max(pts, self._last_pts + 1)  # the muxer needs strictly rising pts
             video_frame.pts, video_frame.time_base = pts, PTS_TIME_BASE
             self._last_pts = pts
-        for packet in self._stream.encode(video_frame):
-            self._container.mux(packet)
+        try:
+            for packet in self._stream.encode(video_frame):
+                self._container.mux(packet)
+        except (av.FFmpegError, OSError) as exc:
+            self._abandon()
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise SinkError(
+                f"{self.spec}: cannot write ({reason}); the recording stops here, after {self.frames_written} frames"
+            ) from None
         self.frames_written += 1
+
+    def _abandon(self) -> None:
+        """Drop a container that can no longer be written (full disk, lost mount)."""
+        container, self._container, self._stream = self._container, None, None
+        if container is not None:
+            try:
+                container.close()
+            except (av.FFmpegError, OSError):
+                pass  # it is broken already; what reached the disk stays (fragmented)
 
     def close(self) -> None:
         if self._container is None:

@@ -1,11 +1,15 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from livefx.stream.errors import SinkError, UsageError
 from livefx.stream.frame import Frame
 from livefx.stream.sinks import FileSink, NullSink, VirtualCamSink, WindowSink, make_sink
+from livefx.stream.sources.synthetic import SyntheticSource
 
 from ..conftest import count_frames
+from .helpers import Collect, pipeline
 
 
 def frames(n: int, size=(64, 48), fps=30):
@@ -158,3 +162,20 @@ def test_window_sink_without_display_is_a_clear_error(monkeypatch):
         for f in frames(2):
             sink.write(f)
     sink.close()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full (a device that is always full)")
+def test_a_full_disk_stops_the_recording_with_a_clear_error_not_the_run(tmp_path):
+    full = tmp_path / "full.mp4"
+    full.symlink_to("/dev/full")  # every write fails with ENOSPC, as on a full disk
+    sink = FileSink(full)
+    with pytest.raises(SinkError, match="No space left on device"):
+        sink.open(64, 48, 30)  # the header is flushed at once
+        for f in frames(40):
+            sink.write(f)
+    sink.close()  # safe after the failure
+    p = pipeline(SyntheticSource(64, 48, fps=30), [FileSink(full), (kept := Collect())], None, max_frames=30)
+    p.open()
+    stats = p.run(log_every_s=0)  # the run goes on for the other output
+    assert len(kept.frames) == stats["frames_out"] > 0
+    assert stats["sinks"][f"file:{full}"]["written"] < stats["frames_out"]
