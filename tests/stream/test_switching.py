@@ -113,3 +113,31 @@ def test_switch_to_none_removes_the_stage(styles):
     runner.join(30)
     assert p.worker.swaps == 2 and p.worker.stages == {}
     assert [r.name for r in p.planner.ladder] == ["full"]
+
+
+def test_a_corrupt_weights_file_at_switch_time_keeps_the_old_style_and_says_why(styles, tmp_path):
+    from livefx.models.errors import WeightsError
+
+    a, _ = styles
+    corrupt = tmp_path / "swapped.safetensors"
+    corrupt.write_bytes(a.read_bytes()[:300])  # the file was replaced mid-copy
+    sink = Collect(in_order=True)
+    p = pipeline(SyntheticSource(64, 48, fps=40), [sink], None, budget_ms=500, max_frames=2000, keep_up=False)
+    p.open()
+    runner = threading.Thread(target=p.run, kwargs={"log_every_s": 0})
+    runner.start()
+    p.switch_style(a).result(timeout=20)
+    failed = p.switch_style(corrupt)
+    with pytest.raises(WeightsError, match="swapped.safetensors"):
+        failed.result(timeout=20)
+    seen = len(sink.frames)
+    time.sleep(0.3)
+    p.stop()
+    runner.join(30)
+    assert p.worker.swaps == 1 and set(p.worker.stages) == {"stylize"}  # style a is still in
+    expect_a = styler(a)
+    src = SyntheticSource(64, 48, fps=40)
+    src.open()
+    inputs = [src.read()[0] for _ in range(sink.frames[-1].seq + 1)]
+    later = sink.frames[seen:]
+    assert later and all(np.abs(f.image.astype(int) - expect_a(inputs[f.seq])).max() <= 1 for f in later)
