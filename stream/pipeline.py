@@ -371,6 +371,8 @@ class Pipeline:
             reader = self.worker.reader
             self.stats.frames_dropped = reader.skipped + (reader.unread if not self.worker.is_alive() else 0)
             self.stats.stage_errors = self.worker.stage_errors
+            self.stats.last_stage_error = self.worker.last_stage_error
+            self.stats.disabled_stages = list(self.worker.disabled_stages)
         self.stats.sinks = {r.sink.spec: r.counters() for r in self.runners}
         return self.stats.snapshot()
 

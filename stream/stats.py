@@ -55,6 +55,9 @@ class RunStats:
         self.frames_dropped = 0
         #: Frames a stage raised on (each passed through unprocessed).
         self.stage_errors = 0
+        self.last_stage_error: str | None = None
+        #: Stages turned off after failing many frames in a row.
+        self.disabled_stages: list[str] = []
         self.sinks: dict[str, dict[str, int]] = {}
         #: Seconds spent warming up (and compiling) each stage before and during the run.
         self.warmup_s: dict[str, float] = {}
@@ -116,6 +119,8 @@ class RunStats:
                 "frames_dropped": self.frames_dropped,
                 "deadline_misses": self.deadline_misses,
                 "stage_errors": self.stage_errors,
+                "last_stage_error": self.last_stage_error,
+                "disabled_stages": list(self.disabled_stages),
                 "budget_ms": self.budget_ms,
                 "on_late": self.on_late,
                 "device": self.device,

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from livefx.models.errors import one_line
 from livefx.models.stage import MOTION_STAGE, Stage, synchronize
 from livefx.stream.actions import ACTIONS_STAGE, ActionStage
 from livefx.stream.budget import IO_STAGE, BudgetPlanner, OnLate, Plan, StageKind, StageSpec
@@ -31,6 +32,9 @@ from livefx.stream.stats import FrameRecord, RunStats
 
 log = logging.getLogger("livefx.worker")
 
+
+#: A stage that fails this many frames in a row is turned off (the stream goes on without it).
+DISABLE_AFTER = 20
 
 #: Interpolation is optional; under time pressure its flow is found at half size first.
 MOTION_SPEC = StageSpec(MOTION_STAGE, StageKind.OPTIONAL, scalable=False, reduced=0.5)
@@ -76,6 +80,11 @@ class Worker(threading.Thread):
         self.clock = clock
         self.reader = frames_in.reader(ReadPolicy.NEWEST if realtime else ReadPolicy.IN_ORDER)
         self.stage_errors = 0
+        #: The latest failure, "stage: reason" (None: none yet).
+        self.last_stage_error: str | None = None
+        #: Stages turned off after failing DISABLE_AFTER frames in a row (e.g. out of GPU memory).
+        self.disabled_stages: list[str] = []
+        self._failing: dict[str, int] = {}
         self.error: BaseException | None = None
         #: Live changes from other threads, applied here between frames (the only way in).
         self.controls = controls if controls is not None else ControlQueue()
@@ -184,6 +193,34 @@ class Worker(threading.Thread):
             self.frames_out.push(out)
         self._last_out = out
 
+    def _stage_failed(self, name: str, frame: Frame, exc: Exception) -> None:
+        """Count a failure; after DISABLE_AFTER in a row, turn the stage off and say so."""
+        self.stage_errors += 1
+        self.last_stage_error = f"{name}: {one_line(exc)}"
+        if self.stage_errors == 1 or self.stage_errors % 100 == 0:
+            log.error("processing frame %d failed in %s (%s); passing it through", frame.seq, name, one_line(exc))
+            log.debug("the failure", exc_info=exc)
+        if self.motion is not None:
+            self.motion.reset()
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            torch.cuda.empty_cache()
+        self._failing[name] = self._failing.get(name, 0) + 1
+        if self._failing[name] < DISABLE_AFTER or name == IO_STAGE:
+            return
+        self._failing.pop(name)
+        self.disabled_stages.append(name)
+        log.error(
+            "%s failed on %d frames in a row (%s): turned off, the stream goes on without it",
+            name,
+            DISABLE_AFTER,
+            one_line(exc),
+        )
+        if name == MOTION_STAGE:
+            self.motion_enabled = False
+        else:
+            spec = next(spec for spec in self.planner_specs if spec.name == name)
+            self._install(StageSwap(spec, None, {}))
+
     def _plan(self, frame: Frame) -> Plan:
         pixels = frame.width * frame.height
         if self.realtime:
@@ -201,6 +238,7 @@ class Worker(threading.Thread):
             return Processed(frame.image, [], {})
         t_start = time.perf_counter()
         stage_ms: dict[str, float] = {}
+        current = IO_STAGE
         try:
             x_in = x = self.converter.to_tensor(frame.image)
             h, w = x.shape[-2:]
@@ -209,6 +247,7 @@ class Worker(threading.Thread):
             for name in plan.run:
                 if name == MOTION_STAGE:
                     continue
+                current = name
                 t0 = time.perf_counter()
                 x = self.stages[name](x)
                 synchronize(x.device)
@@ -220,6 +259,7 @@ class Worker(threading.Thread):
             if self.motion is not None and not self.motion_enabled:
                 self.motion.reset()
             elif self.motion is not None:
+                current = MOTION_STAGE
                 t0 = time.perf_counter()
                 flow_scale = dict(plan.reduced).get(MOTION_STAGE, 1.0)
                 result = self.motion.step(x_in, x, run_flow=MOTION_STAGE in plan.run, flow_scale=flow_scale)
@@ -232,15 +272,13 @@ class Worker(threading.Thread):
                     # Keyed by the planner's reduction only: the stage's own size choice is inside.
                     flow_pixels = int(h * w * flow_scale * flow_scale)
                     self.planner.cost.observe(MOTION_STAGE, flow_pixels, stage_ms[MOTION_STAGE])
+            current = IO_STAGE
             image = self.converter.to_image(x)
             between_images = [self.converter.to_image(b) for b in between]
-        except Exception:  # noqa: BLE001 - keep the stream alive, pass the frame through
-            self.stage_errors += 1
-            if self.stage_errors == 1 or self.stage_errors % 100 == 0:
-                log.exception("processing frame %d failed; passing it through", frame.seq)
-            if self.motion is not None:
-                self.motion.reset()
+        except Exception as exc:  # noqa: BLE001 - keep the stream alive, pass the frame through
+            self._stage_failed(current, frame, exc)
             return Processed(frame.image, [], stage_ms)
+        self._failing.clear()
         io_ms = (time.perf_counter() - t_start) * 1e3 - sum(stage_ms.values())
         stage_ms[IO_STAGE] = io_ms
         self.planner.cost.observe(IO_STAGE, frame.width * frame.height, io_ms)

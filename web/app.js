@@ -283,7 +283,9 @@
     $("stages").textContent = Object.entries(server.stages || {}).map(([k, v]) => `${k} ${v.p95.toFixed(0)} ms`).join(", ") || "-";
     const decisions = Object.entries(server.decisions || {}).map(([k, v]) => `${k} ${v}`).join(", ");
     $("decisions").textContent = decisions ? `${decisions} (when late: ${server.on_late})` : "-";
-    const degraded = Object.values(server.degraded || {});
+    const degraded = Object.values(server.degraded || {}).concat(
+      (server.disabled_stages || []).map((name) => `${name} turned off after failing (${server.last_stage_error})`),
+    );
     $("degraded").textContent = degraded.join(" · ") || "no";
     $("degraded").classList.toggle("warn", degraded.length > 0);
     $("labels").textContent = s.labels.map((l) => `${l.label} ${(l.score * 100).toFixed(0)}%`).join(", ") || "-";

@@ -11,6 +11,7 @@ from livefx.stream.frame import Frame
 from livefx.stream.sinks.null import NullSink
 from livefx.stream.sources.base import Source
 from livefx.stream.sources.synthetic import SyntheticSource
+from livefx.stream.worker import DISABLE_AFTER
 
 from .helpers import Collect, SlowInvert, pipeline
 
@@ -230,3 +231,47 @@ def test_hold_never_shows_a_frame_of_another_size_or_of_the_previous_style():
     assert int(worker._process(frame(60, width=32), hold).image.mean()) == 195  # other size: styled anew
     worker._install(StageSwap(StageSpec("slow"), SlowInvert(0), {}))
     assert int(worker._process(frame(90), hold).image.mean()) == 165  # new chain: nothing old to hold
+
+
+class Failing(SlowInvert):
+    """Raises on the frames ``fails`` says (as a GPU out of memory would), inverts the rest."""
+
+    name = "slow"
+
+    def __init__(self, fails) -> None:
+        super().__init__(0)
+        self.fails, self.calls, self.armed = fails, 0, False
+
+    def __call__(self, x):
+        if not self.armed:  # warm-up
+            return super().__call__(x)
+        self.calls += 1
+        if self.fails(self.calls):
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return super().__call__(x)
+
+
+def test_a_stage_failing_every_frame_is_turned_off_and_the_stream_goes_on():
+    sink = Collect()
+    stage = Failing(lambda n: True)
+    p = pipeline(CountingSource(60), [sink], stage, realtime=False)
+    p.open()
+    stage.armed = True
+    stats = p.run(log_every_s=0)
+    assert stats["disabled_stages"] == ["slow"] and stats["stage_errors"] == DISABLE_AFTER
+    assert "out of memory" in stats["last_stage_error"] and stats["last_stage_error"].startswith("slow: ")
+    assert len(sink.frames) == 60 == stats["frames_out"]  # every frame still went out (raw)
+    assert p.worker.stages == {}
+
+
+def test_occasional_failures_pass_those_frames_through_and_keep_the_stage():
+    sink = Collect()
+    stage = Failing(lambda n: n % 2 == 0)
+    p = pipeline(CountingSource(60), [sink], stage, realtime=False)
+    p.open()
+    stage.armed = True
+    stats = p.run(log_every_s=0)
+    assert stats["disabled_stages"] == [] and stats["stage_errors"] == 30
+    levels = [int(np.median(f.image)) for f in sink.frames]
+    raw = sum(level == 3 * (f.seq + 1) for level, f in zip(levels, sink.frames))
+    assert raw == stats["stage_errors"] and len(levels) == 60
