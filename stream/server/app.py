@@ -42,15 +42,19 @@ class LivefxServer:
         source: Source | None = None,
         sinks: Sequence[Sink] = (),
         tls: ssl.SSLContext | None = None,
+        ping_every_s: float = 5.0,
     ) -> None:
         """``source=None``: each client sends its camera (send-receive); otherwise the
         source is processed once and broadcast to every client, and to ``sinks`` (a virtual
-        camera, a recording) whether or not anyone watches. ``tls``: serve HTTPS/WSS."""
+        camera, a recording) whether or not anyone watches. ``tls``: serve HTTPS/WSS.
+        ``ping_every_s``: a client that does not answer a ping within as long again is
+        gone (a closed laptop, a lost network) and its session is freed."""
         if sinks and source is None:
             raise UsageError("a server-side --source is needed for --sink (browser cameras are per viewer)")
         self.settings = settings
         self.source = source
         self.sinks = list(sinks)
+        self.ping_every_s = ping_every_s
         self.hub: BroadcastHub | None = None
         self.host = host
         self.port = port
@@ -87,6 +91,9 @@ class LivefxServer:
             self.port,
             process_request=self._process_request,
             max_size=MAX_MESSAGE_BYTES,
+            ping_interval=self.ping_every_s,
+            ping_timeout=self.ping_every_s,
+            close_timeout=self.ping_every_s,
             server_header="livefx",
             ssl=self.tls,
         ) as server:

@@ -213,3 +213,36 @@ def test_pages_need_nothing_their_policy_forbids():
         assert "<style" not in html and " style=" not in html and "javascript:" not in html, page.name
         assert all(tag.startswith("<script src=") for tag in re.findall(r"<script[^>]*>", html)), page.name
         assert not re.search(r"\son[a-z]+=", html), page.name
+
+
+def test_a_client_that_vanishes_without_a_goodbye_is_freed():
+    import socket
+    import time
+
+    async def check(server):
+        loop = asyncio.get_running_loop()
+
+        def silent_client() -> socket.socket:
+            """A websocket handshake, then silence: no pongs, no close (a lost network)."""
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            sock.sendall(
+                b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            assert b"101" in sock.recv(4096).split(b"\r\n")[0]
+            return sock
+
+        sock = await loop.run_in_executor(None, silent_client)
+        for _ in range(50):
+            if server.sessions:
+                break
+            await asyncio.sleep(0.05)
+        joined = len(server.sessions)
+        t0 = time.monotonic()
+        while server.sessions and time.monotonic() - t0 < 30:
+            await asyncio.sleep(0.1)
+        sock.close()
+        return joined, len(server.sessions)
+
+    joined, left = asyncio.run(with_server(check, ping_every_s=0.5))
+    assert joined == 1 and left == 0
