@@ -72,6 +72,13 @@ class SinkRunner(threading.Thread):
             self.reader.close()
             try:
                 self.sink.close()
+            except LivefxError as exc:  # e.g. the disk filled while the file was finished
+                if self.error is None:
+                    self.error = exc
+                    if self.on_error is not None:
+                        self.on_error(self)
+                    else:
+                        log.error("%s", exc)
             except Exception:  # noqa: BLE001
                 log.exception("%s: error while closing", self.sink.spec)
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -490,9 +492,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if label_log is not None:
         pipeline.label_listeners.append(label_log)
     freeze_startup_heap()
-    stop_run_on_signals(pipeline)
     try:
-        stats = pipeline.run(log_every_s=args.log_every)
+        with stop_run_on_signals(pipeline):
+            stats = pipeline.run(log_every_s=args.log_every)
     finally:
         if label_log is not None:
             label_log.close()
@@ -503,24 +505,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if pipeline.sink_errors else 0
 
 
-def stop_run_on_signals(pipeline: Pipeline) -> None:
-    """SIGTERM (what supervisors send) and SIGHUP, unless started with it ignored, stop
-    ``run`` as Ctrl-C does: capture stops, what is in flight reaches the sinks and the
-    recordings are finalised. A second signal exits at once."""
+@contextlib.contextmanager
+def stop_run_on_signals(pipeline: Pipeline) -> Iterator[None]:
+    """While ``run`` streams, SIGTERM (what supervisors send) and SIGHUP (unless started
+    with it ignored) stop it as Ctrl-C does: capture stops, what is in flight reaches the
+    sinks, recordings are finalised. A third signal exits at once. The handler only sets
+    flags (``Pipeline.join`` acts on them); the previous handlers come back afterwards."""
     import os
     import signal
 
-    def stopping(signum: int, _frame: object) -> None:
-        name = signal.Signals(signum).name
-        if pipeline.capture is not None and pipeline.capture.stopping:
-            log.warning("%s again: exiting now, without finishing the outputs", name)
-            os._exit(128 + signum)
-        log.info("stopping (%s): finishing the outputs ...", name)
-        pipeline.stop()
+    received: list[str] = []
 
+    def stopping(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        if len(received) >= 3:
+            os._exit(128 + signum)  # asked three times: the user wants out, outputs or not
+        pipeline.stop_requested = received[0]
+
+    previous = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
         if sig == signal.SIGTERM or signal.getsignal(sig) is not signal.SIG_IGN:
-            signal.signal(sig, stopping)
+            previous[sig] = signal.signal(sig, stopping)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:

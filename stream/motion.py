@@ -101,9 +101,10 @@ class MotionStage:
         flow_scale *= self.flow_scale_for(*frame_in.shape[-2:])
         if ran:
             assert prev_in is not None and prev_out is not None
-            passes = {t: self.flow(prev_in, frame_in, t, flow_scale) for t in self.config.times}
+            # Only the flow and mask are used here (they move the processed frames).
+            passes = {t: self.flow(prev_in, frame_in, t, flow_scale, sharp=False) for t in self.config.times}
             if self.config.stabilize:
-                mid = passes.get(0.5) or self.flow(prev_in, frame_in, 0.5, flow_scale)
+                mid = passes.get(0.5) or self.flow(prev_in, frame_in, 0.5, flow_scale, sharp=False)
                 current = self._stabilize(mid, prev_in, prev_out, frame_in, frame_out)
             between = [blend_with(passes[t], prev_out, current).clamp_(0, 1) for t in self.config.times]
         self._prev_in, self._prev_out = frame_in, current

@@ -108,6 +108,8 @@ class Pipeline:
         self.frame_size = config.size or (0, 0)
         #: ``join()`` is waiting: it raises the error of the last output to fail.
         self._joining = False
+        #: Set to a reason (only set: safe from a signal handler) to have ``join()`` stop the stream.
+        self.stop_requested: str | None = None
         self._preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livefx-prepare")
 
     def open(self) -> tuple[int, int]:
@@ -319,6 +321,10 @@ class Pipeline:
         try:
             while self.worker.is_alive():
                 self.worker.join(timeout=0.1)
+                if self.stop_requested and not self.capture.stopping:
+                    # Asked from a signal handler, which only sets the flag.
+                    log.info("stopping (%s): finishing the outputs ...", self.stop_requested)
+                    self.stop()
                 if log_every_s and time.monotonic() - last_t >= log_every_s:
                     snap = self.snapshot()
                     log.info("%s", self.stats.log_line(last, time.monotonic() - last_t))

@@ -116,12 +116,16 @@ class Worker(threading.Thread):
             self.planner.budget_ms = self.stats.budget_ms = message.ms
         elif isinstance(message, SetMotion):
             self.motion_enabled = (not self.motion_enabled) if message.on is None else message.on
+            if self.motion_enabled and MOTION_STAGE in self.disabled_stages:
+                self.disabled_stages.remove(MOTION_STAGE)  # asked for again: a fresh start
         elif isinstance(message, SetKeepRegion):
             self.keep_region.region = message.region
         else:
             raise TypeError(f"not a control message: {message!r}")
 
     def _install(self, swap: StageSwap) -> None:
+        if swap.stage is not None and swap.spec.name in self.disabled_stages:
+            self.disabled_stages.remove(swap.spec.name)  # a new model gets a fresh start
         specs = [spec for spec in self.planner_specs if spec.name != swap.spec.name]
         self.stages.pop(swap.spec.name, None)
         if swap.stage is not None:
@@ -208,7 +212,8 @@ class Worker(threading.Thread):
         if self._failing[name] < DISABLE_AFTER or name == IO_STAGE:
             return
         self._failing.pop(name)
-        self.disabled_stages.append(name)
+        if name not in self.disabled_stages:
+            self.disabled_stages.append(name)
         log.error(
             "%s failed on %d frames in a row (%s): turned off, the stream goes on without it",
             name,
@@ -253,6 +258,7 @@ class Worker(threading.Thread):
                 synchronize(x.device)
                 stage_ms[name] = (time.perf_counter() - t0) * 1e3
                 self.planner.cost.observe(name, x.shape[-1] * x.shape[-2], stage_ms[name])
+            current = IO_STAGE
             if x.shape[-2:] != (h, w):
                 x = F.interpolate(x, size=(h, w), mode="bilinear")
             between: list[torch.Tensor] = []
@@ -278,7 +284,8 @@ class Worker(threading.Thread):
         except Exception as exc:  # noqa: BLE001 - keep the stream alive, pass the frame through
             self._stage_failed(current, frame, exc)
             return Processed(frame.image, [], stage_ms)
-        self._failing.clear()
+        for name in stage_ms:  # the stages that ran and succeeded start counting afresh
+            self._failing.pop(name, None)
         io_ms = (time.perf_counter() - t_start) * 1e3 - sum(stage_ms.values())
         stage_ms[IO_STAGE] = io_ms
         self.planner.cost.observe(IO_STAGE, frame.width * frame.height, io_ms)

@@ -43,10 +43,14 @@ class FlowStage:
         self.run, self.accel = accelerate(_PackedIFNet(net), device, backend=backend, dtype=dtype)
 
     @torch.inference_mode()
-    def __call__(self, img0: torch.Tensor, img1: torch.Tensor, t: float = 0.5, scale: float = 1.0) -> Interpolation:
+    def __call__(
+        self, img0: torch.Tensor, img1: torch.Tensor, t: float = 0.5, scale: float = 1.0, sharp: bool = True
+    ) -> Interpolation:
         """``img0``/``img1``: 1 x 3 x H x W in [0, 1] on the stage's device. ``scale`` < 1
         finds the motion on frames shrunk by that factor (about scale^2 of the cost) and
-        returns frame, flow and mask upsampled to H x W (flow in full-size pixels)."""
+        returns flow and mask at H x W (flow in full-size pixels), and the frame made by
+        moving the full-size frames (``sharp``) or, cheaper, the small frame enlarged (for
+        callers that only use the flow, as the engine does)."""
         size = img0.shape[-2:]
         small0, small1 = img0, img1
         if scale != 1.0:
@@ -55,14 +59,13 @@ class FlowStage:
         x1, _ = pad_to_multiple(small1.to(self.dtype), self.pad_multiple)
         plane = torch.full_like(x0[:, :1], t)
         out = self.run(torch.cat((x0, x1, plane), 1))[..., :h, :w]
-        if scale == 1.0:
-            return Interpolation(out[:, :3].clamp(0, 1), out[:, 3:7].float(), out[:, 7:8].float())
-        # Motion found small, applied to the full-size frames (the small frame would be blurry).
-        out = F.interpolate(out[:, 3:8].float(), size=size, mode="bilinear", align_corners=False)
-        out[:, 0:4:2] *= size[-1] / w  # flow (x0, y0, x1, y1) in the full-size frame's pixels
-        out[:, 1:4:2] *= size[-2] / h
-        result = Interpolation(img0, out[:, :4], out[:, 4:5])
-        result.frame = blend_with(result, img0, img1).clamp(0, 1)
+        if scale != 1.0:
+            out = F.interpolate(out.float(), size=size, mode="bilinear", align_corners=False)
+            out[:, 3:7:2] *= size[-1] / w  # flow (x0, y0, x1, y1) in the full-size frame's pixels
+            out[:, 4:7:2] *= size[-2] / h
+        result = Interpolation(out[:, :3].clamp(0, 1), out[:, 3:7].float(), out[:, 7:8].float())
+        if scale != 1.0 and sharp:  # the motion found small, applied to the full-size frames
+            result.frame = blend_with(result, img0, img1).clamp(0, 1)
         return result
 
     @torch.inference_mode()

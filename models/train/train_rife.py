@@ -73,8 +73,8 @@ def dis_flow(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
 def ifnet_method(model: IFNet, device: torch.device) -> Method:
     @torch.no_grad()
     def run(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
-        x0, size = pad_to_multiple(to_tensor(f0, device))
-        x1, _ = pad_to_multiple(to_tensor(f1, device))
+        x0, size = pad_to_multiple(to_tensor(f0, device), model.config.pad_multiple)
+        x1, _ = pad_to_multiple(to_tensor(f1, device), model.config.pad_multiple)
         return to_image(model(x0, x1, t).frame[..., : size[0], : size[1]])
 
     return run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -114,9 +115,9 @@ class LivefxServer:
             return None  # go on with the websocket handshake
         if request.headers.get("Upgrade"):
             return _text(HTTPStatus.NOT_FOUND, "livefx: the websocket lives at /ws")
-        return self._file(path)
+        return self._file(path, request.headers.get("Host"))
 
-    def _file(self, path: str) -> Response:
+    def _file(self, path: str, host: str | None = None) -> Response:
         if path not in self._files:
             found = static.resolve(path)
             if found is None:
@@ -130,7 +131,7 @@ class LivefxServer:
                 "Cache-Control": "no-store",
                 "X-Content-Type-Options": "nosniff",
                 # The page's own files only; the token in the URL never leaves in a Referer.
-                "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                "Content-Security-Policy": content_security_policy(host),
                 "Referrer-Policy": "no-referrer",
             }
         )
@@ -212,8 +213,16 @@ FLOOD_MESSAGE = (
 #: and data: URLs; the camera preview is a media stream.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:;"
-    " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
+    " connect-src 'self'{sockets}; object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
 )
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$")
+
+
+def content_security_policy(host: str | None) -> str:
+    """The policy for a page asked for as ``host``: its websocket named explicitly too
+    (browsers before CSP3, e.g. Safari 15, do not count ws:// as 'self')."""
+    sockets = f" ws://{host} wss://{host}" if host and _HOST.match(host) else ""
+    return CONTENT_SECURITY_POLICY.format(sockets=sockets)
 
 
 def _text(status: HTTPStatus, text: str) -> Response:

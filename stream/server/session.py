@@ -39,6 +39,8 @@ class SessionSettings:
     style: Path | None
     budget_ms: float = 100.0
     on_late: OnLate = OnLate.BEST_EFFORT
+    #: Prefer plans that keep up with the source's frame rate (see PipelineConfig.keep_up).
+    keep_up: bool = True
     size: tuple[int, int] = (640, 480)
     #: How a server-side source's frames meet ``size`` (see stream.fit).
     fit: str = "pad"
@@ -95,6 +97,7 @@ def build_hub(
         PipelineConfig(
             budget_ms=settings.budget_ms,
             on_late=settings.on_late,
+            keep_up=settings.keep_up,
             size=settings.size,
             fit=settings.fit,
             backend=settings.backend,
@@ -209,7 +212,9 @@ class Session:
         s = self.settings
         sink = TrackSink(loop)
         sink.add(self.out_track)
-        config = PipelineConfig(budget_ms=s.budget_ms, on_late=s.on_late, size=None, backend=s.backend)
+        config = PipelineConfig(
+            budget_ms=s.budget_ms, on_late=s.on_late, keep_up=s.keep_up, size=None, backend=s.backend
+        )
         stages = style_stages(s.style, s.converter, s.backend)
         pipeline = Pipeline(
             self.source, [sink], stages, s.converter, config, s.motion_stage(), s.actions, s.actions_config

@@ -9,6 +9,7 @@ flushes everything.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from fractions import Fraction
 from pathlib import Path
@@ -88,7 +89,8 @@ class FileSink(Sink):
         self._fit = FixedSize(self.spec, width, height)
 
     def write(self, frame: Frame) -> None:
-        assert self._stream is not None and self._container is not None and self._fit is not None
+        if self._stream is None or self._container is None or self._fit is None:
+            raise SinkError(f"{self.spec}: the recording is closed (it stopped after an error)")
         image = self._fit.fit(frame.image[: self._fit.size[1], : self._fit.size[0]])
         video_frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         if self._stream.codec_context.name == "libx264":
@@ -117,12 +119,20 @@ class FileSink(Sink):
                 pass  # it is broken already; what reached the disk stays (fragmented)
 
     def close(self) -> None:
-        if self._container is None:
+        """Flush the encoder and finish the file; a write error here is a SinkError too."""
+        container, stream = self._container, self._stream
+        if container is None:
             return
+        self._container = self._stream = None
         try:
-            if self._stream is not None:
-                for packet in self._stream.encode():
-                    self._container.mux(packet)
-        finally:
-            self._container.close()
-            self._container = None
+            if stream is not None:
+                for packet in stream.encode():
+                    container.mux(packet)
+            container.close()
+        except (av.FFmpegError, OSError) as exc:
+            with contextlib.suppress(av.FFmpegError, OSError):
+                container.close()
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise SinkError(
+                f"{self.spec}: cannot finish the recording ({reason}); the frames written so far stay"
+            ) from None

@@ -203,6 +203,7 @@ def test_pages_carry_a_content_security_policy_and_leak_no_referrer():
     for h in asyncio.run(with_server(check)):
         csp = h["Content-Security-Policy"]
         assert "default-src 'self'" in csp and "object-src 'none'" in csp and "'unsafe-inline'" not in csp
+        assert re.search(r"connect-src 'self' ws://127\.0\.0\.1:\d+ wss://127\.0\.0\.1:\d+;", csp)
         assert h["X-Content-Type-Options"] == "nosniff" and h["Referrer-Policy"] == "no-referrer"
 
 
@@ -213,6 +214,16 @@ def test_pages_need_nothing_their_policy_forbids():
         assert "<style" not in html and " style=" not in html and "javascript:" not in html, page.name
         assert all(tag.startswith("<script src=") for tag in re.findall(r"<script[^>]*>", html)), page.name
         assert not re.search(r"\son[a-z]+=", html), page.name
+    for script in WEB.glob("*.js"):  # nor code built from strings, nor inline styles set as text
+        code = script.read_text()
+        assert not re.search(r"\beval\(|new Function\(|setAttribute\(\s*[\"']style|\.style\.cssText", code), script.name
+
+
+def test_a_host_header_cannot_inject_into_the_policy():
+    from livefx.stream.server.app import content_security_policy
+
+    assert "evil" not in content_security_policy("x; script-src evil.example")
+    assert "ws://[::1]:8080" in content_security_policy("[::1]:8080")
 
 
 def test_a_client_that_vanishes_without_a_goodbye_is_freed():
