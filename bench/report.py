@@ -53,7 +53,8 @@ def markdown(results: dict) -> str:
     if "overload" in sc:
         o = sc["overload"]
         lines += [
-            f"## Overload: a {o['fps']:g} fps source for {o['seconds']:g} s",
+            f"## Overload: a {o['fps']:g} fps source for {o['seconds']:g} s"
+            f" (the unbounded queue for {o.get('unbounded_seconds', o['seconds']):g} s)",
             "",
             "| run | processed/s | out fps | in-betweens made / held | latency p50 / p95 / p99 ms | left queued"
             " | peak RSS MB (growth) |",

@@ -75,6 +75,12 @@ def parse_args(argv: list[str] | None, prog: str) -> argparse.Namespace:
         "--size", default=None, metavar="WxH", help="chain frame size (default: 320x240 on CPU, 1280x720 on GPU)"
     )
     ap.add_argument("--overload-s", type=float, default=None, help="overload run length (default: 300, quick 20)")
+    ap.add_argument(
+        "--unbounded-s",
+        type=float,
+        default=None,
+        help="the unbounded queue's overload run (default: 60, quick 20: its latency only grows)",
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     ap.add_argument(
         "--no-keep-up",
@@ -148,11 +154,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         print(f"overload: {fps:g} fps source for {overload_s:g} s, livefx ...", flush=True)
         live = chain.run_livefx(models, frames, fps, overload_s, actions=False, sink="null", keep_up=keep_up)
         print("overload: unbounded queue ...", flush=True)
-        unbounded = chain.run_unbounded(models, frames, fps, overload_s)
+        unbounded_s = args.unbounded_s or min(overload_s, 60.0)
+        unbounded = chain.run_unbounded(models, frames, fps, unbounded_s)
         results["scenarios"]["overload"] = {
             "size": list(chain_size),
             "fps": fps,
             "seconds": overload_s,
+            "unbounded_seconds": unbounded_s,
             "livefx": live,
             "unbounded": unbounded,
         }
