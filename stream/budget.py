@@ -20,6 +20,10 @@ import numpy as np
 IO_STAGE = "io"
 
 
+#: A rung goes up when it fits this share of the frame interval (keep-up hysteresis).
+KEEP_UP_MARGIN = 0.95
+
+
 class OnLate(Enum):
     """What a frame gets when even the cheapest rung misses the budget."""
 
@@ -244,6 +248,11 @@ class BudgetPlanner:
         late = len(costs) - 1 if self.ladder[-1].on_late else len(costs)
         cheapest = late - 1
         level = self._level
+        # Going up needs clear headroom (hysteresis): a fifth of the time left, but only 5%
+        # of a frame interval (a rung that keeps up keeps up; the streak guards the rest).
+        headroom = remaining * self.upgrade_margin
+        if self.frame_interval_ms:
+            headroom = min(headroom, self.frame_interval_ms * KEEP_UP_MARGIN)
         if level == late and cheapest >= 0 and costs[cheapest] <= remaining:
             # The on-late rung is per frame, not a state: this frame is on time, so work.
             level = cheapest
@@ -255,7 +264,7 @@ class BudgetPlanner:
             else:  # nothing keeps up with the source: the cheapest rung if on time, else late
                 level = cheapest if costs[cheapest] <= remaining or late == len(costs) else late
             self._streak = 0
-        elif 0 < level < late and costs[level - 1] <= deadline * self.upgrade_margin:
+        elif 0 < level < late and costs[level - 1] <= headroom:
             self._streak += 1
             if self._streak >= self.upgrade_after:
                 level -= 1

@@ -222,3 +222,17 @@ def test_a_ladder_without_a_late_rung_still_keeps_up():
     p.frame_interval_ms = 33.0
     assert [r.name for r in p.ladder] == ["full", "defer"]
     assert p.plan(PX, 0, 0).decision == "defer"
+
+
+def test_a_rung_that_keeps_up_is_taken_back_without_the_latency_margin():
+    # 15 fps: 66.7 ms frames. The 0.5-scale rung (60 ms) keeps up but is above 0.8 x 66.7;
+    # after a stretch on a cheaper rung the planner must still go back up to it.
+    p = BudgetPlanner([StageSpec("stylize"), StageSpec("interpolate", StageKind.OPTIONAL, reduced=0.5)], 100)
+    p.frame_interval_ms = 1000 / 15
+    p.cost.observe("stylize", PX, 200)
+    p.cost.observe("stylize", PX // 4, 25)  # 0.5 scale
+    p.cost.observe("interpolate", PX // 4, 35)  # half-size flow
+    p.cost.observe("interpolate", PX, 120)
+    p._level = [r.name for r in p.ladder].index("skip")  # e.g. after a slow spell
+    decisions = [p.plan(PX, 0, 0).decision for _ in range(16)]
+    assert decisions[-1] == "scale_0.5" and decisions[0] == "skip"
