@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from livefx.models.action.load import ActionModel
+from livefx.models.frames import tensor_to_image
 from livefx.models.rife.stage import FlowStage
 from livefx.models.stage import STYLE_STAGE
 from livefx.models.stylize import StyleStage
@@ -209,11 +210,7 @@ class NaiveChain:
             styled = self.models.style(x)
             outputs = [self.models.flow(self.prev, styled, 0.5).frame] if self.prev is not None else []
         self.prev = styled
-        return [cv2.cvtColor(_to_uint8(y), cv2.COLOR_RGB2BGR) for y in (*outputs, styled)]
-
-
-def _to_uint8(y: torch.Tensor) -> np.ndarray:
-    return y[0].float().mul(255).round().clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
+        return [cv2.cvtColor(tensor_to_image(y), cv2.COLOR_RGB2BGR) for y in (*outputs, styled)]
 
 
 def run_naive(models: ChainModels, frames: list[np.ndarray], count: int) -> dict:

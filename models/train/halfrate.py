@@ -14,7 +14,6 @@ and applied to the full-size frames. Writes bench/results/interp-halfrate-cpu.md
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
@@ -24,18 +23,12 @@ from livefx.models.cuts import CutDetector
 from livefx.models.registry import DEFAULT_RIFE
 from livefx.models.rife import load_ifnet
 from livefx.models.rife.stage import FlowStage, auto_flow_scale
+from livefx.models.train.common import to_image, to_tensor
 from livefx.models.train.data import HELD_OUT_CLIP, TRAIN_CLIPS, clip_frames
+from livefx.models.train.metrics import psnr
 from livefx.models.train.train_rife import dis_flow, linear_blend
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "interp-halfrate-cpu.md"
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(image).permute(2, 0, 1).float().div(255)[None]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return 10 * math.log10(255**2 / max(float(np.mean((a.astype(float) - b.astype(float)) ** 2)), 1e-10))
 
 
 def half_rate_triplets() -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
@@ -47,7 +40,8 @@ def half_rate_triplets() -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
         out += [(clip, *frames[i : i + 3]) for i in range(len(frames) - 2)]
     frames = clip_frames(HELD_OUT_CLIP)
     out += [(HELD_OUT_CLIP, *frames[i : i + 3]) for i in range(0, len(frames) - 2, 2)]
-    return [t for t in out if not cut(to_tensor(t[1]), to_tensor(t[3]))]
+    cpu = torch.device("cpu")
+    return [t for t in out if not cut(to_tensor(t[1], cpu), to_tensor(t[3], cpu))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,13 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rife", type=Path, default=DEFAULT_RIFE)
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.5, 0.25])
     args = ap.parse_args(argv)
-    stage = FlowStage(load_ifnet(args.rife), torch.device("cpu"), torch.float32, backend="eager")
+    cpu = torch.device("cpu")
+    stage = FlowStage(load_ifnet(args.rife), cpu, torch.float32, backend="eager")
 
     def ifnet(scale: float | None):
         def run(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
             size = scale or auto_flow_scale(*f0.shape[:2])
-            frame = stage(to_tensor(f0), to_tensor(f1), t, size).frame
-            return (frame[0].permute(1, 2, 0) * 255).round().clamp(0, 255).byte().numpy()
+            return to_image(stage(to_tensor(f0, cpu), to_tensor(f1, cpu), t, size).frame)
 
         return run
 
@@ -74,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     with torch.inference_mode():
         for clip, f0, truth, f1 in triplets:
             for name, method in methods.items():
-                scores[name][clip].append(psnr(method(f0, f1, 0.5), truth))
+                scores[name][clip].append(psnr(to_tensor(method(f0, f1, 0.5), cpu), to_tensor(truth, cpu)))
     counts = {c: len(scores["linear blend"][c]) for c in clips}
     lines = [
         "# Interpolation at half the frame rate, held-out real video",

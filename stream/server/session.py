@@ -54,6 +54,17 @@ class SessionSettings:
     actions: ActionModel | None = None
     actions_config: ActionsConfig = field(default_factory=ActionsConfig)
 
+    def pipeline_config(self, size: tuple[int, int] | None) -> PipelineConfig:
+        """The engine settings every session's pipeline (and a broadcast's) starts with."""
+        return PipelineConfig(
+            budget_ms=self.budget_ms,
+            on_late=self.on_late,
+            keep_up=self.keep_up,
+            size=size,
+            fit=self.fit,
+            backend=self.backend,
+        )
+
     def motion_stage(self) -> MotionStage | None:
         if not self.motion.active or self.rife is None:
             return None
@@ -94,14 +105,7 @@ def build_hub(
         [fan_out, *sinks],
         style_stages(settings.style, settings.converter, settings.backend),
         settings.converter,
-        PipelineConfig(
-            budget_ms=settings.budget_ms,
-            on_late=settings.on_late,
-            keep_up=settings.keep_up,
-            size=settings.size,
-            fit=settings.fit,
-            backend=settings.backend,
-        ),
+        settings.pipeline_config(settings.size),
         settings.motion_stage(),
         settings.actions,
         settings.actions_config,
@@ -212,9 +216,7 @@ class Session:
         s = self.settings
         sink = TrackSink(loop)
         sink.add(self.out_track)
-        config = PipelineConfig(
-            budget_ms=s.budget_ms, on_late=s.on_late, keep_up=s.keep_up, size=None, backend=s.backend
-        )
+        config = s.pipeline_config(size=None)
         stages = style_stages(s.style, s.converter, s.backend)
         pipeline = Pipeline(
             self.source, [sink], stages, s.converter, config, s.motion_stage(), s.actions, s.actions_config
