@@ -89,8 +89,13 @@ class ActionStage(threading.Thread):
         dtype: torch.dtype,
         fps: float,
         config: ActionsConfig | None = None,
+        *,
+        synchronous: bool = False,
     ) -> None:
+        """``synchronous`` (offline rendering, ``--no-realtime``): the worker waits for each run
+        it asks for, so which clips get labels does not depend on the machine's speed."""
         super().__init__(name="livefx-actions", daemon=True)
+        self.synchronous = synchronous
         self.model = model
         self.net = model.model.to(device=device, dtype=dtype).eval()
         self.ring = ring
@@ -104,6 +109,8 @@ class ActionStage(threading.Thread):
         self._probs: np.ndarray | None = None
         self._wake = threading.Event()
         self._busy = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
         self._stopping = threading.Event()
         self._frames_since_request = 0
         self._runs_reported = 0
@@ -114,6 +121,7 @@ class ActionStage(threading.Thread):
         if self._busy.is_set():
             self.counters.refused_busy += 1
             return False
+        self._idle.clear()
         self._busy.set()
         self._wake.set()
         return True
@@ -126,6 +134,9 @@ class ActionStage(threading.Thread):
             return
         if scheduled and self.request():
             self._frames_since_request = 0
+            while self.synchronous and not self._idle.wait(0.5):
+                if self._stopping.is_set() or not self.is_alive():
+                    break
         else:
             self.counters.deferred += 1
 
@@ -167,6 +178,7 @@ class ActionStage(threading.Thread):
                     log.exception("action classification failed")
             finally:
                 self._busy.clear()
+                self._idle.set()
 
     def _classify(self) -> None:
         frames = self.ring.window(self.window)

@@ -180,7 +180,13 @@ class Pipeline:
         if needed > self.frames_in.capacity:
             self.frames_in = Ring(needed + 8, lossless=not self.config.realtime)
         self.actions = ActionStage(
-            model, self.frames_in, self.converter.device, self.converter.dtype, fps, self.actions_config
+            model,
+            self.frames_in,
+            self.converter.device,
+            self.converter.dtype,
+            fps,
+            self.actions_config,
+            synchronous=not self.config.realtime,
         )
         log.info("warming up actions (%s, %d frames, stride %d) ...", model.name, model.num_frames, self.actions.stride)
         t0 = time.perf_counter()

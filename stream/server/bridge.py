@@ -2,7 +2,9 @@
 
 - ``TrackSource``: a Source fed by a task that drains the browser's incoming track as fast
   as aiortc delivers (so nothing piles up inside aiortc); only the newest frame is kept.
-  Pixel conversion happens on the capture thread, not on the event loop.
+  Pixel conversion happens on the capture thread, not on the event loop, and bounds what a
+  client can make the engine do: frames over ``MAX_INPUT_PIXELS`` are scaled down, frames
+  under ``MIN_INPUT_SIDE`` are refused (both counted).
 - ``TrackSink`` + ``ProcessedTrack``: the sink thread converts processed frames to
   ``av.VideoFrame`` and hands the newest to the loop (for one session's track, or for every
   viewer's in broadcast mode); the outgoing track sends it with a
@@ -26,6 +28,21 @@ from livefx.stream.sources.base import Source
 
 VIDEO_CLOCK = 90_000
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
+#: Largest camera frame processed as sent (1080p); larger ones are scaled down to fit.
+MAX_INPUT_PIXELS = 1920 * 1080
+#: Smallest frame side the stages can work on (their coarsest level is 1/8 of the frame).
+MIN_INPUT_SIDE = 16
+
+
+def input_size(width: int, height: int, max_pixels: int = MAX_INPUT_PIXELS) -> tuple[int, int] | None:
+    """The size a ``width`` x ``height`` camera frame is processed at: itself, or scaled down
+    (aspect kept, even sides) to at most ``max_pixels``; None if a side is under MIN_INPUT_SIDE."""
+    if min(width, height) < MIN_INPUT_SIDE:
+        return None
+    if width * height <= max_pixels:
+        return width, height
+    scale = (max_pixels / (width * height)) ** 0.5
+    return max(MIN_INPUT_SIDE, int(width * scale) // 2 * 2), max(MIN_INPUT_SIDE, int(height * scale) // 2 * 2)
 
 
 class TrackSource(Source):
@@ -33,9 +50,14 @@ class TrackSource(Source):
 
     self_paced = True
 
-    def __init__(self, spec: str = "browser", fps: float = 30.0) -> None:
+    def __init__(self, spec: str = "browser", fps: float = 30.0, max_pixels: int = MAX_INPUT_PIXELS) -> None:
         self.spec = spec
         self.fps = fps
+        self.max_pixels = max_pixels
+        #: Frames scaled down to ``max_pixels`` / refused as too small, and the last sent size.
+        self.scaled_down = 0
+        self.refused_small = 0
+        self.sent_size = (0, 0)
         self._cond = threading.Condition()
         self._latest: av.VideoFrame | None = None
         self._ended = False
@@ -64,12 +86,20 @@ class TrackSource(Source):
             self._cond.notify()
 
     def read(self) -> tuple[np.ndarray, float] | None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._latest is not None or self._ended)
-            frame, self._latest = self._latest, None
-        if frame is None:
-            return None
-        image = frame.to_ndarray(format="rgb24")
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._latest is not None or self._ended)
+                frame, self._latest = self._latest, None
+            if frame is None:
+                return None
+            self.sent_size = (frame.width, frame.height)
+            size = input_size(frame.width, frame.height, self.max_pixels)
+            if size is not None:
+                break
+            self.refused_small += 1
+        if size != self.sent_size:
+            self.scaled_down += 1
+        image = frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
         self._size = (image.shape[1], image.shape[0])
         t = float(frame.time) if frame.time is not None else 0.0
         if self._t0 is None:

@@ -22,7 +22,7 @@ from livefx.stream.frame import now_ns
 from livefx.stream.motion import MotionConfig, MotionStage, build_motion_stage
 from livefx.stream.pipeline import Pipeline, PipelineConfig, style_stages
 from livefx.stream.server import protocol
-from livefx.stream.server.bridge import ProcessedTrack, TrackSink, TrackSource, drain
+from livefx.stream.server.bridge import MIN_INPUT_SIDE, ProcessedTrack, TrackSink, TrackSource, drain
 from livefx.stream.server.codecs import prefer_codec
 from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.base import Source
@@ -254,12 +254,21 @@ class Session:
         await self._send(protocol.event("style", name=name, status="ready"))
 
     async def _metrics(self) -> None:
-        last_labels, told_ended = None, False
+        last_labels, told_ended, told_small = None, False, False
         while not self.closed and self.pipeline is not None:
             await asyncio.sleep(self.settings.metrics_every_s)
             if self.hub is not None and self.hub.source_ended and not told_ended:
                 told_ended = True
                 await self._emit(protocol.event("source_ended", source=self.hub.pipeline.source.spec))
+            if self.source is not None and self.source.refused_small and not told_small:
+                told_small = True
+                width, height = self.source.sent_size
+                await self._send(
+                    protocol.error(
+                        f"camera frames of {width}x{height} are too small to process (at least"
+                        f" {MIN_INPUT_SIDE} px a side): nothing comes back until they are larger"
+                    )
+                )
             actions = self.pipeline.actions
             if actions is not None and actions.latest is not None and actions.latest is not last_labels:
                 last_labels = actions.latest
@@ -281,6 +290,9 @@ class Session:
                     disabled_stages=snap["disabled_stages"],
                     capture_to_send_ms=round(to_send, 2) if to_send is not None else 0.0,
                     replaced_before_processing=self.source.replaced_unread if self.source else 0,
+                    input_size=list(self.source.sent_size) if self.source else None,
+                    input_scaled_down=self.source.scaled_down if self.source else 0,
+                    input_refused_small=self.source.refused_small if self.source else 0,
                     replaced_before_send=self.out_track.replaced_unsent if self.out_track else 0,
                     budget_ms=snap["budget_ms"],
                     on_late=snap["on_late"],

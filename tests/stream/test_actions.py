@@ -127,8 +127,12 @@ def test_cli_reports_move_left_for_content_moving_left(tmp_path):
     clip = write_panning_clip(tmp_path / "left.mp4")
     events = tmp_path / "e.jsonl"
     out = tmp_path / "o.mp4"
+    # Offline (--no-realtime): the worker waits for each classification it asks for, so the
+    # labels do not depend on how busy the machine is (in real time a starved classifier
+    # thread may finish no run before a 2.5 s clip ends).
     proc = livefx(
-        "run", "--actions", "default", "--source", f"file:{clip}", "--events", str(events), "--style", "none",
+        "run", "--actions", "default", "--source", f"file:{clip}", "--no-realtime", "--events", str(events),
+        "--style", "none",
         "--draw-labels", "--sink", f"file:{out}", "--stats", str(tmp_path / "s.json"),
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

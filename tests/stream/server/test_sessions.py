@@ -1,15 +1,19 @@
-"""Two browser sessions side by side: one leaving never disturbs the other."""
+"""Browser sessions side by side: one leaving, or sending absurd frames, never disturbs another."""
 
 import asyncio
 import gc
 import json
 
+import av
+import numpy as np
 import torch
 import websockets
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import VideoStreamTrack
 
 from livefx.stream.device import FrameConverter
 from livefx.stream.server.app import LivefxServer
+from livefx.stream.server.bridge import MAX_INPUT_PIXELS
 from livefx.stream.server.session import SessionSettings
 
 from .test_webrtc_e2e import SyntheticCamera
@@ -18,20 +22,21 @@ from .test_webrtc_e2e import SyntheticCamera
 class Caller:
     """A client that sends a camera and counts the processed frames it gets back."""
 
-    def __init__(self, port: int):
-        self.port, self.frames = port, 0
+    def __init__(self, port: int, camera=None):
+        self.port, self.frames, self.sizes, self.errors = port, 0, set(), []
         self.pc = RTCPeerConnection()
-        self.pc.addTrack(SyntheticCamera(96, 72))
+        self.pc.addTrack(camera or SyntheticCamera(96, 72))
 
         @self.pc.on("track")
         def on_track(track):
             async def pull():
                 while True:
                     try:
-                        await track.recv()
+                        frame = await track.recv()
                     except Exception:  # noqa: BLE001 - ends on hang-up
                         return
                     self.frames += 1
+                    self.sizes.add((frame.width, frame.height))
 
             asyncio.ensure_future(pull())
 
@@ -43,6 +48,16 @@ class Caller:
         while (msg := json.loads(await asyncio.wait_for(self.ws.recv(), 30)))["type"] != "answer":
             pass
         await self.pc.setRemoteDescription(RTCSessionDescription(msg["sdp"], "answer"))
+        asyncio.ensure_future(self._listen())
+
+    async def _listen(self):
+        try:
+            async for raw in self.ws:
+                msg = json.loads(raw)
+                if msg["type"] == "error":
+                    self.errors.append(msg["message"])
+        except websockets.ConnectionClosed:
+            pass
 
     async def frames_beyond(self, n: int, timeout: float = 60):
         loop = asyncio.get_running_loop()
@@ -90,3 +105,56 @@ def test_closing_one_session_leaves_the_other_running_with_its_own_converter(mon
     assert calls == []  # no session touches the process-wide collector
     assert len(converters) == 2 and converters[0] is not converters[1]
     assert shared not in converters  # the settings' converter only names device and dtype
+
+
+class FixedCamera(VideoStreamTrack):
+    """A camera that sends frames of one (odd) size: a smooth gradient, cheap to encode."""
+
+    def __init__(self, width, height):
+        super().__init__()
+        ramp = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
+        self.image = np.broadcast_to(ramp, (height, width, 3)).astype(np.uint8)
+
+    async def recv(self):
+        pts, time_base = await self.next_timestamp()
+        frame = av.VideoFrame.from_ndarray(self.image, format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        return frame
+
+
+async def odd_cameras():
+    settings = SessionSettings(FrameConverter(torch.device("cpu"), torch.float32), None, size=(96, 72), backend="eager")
+    server = LivefxServer(settings, port=0)
+    ready, stop = asyncio.Event(), asyncio.Event()
+    serving = asyncio.ensure_future(server.serve(ready, stop))
+    await ready.wait()
+    normal, tiny, huge = (
+        Caller(server.port),
+        Caller(server.port, FixedCamera(8, 8)),
+        Caller(server.port, FixedCamera(2560, 1600)),
+    )
+    for caller in (normal, tiny, huge):
+        await caller.join()
+    await huge.frames_beyond(3, timeout=120)
+    await normal.frames_beyond(30)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while not tiny.errors:
+        assert loop.time() < deadline, "the tiny camera was never told"
+        await asyncio.sleep(0.05)
+    sources = {session.source.sent_size: session.source for session in server.sessions}
+    for caller in (normal, tiny, huge):
+        await caller.leave()
+    stop.set()
+    await serving
+    return normal, tiny, huge, sources
+
+
+def test_absurd_camera_sizes_are_scaled_or_refused_and_other_sessions_go_on():
+    normal, tiny, huge, sources = asyncio.run(odd_cameras())
+    assert tiny.frames == 0 and "8x8 are too small" in tiny.errors[0]
+    assert sources[(8, 8)].refused_small > 0
+    # 2560x1600 (4.1 MP) is processed within MAX_INPUT_PIXELS, aspect kept.
+    assert huge.sizes and all(w * h <= MAX_INPUT_PIXELS and abs(w / h - 1.6) < 0.01 for w, h in huge.sizes)
+    assert sources[(2560, 1600)].scaled_down > 0 and sources[(96, 72)].scaled_down == 0
+    assert normal.frames >= 30 and normal.sizes == {(96, 72)} and not normal.errors
