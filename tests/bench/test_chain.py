@@ -39,9 +39,11 @@ def test_unbounded_queue_falls_behind_where_livefx_drops_and_stays_bounded():
     first, last = unbounded["over_time"][0], unbounded["over_time"][-1]
     assert last["p50_ms"] > 2 * first["p50_ms"]  # it only ever grows
     assert live["frames_dropped"] > 0 and live["frames_processed"] > 10
-    stage_ms = max(live["stage_p95_ms"].values())
     assert live["latency"]["p99_ms"] < unbounded["latency"]["p99_ms"]
-    assert live["over_time"][-1]["p99_ms"] < 4 * stage_ms + 100  # bounded by a few stage times
+    # Bounded: at the end, livefx's worst frames are well under the queue's typical one. Both
+    # scale with the machine's speed, so this holds on a busy machine too (a bound in stage
+    # times did not: a starved worker thread stalls for a few hundred ms now and then).
+    assert live["over_time"][-1]["p99_ms"] < unbounded["over_time"][-1]["p50_ms"] / 2
     naive = run_naive(models, frames, count=6)
     assert naive["frames_processed"] == 6 and naive["frames_out"] == 11  # 2x: an in-between per pair
     run = {"size": [64, 48], "fps": 100, "seconds": 2}
