@@ -187,14 +187,15 @@ class Session:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             if transceiver.mid is None:
                 raise ValueError("the offer has no video: add a camera track or a recvonly video transceiver")
+            answer = await pc.createAnswer()  # fails too on offers aiortc parsed but cannot pair
         except Exception as exc:  # noqa: BLE001 - aiortc raises ValueError and others on bad SDP
-            self.pc = None
-            await pc.close()
-            reason = (str(exc) or type(exc).__name__).splitlines()[0][:200]
-            raise protocol.ProtocolError(f"invalid offer: {reason}") from None
+            await self._abandon_offer(pc)
+            raise protocol.ProtocolError(f"invalid offer: {_first_line(exc)}") from None
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
+            if pc is not self.pc:  # an abandoned offer's connection closing: not this session's end
+                return
             with contextlib.suppress(ConnectionClosed):  # the client may already be gone
                 await self._send(protocol.event("state", state=pc.connectionState))
             if pc.connectionState in ("failed", "closed"):
@@ -206,10 +207,24 @@ class Session:
             self.pipeline = self.hub.pipeline
             self.hub.fan_out.add(self.out_track)
             self.hub.start()
-        answer = await pc.createAnswer()
-        await pc.setLocalDescription(answer)  # aiortc gathers all candidates here: no trickle needed
+        try:
+            await pc.setLocalDescription(answer)  # aiortc gathers all candidates here: no trickle needed
+        except Exception as exc:  # noqa: BLE001 - the stream cannot start: free what was built for it
+            await self._abandon_offer(pc)
+            raise protocol.ProtocolError(f"invalid offer: {_first_line(exc)}") from None
         await self._send(protocol.event("answer", sdp=pc.localDescription.sdp))
         self._spawn(self._metrics())
+
+    async def _abandon_offer(self, pc: RTCPeerConnection) -> None:
+        """Undo a failed offer: the session is as before it (a corrected offer may follow)."""
+        self.pc = None
+        await pc.close()
+        if self.hub is not None:
+            if self.out_track is not None and self.pipeline is not None:
+                self.hub.fan_out.remove(self.out_track)
+        elif self.pipeline is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.pipeline.close)
+        self.pipeline, self.source, self.out_track = None, None, None
 
     def _build_pipeline(self, loop: asyncio.AbstractEventLoop) -> Pipeline:
         """Off the loop: load and warm the model, then start the threads."""
@@ -335,3 +350,7 @@ class Session:
                 self.hub.fan_out.remove(self.out_track)
         elif self.pipeline is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.pipeline.close)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc) or type(exc).__name__).splitlines()[0][:200]

@@ -257,3 +257,44 @@ def test_a_client_that_vanishes_without_a_goodbye_is_freed():
 
     joined, left = asyncio.run(with_server(check, ping_every_s=0.5))
     assert joined == 1 and left == 0
+
+
+async def offer_without_a_direction() -> str:
+    """A real offer with its direction moved out of the video section: aiortc accepts it as
+    the remote description, then cannot pair directions when answering (found by the fuzz)."""
+    from aiortc import RTCPeerConnection
+
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    lines = pc.localDescription.sdp.splitlines()
+    await pc.close()
+    lines.remove("a=sendrecv")
+    lines.insert(lines.index(next(line for line in lines if line.startswith("m=video"))), "a=sendrecv")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def test_an_offer_that_cannot_be_answered_is_refused_and_a_good_one_can_follow():
+    from aiortc import RTCPeerConnection
+
+    async def check(server):
+        bad = await offer_without_a_direction()
+        good_pc = RTCPeerConnection()
+        good_pc.addTransceiver("video", direction="recvonly")
+        await good_pc.setLocalDescription(await good_pc.createOffer())
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "offer", "sdp": bad}))
+            refused = json.loads(await ws.recv())
+            sessions_after_refusal = [s.pc for s in server.sessions]
+            await ws.send(json.dumps({"type": "offer", "sdp": good_pc.localDescription.sdp}))
+            while (answer := json.loads(await asyncio.wait_for(ws.recv(), 120)))["type"] not in ("answer", "error"):
+                pass
+        await good_pc.close()
+        return refused, sessions_after_refusal, answer
+
+    refused, sessions_after_refusal, answer = asyncio.run(with_server(check))
+    assert refused["type"] == "error" and refused["message"].startswith("invalid offer")
+    assert "internal error" not in refused["message"]
+    assert sessions_after_refusal == [None]  # nothing half-built is kept
+    assert answer["type"] == "answer"
