@@ -16,7 +16,13 @@ import torch
 
 from livefx.models.cuts import CutDetector
 from livefx.models.rife.ifnet import Interpolation, warp
-from livefx.models.rife.stage import FlowStage, auto_flow_scale, blend_with, build_flow_stage
+from livefx.models.rife.stage import (
+    PROBE_SCALE,
+    FlowStage,
+    auto_flow_scale,
+    blend_with,
+    build_flow_stage,
+)
 from livefx.stream.device import FrameConverter
 
 log = logging.getLogger("livefx")
@@ -35,6 +41,9 @@ class MotionConfig:
     #: Size the motion is found at, as a fraction of the frame (None: from the frame size,
     #: see ``auto_flow_scale``); the planner may halve it again under time pressure.
     flow_scale: float | None = None
+    #: Measure the motion first with a small probe and find it on smaller frames when it is
+    #: large (see ``reach_scale``): about 1/16 of a pass more, fast pans followed.
+    adaptive: bool = True
 
     def __post_init__(self) -> None:
         if self.factor < 1:
@@ -57,6 +66,8 @@ class MotionResult:
     between: list[torch.Tensor]  # in-between frames, oldest first (empty when skipped)
     ran: bool = False  # whether IFNet ran (the cost the planner should learn)
     cut: bool = False  # a scene cut lies between the previous frame and this one: held
+    #: The fraction of the frame the motion was found at (None when IFNet did not run).
+    flow_scale: float | None = None
 
 
 def flow_to_previous(result: Interpolation) -> torch.Tensor:
@@ -102,13 +113,20 @@ class MotionStage:
         if ran:
             assert prev_in is not None and prev_out is not None
             # Only the flow and mask are used here (they move the processed frames).
-            passes = {t: self.flow(prev_in, frame_in, t, flow_scale, sharp=False) for t in self.config.times}
+            probe, probe_at = None, flow_scale * PROBE_SCALE
+            if self.config.adaptive:
+                flow_scale, probe = self.flow.probe_scale(prev_in, frame_in, flow_scale)
+            reuse = probe is not None and flow_scale == probe_at  # the probe is the t=0.5 pass
+            passes = {
+                t: probe if reuse and t == 0.5 else self.flow(prev_in, frame_in, t, flow_scale, sharp=False)
+                for t in self.config.times
+            }
             if self.config.stabilize:
                 mid = passes.get(0.5) or self.flow(prev_in, frame_in, 0.5, flow_scale, sharp=False)
                 current = self._stabilize(mid, prev_in, prev_out, frame_in, frame_out)
             between = [blend_with(passes[t], prev_out, current).clamp_(0, 1) for t in self.config.times]
         self._prev_in, self._prev_out = frame_in, current
-        return MotionResult(current, between, ran, cut)
+        return MotionResult(current, between, ran, cut, flow_scale if ran else None)
 
     def _stabilize(
         self,

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livefx.models.action.load import ActionModel
-from livefx.models.stage import STYLE_STAGE, LiveModel, Stage
+from livefx.models.rife.stage import MIN_PROBED_SIDE, PROBE_SCALE
+from livefx.models.stage import MOTION_STAGE, STYLE_STAGE, LiveModel, Stage
 from livefx.stream.actions import ACTIONS_STAGE, ActionsConfig, ActionStage, LabelEvent
 from livefx.stream.budget import BudgetPlanner, OnLate, StageSpec
 from livefx.stream.bus import SinkRunner
@@ -127,7 +128,11 @@ class Pipeline:
         if self.motion:
             warm.append((MOTION_SPEC, self.motion.flow, self.motion.flow_scale_for(height, width)))
         for spec, stage, base in warm:
-            for pixels, ms in self.warm_stage(spec, stage, base).items():
+            costs = self.warm_stage(spec, stage, base)
+            if spec is MOTION_SPEC and self.motion is not None and self.motion.config.adaptive:
+                probes = self.warm_motion_probe(base)
+                costs = {pixels: ms + probes.get(pixels, 0.0) for pixels, ms in costs.items()}
+            for pixels, ms in costs.items():
                 self.planner.cost.observe(spec.name, pixels, ms)
         if self.action_model is not None and self.actions is None:
             self._build_actions(width, height)
@@ -210,6 +215,26 @@ class Pipeline:
         self.stats.warmup_s[spec.name] = round(self.stats.warmup_s.get(spec.name, 0.0) + seconds, 3)
         accel = f" ({stage.accel.describe()})" if stage.accel is not None else ""
         log.info("%s ready in %.1f s%s", spec.name, seconds, accel)
+        return costs
+
+    def warm_motion_probe(self, base: float) -> dict[int, float]:
+        """The adaptive motion stage's extra sizes: its probe (``PROBE_SCALE`` of each rung's
+        flow size; pixels as the planner counts them -> ms) and the smaller passes it may
+        choose, so no size is first met (and compiled) mid-stream."""
+        assert self.motion is not None
+        width, height = self.frame_size
+        t0 = time.perf_counter()
+        costs = {}
+        for scale in (1.0, *([MOTION_SPEC.reduced] if MOTION_SPEC.reduced else [])):
+            if min(width, height) * scale * base < MIN_PROBED_SIDE:
+                continue  # not probed (see FlowStage.probe_scale)
+            for fraction in (PROBE_SCALE, 0.5):
+                h, w = max(4, int(height * scale * base * fraction)), max(4, int(width * scale * base * fraction))
+                ms = self.motion.flow.warmup(h, w)
+                if fraction == PROBE_SCALE:
+                    costs[int(width * scale) * int(height * scale)] = ms
+        seconds = time.perf_counter() - t0
+        self.stats.warmup_s[MOTION_STAGE] = round(self.stats.warmup_s.get(MOTION_STAGE, 0.0) + seconds, 3)
         return costs
 
     def switch_style(self, path: Path | None) -> Future:

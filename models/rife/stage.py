@@ -69,6 +69,19 @@ class FlowStage:
         return result
 
     @torch.inference_mode()
+    def probe_scale(
+        self, img0: torch.Tensor, img1: torch.Tensor, base: float = 1.0
+    ) -> tuple[float, Interpolation | None]:
+        """Where to find this pair's motion: a cheap pass at ``PROBE_SCALE`` of ``base``
+        measures it, then ``base`` times 1, 1/2 or 1/4 (``reach_scale``). Returns the scale
+        and the probe (its t = 0.5 result, reusable when the scale is the probe's own); no
+        probe (``base``, None) for frames under ``MIN_PROBED_SIDE`` at the base scale."""
+        if min(img0.shape[-2:]) * base < MIN_PROBED_SIDE:
+            return base, None
+        probe = self(img0, img1, 0.5, base * PROBE_SCALE, sharp=False)
+        return base * reach_scale(probe, base), probe
+
+    @torch.inference_mode()
     def warmup(self, height: int, width: int, runs: int = 3) -> float:
         """Cheapest of ``runs`` passes on blank frames of this size, in ms (see Stage.warmup)."""
         x = torch.full((1, 3, height, width), 0.5, device=self.device, dtype=self.dtype)
@@ -82,6 +95,28 @@ def auto_flow_scale(height: int, width: int) -> float:
     over full size; at 640x272 and below full size is better by 0.5-1 dB."""
     short = min(height, width)
     return 0.25 if short >= 2160 else 0.5 if short >= 540 else 1.0
+
+
+#: Motion (frame 0 to frame 1, 90th percentile over the frame) that IFNet follows in the
+#: pixels it works at; beyond it the motion is better found on smaller frames. Measured with
+#: ``models.train.pan``: a 24 px pan at 640x480 is recovered as 3.3 px of 12 at full size,
+#: 9.8 at half and 11.9 at a quarter; on held-out real video (``halfrate``) choosing the
+#: scale this way is neutral (+-0.01 dB: real motion is mostly small).
+REACH_PX = 12.0
+#: The probe that measures the motion runs at this fraction of the base flow size.
+PROBE_SCALE = 0.25
+#: Frames whose flow is found at a short side under this are not probed: the probe would be
+#: too small to see anything, and at such sizes a fast motion is already within reach.
+MIN_PROBED_SIDE = 240
+
+
+def reach_scale(probe: Interpolation, base: float) -> float:
+    """The fraction of the base flow size (1, 1/2 or 1/4) at which the motion a probe
+    (an IFNet pass at ``PROBE_SCALE`` of the base size; flows in full-size pixels) saw
+    stays within ``REACH_PX`` of the working size."""
+    motion = (probe.flow[:, 2:4] - probe.flow[:, :2])[..., ::4, ::4].norm(dim=1).flatten()
+    working = float(motion.kthvalue(max(1, int(0.9 * motion.numel()))).values) * base
+    return 1.0 if working < REACH_PX else 0.5 if working < 2 * REACH_PX else 0.25
 
 
 def shrink(x: torch.Tensor, scale: float) -> torch.Tensor:

@@ -22,7 +22,7 @@ import torch
 from livefx.models.cuts import CutDetector
 from livefx.models.registry import DEFAULT_RIFE
 from livefx.models.rife import load_ifnet
-from livefx.models.rife.stage import FlowStage, auto_flow_scale
+from livefx.models.rife.stage import PROBE_SCALE, FlowStage, auto_flow_scale, blend_with
 from livefx.models.train.common import to_image, to_tensor
 from livefx.models.train.data import HELD_OUT_CLIP, TRAIN_CLIPS, clip_frames
 from livefx.models.train.metrics import psnr
@@ -59,9 +59,19 @@ def main(argv: list[str] | None = None) -> int:
 
         return run
 
+    def probed(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
+        x0, x1 = to_tensor(f0, cpu), to_tensor(f1, cpu)
+        scale, probe = stage.probe_scale(x0, x1, auto_flow_scale(*f0.shape[:2]))
+        if scale == auto_flow_scale(*f0.shape[:2]) * PROBE_SCALE:
+            return to_image(blend_with(probe, x0, x1).clamp(0, 1))
+        return to_image(stage(x0, x1, t, scale).frame)
+
     methods = {"linear blend": linear_blend, "OpenCV DIS flow, bidirectional warp": dis_flow}
     methods |= {f"livefx IFNet ({args.rife.stem}), flow at {s:g} of the frame": ifnet(s) for s in args.scales}
-    methods[f"livefx IFNet ({args.rife.stem}), flow size from the frame (what the engine does)"] = ifnet(None)
+    methods[f"livefx IFNet ({args.rife.stem}), flow size from the frame"] = ifnet(None)
+    methods[f"livefx IFNet ({args.rife.stem}), flow size from the frame and a motion probe (what the engine does)"] = (
+        probed
+    )
     triplets = half_rate_triplets()
     clips = sorted({t[0] for t in triplets})
     scores: dict[str, dict[str, list[float]]] = {m: {c: [] for c in clips} for m in methods}

@@ -174,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-pseudo-flow", action="store_true", help="no DIS flow targets on real triplets")
     ap.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     ap.add_argument(
+        "--stop-at-step", type=int, help="stop there (the schedule still spans --steps), judge and write the weights"
+    )
+    ap.add_argument(
         "--checkpoint-every", type=int, default=500, help="also write the weights so far to OUT.partial.safetensors"
     )
     ap.add_argument("--init", type=Path, help="start from these weights (a livefx IFNet .safetensors)")
@@ -224,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         sched.step()
         if step % 200 == 0 or step == args.steps:
             print(f"step {step}/{args.steps} loss {loss.item():.4f} ({time.time() - t_start:.0f} s)", flush=True)
+        if step == args.stop_at_step:
+            print(f"stopping at step {step} of {args.steps}", flush=True)
+            break
         if args.checkpoint_every and step % args.checkpoint_every == 0:
             partial = args.out.with_suffix(".partial.safetensors")
             partial.parent.mkdir(parents=True, exist_ok=True)
@@ -243,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "seed": args.seed,
         "steps": args.steps,
+        "stopped_at_step": args.stop_at_step,
         "batch": args.batch,
         "crop": args.crop,
         "lr": args.lr,

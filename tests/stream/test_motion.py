@@ -87,11 +87,14 @@ def test_live_sinks_space_interpolated_frames_evenly():
     p.open()
     stats = p.run(log_every_s=0)
     why = (stats, p.worker.stage_errors, p.planner.cost._ewma)
-    assert stats["interpolation"]["frames_interpolated"] >= 15, why
+    # A busy machine may drop input frames (the source is real time); every pair the worker
+    # did see is interpolated.
+    processed = sum(stats["decisions"].values())
+    assert processed >= 5 and stats["interpolation"]["frames_interpolated"] >= processed - 1, why
     # Each real frame follows its in-between frame by half an input interval (25 ms at 20 fps),
     # instead of arriving in the same instant.
     gaps = [b - a for a, b, f in zip(live.times, live.times[1:], live.frames[1:]) if f.gap_ns]
-    assert len(gaps) >= 15
+    assert len(gaps) >= stats["interpolation"]["frames_interpolated"] - 1
     assert np.median(gaps) > 0.020
     assert stats["interpolation"]["inherent_wait_ms"]["p50"] == pytest.approx(25, abs=1)
 
@@ -178,11 +181,37 @@ def test_the_motion_is_found_at_a_size_chosen_from_the_frame():
     big = torch.rand(1, 3, 544, 960)
     motion.step(big, big)
     motion.step(big, big, flow_scale=0.5)  # the planner's reduction on top
+    # Flow found at 272 px high: too small to probe for fast motion (MIN_PROBED_SIDE).
     assert calls == [((544, 960), 0.5 * 0.5)]
-    pinned = MotionStage(Spy(IFNet(IFNetConfig((8, 8, 8, 8))), CPU, torch.float32), MotionConfig(2, flow_scale=1.0))
+    motion.step(big, big)  # at 0.5 (auto): a quarter-size probe first; no motion, so no smaller pass
+    assert calls[1:] == [((544, 960), 0.5 * 0.25), ((544, 960), 0.5)]
+    pinned = MotionStage(
+        Spy(IFNet(IFNetConfig((8, 8, 8, 8))), CPU, torch.float32), MotionConfig(2, flow_scale=1.0, adaptive=False)
+    )
     pinned.step(big, big)
     pinned.step(big, big)
-    assert calls[-1] == ((544, 960), 1.0)
+    assert calls[-1] == ((544, 960), 1.0) and len(calls) == 4
+
+
+def test_a_fast_pan_is_followed_to_within_2_px_at_the_midpoint():
+    """A 24 px pan of a held-out picture at 640x480 through the engine's motion stage with the
+    embedded interpolator: the in-between frame sits 12 px along (phase correlation against
+    frame 0). Without the probe the model finds about 3 px of it (the model card says why)."""
+    pan = pytest.importorskip("livefx.models.train.pan")
+    f0, f1 = pan.pan_frames(24, (640, 480))
+    stage = FlowStage(load_ifnet(DEFAULT_RIFE), CPU, torch.float32, backend="eager")
+    motion = MotionStage(stage, MotionConfig(factor=2))
+    x0, x1 = (torch.from_numpy(f).permute(2, 0, 1)[None].float() / 255 for f in (f0, f1))
+    motion.step(x0, x0)
+    result = motion.step(x1, x1)
+    assert result.flow_scale == 0.25  # the probe saw a large motion
+
+    def gray(x: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float32)[48:-48, 48:-48]
+
+    middle = (result.between[0][0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    (dx, dy), _ = cv2.phaseCorrelate(gray(middle), gray(f0))
+    assert abs(dx - 12) <= 2 and abs(dy) <= 1, (dx, dy)
 
 
 class SplicedSource(Source):
