@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -44,6 +45,34 @@ def half_rate_triplets() -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
     return [t for t in out if not cut(to_tensor(t[1], cpu), to_tensor(t[3], cpu))]
 
 
+def engine_method(stage: FlowStage):
+    """The in-between frame the engine makes from two input frames: flow size from the frame,
+    then the motion probe (``FlowStage.probe_scale``), the full-size frames moved."""
+    cpu = torch.device("cpu")
+
+    def run(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
+        x0, x1 = to_tensor(f0, cpu), to_tensor(f1, cpu)
+        base = auto_flow_scale(*f0.shape[:2])
+        scale, probe = stage.probe_scale(x0, x1, base)
+        if probe is not None and scale == base * PROBE_SCALE and t == 0.5:
+            return to_image(blend_with(probe, x0, x1).clamp(0, 1))
+        return to_image(stage(x0, x1, t, scale).frame)
+
+    return run
+
+
+def largest_motion(triplets: list, count: int) -> list:
+    """The ``count`` triplets whose outer frames are furthest apart (90th percentile of the
+    OpenCV DIS flow between them)."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+    def motion(tri) -> float:
+        g0, g1 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (tri[1], tri[3]))
+        return float(np.quantile(np.linalg.norm(dis.calc(g0, g1, None), axis=-1), 0.9))
+
+    return sorted(triplets, key=motion)[-count:]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rife", type=Path, default=DEFAULT_RIFE)
@@ -59,18 +88,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run
 
-    def probed(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
-        x0, x1 = to_tensor(f0, cpu), to_tensor(f1, cpu)
-        scale, probe = stage.probe_scale(x0, x1, auto_flow_scale(*f0.shape[:2]))
-        if scale == auto_flow_scale(*f0.shape[:2]) * PROBE_SCALE:
-            return to_image(blend_with(probe, x0, x1).clamp(0, 1))
-        return to_image(stage(x0, x1, t, scale).frame)
-
     methods = {"linear blend": linear_blend, "OpenCV DIS flow, bidirectional warp": dis_flow}
     methods |= {f"livefx IFNet ({args.rife.stem}), flow at {s:g} of the frame": ifnet(s) for s in args.scales}
     methods[f"livefx IFNet ({args.rife.stem}), flow size from the frame"] = ifnet(None)
     methods[f"livefx IFNet ({args.rife.stem}), flow size from the frame and a motion probe (what the engine does)"] = (
-        probed
+        engine_method(stage)
     )
     triplets = half_rate_triplets()
     clips = sorted({t[0] for t in triplets})

@@ -42,14 +42,8 @@ def grid(path: Path, out: Path) -> list[str]:
         tri = triplets[name]
         cells = [tri.frame0, linear_blend(tri.frame0, tri.frame1, 0.5), dis_flow(tri.frame0, tri.frame1, 0.5)]
         cells += [method(tri.frame0, tri.frame1, 0.5), tri.middle, tri.frame1]
-        cells = [
-            cv2.resize(c, (round(c.shape[1] * 160 / c.shape[0]), 160), interpolation=cv2.INTER_AREA) for c in cells
-        ]
-        rows.append(np.concatenate([np.pad(c, ((3, 3), (3, 3), (0, 0)), constant_values=255) for c in cells], 1))
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    out.parent.mkdir(exist_ok=True)
-    cv2.imwrite(str(out), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+        rows.append(_row(cells))
+    _write(rows, out)
     return names
 
 
@@ -74,6 +68,34 @@ CHAIN_COMMAND = (
 CHAIN_MINUTES = 75
 
 
+def fast_grid(path: Path, out: Path, count: int = 3) -> list[str]:
+    """frame i | linear blend | DIS | livefx (the engine's way) | true frame i+1 | frame i+2 for
+    the held-out half-rate triplets with the largest motion."""
+    from livefx.models.rife.stage import FlowStage
+    from livefx.models.train.halfrate import engine_method, half_rate_triplets, largest_motion
+
+    method = engine_method(FlowStage(load_ifnet(path), torch.device("cpu"), torch.float32, backend="eager"))
+    rows, names = [], []
+    for clip, f0, truth, f1 in largest_motion(half_rate_triplets(), count):
+        cells = [f0, linear_blend(f0, f1, 0.5), dis_flow(f0, f1, 0.5), method(f0, f1, 0.5), truth, f1]
+        rows.append(_row(cells))
+        names.append(clip)
+    _write(rows, out)
+    return names
+
+
+def _row(cells: list[np.ndarray]) -> np.ndarray:
+    cells = [cv2.resize(c, (round(c.shape[1] * 160 / c.shape[0]), 160), interpolation=cv2.INTER_AREA) for c in cells]
+    return np.concatenate([np.pad(c, ((3, 3), (3, 3), (0, 0)), constant_values=255) for c in cells], 1)
+
+
+def _write(rows: list[np.ndarray], out: Path) -> None:
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    out.parent.mkdir(exist_ok=True)
+    cv2.imwrite(str(out), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+
+
 def pan_table(path: Path) -> str:
     from livefx.models.rife.stage import FlowStage
     from livefx.models.train.common import to_tensor
@@ -94,6 +116,9 @@ def pan_table(path: Path) -> str:
     return "\n".join(rows)
 
 
+HALFRATE_RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "interp-halfrate-cpu.md"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", type=Path, default=DEFAULT_RIFE)
@@ -102,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     picture = args.weights.parent / "cards" / f"{args.weights.stem}.jpg"
     names = grid(args.weights, picture)
     pan_rows = pan_table(args.weights)
+    fast_picture = picture.with_name(f"{args.weights.stem}-fast.jpg")
+    fast_names = fast_grid(args.weights, fast_picture)
+    halfrate_table = HALFRATE_RESULTS.read_text().split("\n\n", 2)[-1].strip() if HALFRATE_RESULTS.is_file() else ""
     rows = [
         f"| {METHOD_NAMES[k]} | {v['psnr_mean']:.2f} / {v['psnr_worst']:.2f} dB | {v['ssim_mean']:.4f} /"
         f" {v['ssim_worst']:.4f} |"
@@ -160,9 +188,20 @@ close; the flow methods win on the moving ones. The worst case of every method i
 bikes.mp4#241, a scene cut (frame 1 is another shot): no interpolator has a right answer
 there and a blend is least wrong; the engine detects cuts and holds instead.
 
-At half the frame rate (every dropped frame of the held-out video, at each clip's own size,
-cuts left out; `python -m livefx.models.train.halfrate`, all methods in one run):
-[bench/results/interp-halfrate-cpu.md](../../../bench/results/interp-halfrate-cpu.md).
+## Half the frame rate: what interpolation is for
+
+Every dropped frame of the held-out video at half its rate, at each clip's own size (bikes
+640x272, bigbuckbunny 1280x720, carphone 176x144), scene cuts left out; PSNR of the made
+frame against the dropped one, mean, dB, all methods in one run
+(`python -m livefx.models.train.halfrate`, also in
+[bench/results/interp-halfrate-cpu.md](../../../bench/results/interp-halfrate-cpu.md)):
+
+{halfrate_table}
+
+![frame i, linear blend, DIS flow, livefx, true frame i+1, frame i+2]({picture.parent.name}/{fast_picture.name})
+
+The held-out half-rate triplets with the largest motion ({", ".join(fast_names)}). Columns:
+frame i, linear blend, DIS flow, livefx as the engine runs it, the true frame i+1, frame i+2.
 
 ## Fast motion
 
