@@ -178,6 +178,7 @@ class Client:
             async for raw in self.ws:
                 msg = json.loads(raw)
                 if msg["type"] == "metrics":
+                    msg["_t"] = asyncio.get_running_loop().time()
                     self.metrics.append(msg)
                 elif msg["type"] == "error":
                     self.errors.append(msg["message"])
