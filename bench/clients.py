@@ -100,6 +100,10 @@ class ProcessSample:
             fds=len(os.listdir(f"/proc/{pid}/fd")),
         )
 
+    def summary(self) -> dict:
+        """The counts for a results file (memory rounded to 0.1 MB)."""
+        return {"rss_mb": round(self.rss_mb, 1), "threads": self.threads, "fds": self.fds}
+
 
 def thread_names(pid: int) -> list[str]:
     """The names of a process's threads (Linux /proc), sorted."""

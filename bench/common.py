@@ -35,6 +35,14 @@ def time_ms(
     }
 
 
+def write_report(out: Path, payload: dict, text: str) -> None:
+    """``out``.json (the payload) and ``out``.md (``text``, a whole report), and ``text`` printed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+    out.with_suffix(".md").write_text(text)
+    print(text)
+
+
 def write_results(name: str, payload: dict, table: str) -> None:
     """``bench/results/<name>.json`` and ``.md`` (the table, with the machine named)."""
     RESULTS.mkdir(exist_ok=True)

@@ -30,8 +30,8 @@ from livefx.stream.server.app import MAX_MESSAGE_BYTES
 from livefx.stream.server.protocol import CLIENT_MESSAGES
 
 from .clients import Client, ServeProcess, thread_names
+from .common import RESULTS, write_report
 
-RESULTS = Path(__file__).resolve().parent / "results"
 #: Messages a second per fuzzer, its pings included: under the server's flood limit (20/s).
 RATE = 16
 
@@ -176,8 +176,7 @@ async def run(server: ServeProcess, total: int, clients: int, seed: int, rounds:
         share = [messages[i::clients] for i in range(clients)]
         await asyncio.gather(*(fuzzer(server.url, part, outcomes, found) for part in share))
         await asyncio.sleep(5)  # closed sessions freed
-        s = server.sample()
-        per_round.append({"threads": s.threads, "fds": s.fds, "rss_mb": round(s.rss_mb, 1)})
+        per_round.append(server.sample().summary())
     frames_during = len(watcher.arrivals) - frames_before
     after, names_after = server.sample(), thread_names(server.proc.pid)
     async with websockets.connect(server.url) as ws:
@@ -195,8 +194,8 @@ async def run(server: ServeProcess, total: int, clients: int, seed: int, rounds:
         "live_session_frames_during_fuzz": frames_during,
         "live_session_errors": watcher.errors,
         "server_lets_a_client_in_after": let_in,
-        "server_before": {"threads": before.threads, "fds": before.fds, "rss_mb": round(before.rss_mb, 1)},
-        "server_after": {"threads": after.threads, "fds": after.fds, "rss_mb": round(after.rss_mb, 1)},
+        "server_before": before.summary(),
+        "server_after": after.summary(),
         "threads_new_after": sorted((Counter(names_after) - Counter(names_before)).elements()),
         "threads_gone_after": sorted((Counter(names_before) - Counter(names_after)).elements()),
     }
@@ -238,10 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = ("--max-sessions", str(args.clients + 2), "--style", "none", "--size", "160x120")
     with ServeProcess(*serve, log=args.out.with_suffix(".log")) as server:
         doc = {"seed": args.seed, **asyncio.run(run(server, args.messages, args.clients, args.seed, args.rounds))}
-    args.out.with_suffix(".json").write_text(json.dumps(doc, indent=2))
-    text = report(doc)
-    args.out.with_suffix(".md").write_text(text)
-    print(text)
+    write_report(args.out, doc, report(doc))
     return 0 if doc["unexpected"] == 0 and doc["server_lets_a_client_in_after"] else 1
 
 

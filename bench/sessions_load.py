@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import platform
 import statistics
 from pathlib import Path
 
 from .clients import Client, ServeProcess, refused_message
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from .common import RESULTS, machine, write_report
 
 
 async def run(url: str, clients: int, seconds: float, size: tuple[int, int]) -> dict:
@@ -107,17 +104,14 @@ def main(argv: list[str] | None = None) -> int:
     with ServeProcess(*serve_args, log=log) as server:
         result = asyncio.run(run(server.url, args.clients, args.seconds, size))
     doc = {
-        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores, CPU",
+        "machine": machine(),
         "clients": args.clients,
         "seconds": args.seconds,
         "size": args.size,
         "serve_args": args.serve_args,
         **result,
     }
-    args.out.with_suffix(".json").write_text(json.dumps(doc, indent=2))
-    text = report(doc)
-    args.out.with_suffix(".md").write_text(text)
-    print(text)
+    write_report(args.out, doc, report(doc))
     return 0
 
 

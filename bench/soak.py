@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import statistics
 from pathlib import Path
 
-from .clients import Client, ProcessSample, ServeProcess
-
-RESULTS = Path(__file__).resolve().parent / "results"
+from .clients import Client, ServeProcess
+from .common import RESULTS, machine, write_report
 
 
 async def soak(server: ServeProcess, seconds: float, every_s: float, size: tuple[int, int]) -> list[dict]:
@@ -34,15 +30,11 @@ async def soak(server: ServeProcess, seconds: float, every_s: float, size: tuple
     while loop.time() - start < seconds:
         s = server.sample()
         frames = len(client.arrivals)
-        samples.append({"t": round(loop.time() - start, 1), "frames_back": frames, **_fields(s)})
+        samples.append({"t": round(loop.time() - start, 1), "frames_back": frames, **s.summary()})
         await asyncio.sleep(every_s)
     samples[-1]["errors"] = client.errors
     await client.leave()
     return samples
-
-
-def _fields(s: ProcessSample) -> dict:
-    return {"rss_mb": round(s.rss_mb, 1), "threads": s.threads, "fds": s.fds}
 
 
 def verdict(samples: list[dict], warmup_s: float, window_s: float = 60.0) -> dict:
@@ -105,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     with ServeProcess("--size", args.size, *args.serve_args, log=args.out.with_suffix(".log")) as server:
         samples = asyncio.run(soak(server, args.minutes * 60, args.every_s, size))
     doc = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, CPU",
+        "machine": machine(),
         "minutes": args.minutes,
         "warmup_s": args.warmup_s,
         "every_s": args.every_s,
@@ -114,10 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "verdict": verdict(samples, args.warmup_s),
         "samples": samples,
     }
-    args.out.with_suffix(".json").write_text(json.dumps(doc, indent=2))
-    text = report(doc)
-    args.out.with_suffix(".md").write_text(text)
-    print(text)
+    write_report(args.out, doc, report(doc))
     return 0
 
 

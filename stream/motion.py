@@ -16,13 +16,7 @@ import torch
 
 from livefx.models.cuts import CutDetector
 from livefx.models.rife.ifnet import Interpolation, warp
-from livefx.models.rife.stage import (
-    PROBE_SCALE,
-    FlowStage,
-    auto_flow_scale,
-    blend_with,
-    build_flow_stage,
-)
+from livefx.models.rife.stage import FlowStage, auto_flow_scale, blend_with, build_flow_stage
 from livefx.stream.device import FrameConverter
 
 log = logging.getLogger("livefx")
@@ -113,14 +107,9 @@ class MotionStage:
         if ran:
             assert prev_in is not None and prev_out is not None
             # Only the flow and mask are used here (they move the processed frames).
-            probe, probe_at = None, flow_scale * PROBE_SCALE
-            if self.config.adaptive:
-                flow_scale, probe = self.flow.probe_scale(prev_in, frame_in, flow_scale)
-            reuse = probe is not None and flow_scale == probe_at  # the probe is the t=0.5 pass
-            passes = {
-                t: probe if reuse and t == 0.5 else self.flow(prev_in, frame_in, t, flow_scale, sharp=False)
-                for t in self.config.times
-            }
+            flow_scale, passes = self.flow.passes(
+                prev_in, frame_in, self.config.times, flow_scale, probe=self.config.adaptive
+            )
             if self.config.stabilize:
                 mid = passes.get(0.5) or self.flow(prev_in, frame_in, 0.5, flow_scale, sharp=False)
                 current = self._stabilize(mid, prev_in, prev_out, frame_in, frame_out)

@@ -82,6 +82,17 @@ class FlowStage:
         return base * reach_scale(probe, base), probe
 
     @torch.inference_mode()
+    def passes(
+        self, img0: torch.Tensor, img1: torch.Tensor, times: list[float], base: float = 1.0, *, probe: bool = True
+    ) -> tuple[float, dict[float, Interpolation]]:
+        """One pass per time in ``times`` (flow and mask only, ``sharp=False``) at the scale
+        ``probe_scale`` picks from ``base`` (``base`` itself without ``probe``); the probe is
+        reused as the t = 0.5 pass when the scale is its own. Returns the scale and the passes."""
+        scale, probed = self.probe_scale(img0, img1, base) if probe else (base, None)
+        reuse = probed is not None and scale == base * PROBE_SCALE
+        return scale, {t: probed if reuse and t == 0.5 else self(img0, img1, t, scale, sharp=False) for t in times}
+
+    @torch.inference_mode()
     def warmup(self, height: int, width: int, runs: int = 3) -> float:
         """Cheapest of ``runs`` passes on blank frames of this size, in ms (see Stage.warmup)."""
         x = torch.full((1, 3, height, width), 0.5, device=self.device, dtype=self.dtype)

@@ -23,7 +23,7 @@ import torch
 from livefx.models.cuts import CutDetector
 from livefx.models.registry import DEFAULT_RIFE
 from livefx.models.rife import load_ifnet
-from livefx.models.rife.stage import PROBE_SCALE, FlowStage, auto_flow_scale, blend_with
+from livefx.models.rife.stage import FlowStage, auto_flow_scale, blend_with
 from livefx.models.train.common import to_image, to_tensor
 from livefx.models.train.data import HELD_OUT_CLIP, TRAIN_CLIPS, clip_frames
 from livefx.models.train.metrics import psnr
@@ -52,11 +52,8 @@ def engine_method(stage: FlowStage):
 
     def run(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
         x0, x1 = to_tensor(f0, cpu), to_tensor(f1, cpu)
-        base = auto_flow_scale(*f0.shape[:2])
-        scale, probe = stage.probe_scale(x0, x1, base)
-        if probe is not None and scale == base * PROBE_SCALE and t == 0.5:
-            return to_image(blend_with(probe, x0, x1).clamp(0, 1))
-        return to_image(stage(x0, x1, t, scale).frame)
+        _, passes = stage.passes(x0, x1, [t], auto_flow_scale(*f0.shape[:2]))
+        return to_image(blend_with(passes[t], x0, x1).clamp(0, 1))
 
     return run
 

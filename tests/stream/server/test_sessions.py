@@ -1,6 +1,7 @@
 """Browser sessions side by side: one leaving, or sending absurd frames, never disturbs another."""
 
 import asyncio
+import contextlib
 import gc
 import json
 
@@ -71,12 +72,38 @@ class Caller:
         await self.ws.close()
 
 
-async def two_sessions_one_leaves():
-    settings = SessionSettings(FrameConverter(torch.device("cpu"), torch.float32), None, size=(96, 72), backend="eager")
+@contextlib.asynccontextmanager
+async def running_server(settings: SessionSettings):
     server = LivefxServer(settings, port=0)
     ready, stop = asyncio.Event(), asyncio.Event()
     serving = asyncio.ensure_future(server.serve(ready, stop))
     await ready.wait()
+    try:
+        yield server
+    finally:
+        stop.set()
+        await serving
+
+
+async def wait_until(condition, what: str, timeout: float = 30) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, what
+        await asyncio.sleep(0.05)
+
+
+def small_settings() -> SessionSettings:
+    return SessionSettings(FrameConverter(torch.device("cpu"), torch.float32), None, size=(96, 72), backend="eager")
+
+
+async def two_sessions_one_leaves():
+    settings = small_settings()
+    async with running_server(settings) as server:
+        return await _two_sessions_one_leaves(server), settings.converter
+
+
+async def _two_sessions_one_leaves(server):
     first, second = Caller(server.port), Caller(server.port)
     await first.join()
     await second.join()
@@ -84,17 +111,11 @@ async def two_sessions_one_leaves():
     await second.frames_beyond(10)
     converters = [s.pipeline.converter for s in server.sessions]
     await first.leave()
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while len(server.sessions) > 1:
-        assert loop.time() < deadline, "the first session was not freed"
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: len(server.sessions) <= 1, "the first session was not freed")
     after_close = second.frames
     await second.frames_beyond(after_close + 20)
     await second.leave()
-    stop.set()
-    await serving
-    return converters, settings.converter
+    return converters
 
 
 def test_closing_one_session_leaves_the_other_running_with_its_own_converter(monkeypatch):
@@ -123,11 +144,11 @@ class FixedCamera(VideoStreamTrack):
 
 
 async def odd_cameras():
-    settings = SessionSettings(FrameConverter(torch.device("cpu"), torch.float32), None, size=(96, 72), backend="eager")
-    server = LivefxServer(settings, port=0)
-    ready, stop = asyncio.Event(), asyncio.Event()
-    serving = asyncio.ensure_future(server.serve(ready, stop))
-    await ready.wait()
+    async with running_server(small_settings()) as server:
+        return await _odd_cameras(server)
+
+
+async def _odd_cameras(server):
     normal, tiny, huge = (
         Caller(server.port),
         Caller(server.port, FixedCamera(8, 8)),
@@ -137,16 +158,10 @@ async def odd_cameras():
         await caller.join()
     await huge.frames_beyond(3, timeout=120)
     await normal.frames_beyond(30)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 30
-    while not tiny.errors:
-        assert loop.time() < deadline, "the tiny camera was never told"
-        await asyncio.sleep(0.05)
+    await wait_until(lambda: tiny.errors, "the tiny camera was never told")
     sources = {session.source.sent_size: session.source for session in server.sessions}
     for caller in (normal, tiny, huge):
         await caller.leave()
-    stop.set()
-    await serving
     return normal, tiny, huge, sources
 
 
