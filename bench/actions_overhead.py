@@ -25,10 +25,11 @@ from livefx.models.stylize import StyleStage
 from livefx.stream.actions import ActionsConfig
 from livefx.stream.budget import StageSpec
 from livefx.stream.device import FrameConverter
-from livefx.stream.pipeline import Pipeline, PipelineConfig, style_stages
+from livefx.stream.pipeline import Pipeline, PipelineConfig
 from livefx.stream.process import freeze_startup_heap
 from livefx.stream.sinks.null import NullSink
 from livefx.stream.sources.synthetic import SyntheticSource
+from livefx.stream.style import style_stages
 from livefx.stream.worker import BoundStage
 
 from .common import machine, write_results

@@ -1,7 +1,7 @@
 """One place that turns a model into its fastest form for the device.
 
-``accelerate(model, device, backend=...)`` returns a callable on NCHW tensors plus a
-report of what it did. Backends:
+``accelerate(model, device, backend=...)`` returns a callable on NCHW tensors (further
+arguments are passed through) plus a report of what it did. Backends:
 
 - ``eager``: the module itself, in the device's dtype (fp16 on CUDA unless told
   otherwise), channels_last on CUDA.
@@ -13,7 +13,7 @@ report of what it did. Backends:
   the CPU: there compile measured 1.2-1.9x faster but costs ~9 s of start-up per frame
   size (bench/results/stylize-speed-cpu.md), so it is opt-in with ``--backend compile``.
 
-Every model stage (style, RIFE, VideoMAE) goes through this function.
+Every model stage (style, RIFE, VideoMAE, the diffusion parts) goes through this function.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def accelerate(
     *,
     backend: str = "auto",
     dtype: torch.dtype | None = None,
-) -> tuple[Callable[[torch.Tensor], torch.Tensor], AccelReport]:
+) -> tuple[Callable[..., torch.Tensor], AccelReport]:
     """``model`` on ``device`` in its fastest available form, and what was done to it."""
     if backend not in BACKENDS:
         raise UsageError(f"{backend}: unknown; use one of {', '.join(BACKENDS)}", setting="backend")
@@ -114,12 +114,12 @@ def accelerate(
     return _channels_last_input(model, cuda), report
 
 
-def _channels_last_input(fn: Callable, cuda: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+def _channels_last_input(fn: Callable, cuda: bool) -> Callable[..., torch.Tensor]:
     if not cuda:
         return fn
 
-    def run(x: torch.Tensor) -> torch.Tensor:
-        return fn(x.contiguous(memory_format=torch.channels_last))
+    def run(x: torch.Tensor, *rest: object) -> torch.Tensor:
+        return fn(x.contiguous(memory_format=torch.channels_last), *rest)
 
     return run
 
@@ -136,13 +136,13 @@ class CompiledWithFallback:
         self._cuda = cuda
         self._failed = False
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, *rest: object) -> torch.Tensor:
         if self._cuda:
             x = x.contiguous(memory_format=torch.channels_last)
         if self._failed:
-            return self._eager(x)
+            return self._eager(x, *rest)
         try:
-            y = self._compiled(x)
+            y = self._compiled(x, *rest)
         except Exception as exc:  # noqa: BLE001
             if self._strict:
                 raise UsageError(
@@ -153,5 +153,5 @@ class CompiledWithFallback:
             self._report.backend = "eager"
             self._report.cuda_graphs = False
             self._report.notes.append("compile failed; eager")
-            return self._eager(x)
+            return self._eager(x, *rest)
         return y.clone() if self._report.cuda_graphs else y  # graph outputs are reused buffers

@@ -39,6 +39,9 @@ class Stage(ABC):
 
     name: str = "stage"
     accel: AccelReport | None = None
+    #: A stage that runs in denoising steps (diffusion): the counts it can run, best first;
+    #: the planner picks one per frame and the worker calls ``run_steps``. Empty: no steps.
+    step_choices: tuple[int, ...] = ()
 
     def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
         self.device = device
@@ -46,6 +49,14 @@ class Stage(ABC):
 
     @abstractmethod
     def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def run_steps(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+        """Run with ``steps`` of ``step_choices`` (stages without steps ignore it)."""
+        return self(x)
+
+    def configure(self, change: object) -> None:
+        """Apply a live change of the stage's own settings (e.g. a prompt), between frames."""
+        raise TypeError(f"the {self.name} stage takes no live settings ({type(change).__name__})")
 
     @torch.inference_mode()
     def warmup(self, height: int, width: int, runs: int = 3) -> float:

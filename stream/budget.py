@@ -24,6 +24,11 @@ IO_STAGE = "io"
 KEEP_UP_MARGIN = 0.95
 
 
+def cost_key(stage: str, steps: int | None = None) -> str:
+    """The cost model's name for ``stage`` run with ``steps`` denoising steps (plain name: no steps)."""
+    return f"{stage}@{steps}" if steps else stage
+
+
 class OnLate(Enum):
     """What a frame gets when even the cheapest rung misses the budget."""
 
@@ -49,6 +54,9 @@ class StageSpec:
     #: An optional stage that can also run at this lower internal scale (e.g. optical flow
     #: at half resolution, upsampled): the planner tries that before dropping the stage.
     reduced: float | None = None
+    #: A required stage that runs in steps (diffusion): the step counts it can run, best
+    #: first. The planner lowers the count per frame before it lowers the scale.
+    steps: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ class Rung:
     reduced: tuple[tuple[str, float], ...] = ()
     #: The last rung, taken only when no other is on time (see OnLate).
     on_late: bool = False
+    #: (stage, step count) for the stages that run in steps.
+    steps: tuple[tuple[str, int], ...] = ()
 
     @property
     def passthrough(self) -> bool:
@@ -75,6 +85,10 @@ class Rung:
         """The pixel count ``name`` works on in this rung, for a frame of ``pixels``."""
         factor = self.scale if name in self.scalable else dict(self.reduced).get(name, 1.0)
         return int(pixels * factor * factor)
+
+    def cost_key(self, name: str) -> str:
+        """The cost model's name for ``name`` in this rung (with its step count)."""
+        return cost_key(name, dict(self.steps).get(name))
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,8 @@ class Plan:
     remaining_ms: float
     hold: bool = False
     reduced: tuple[tuple[str, float], ...] = ()
+    #: (stage, step count) for the stages that run in steps.
+    steps: tuple[tuple[str, int], ...] = ()
 
     @property
     def passthrough(self) -> bool:
@@ -111,8 +127,8 @@ class CostModel:
         self._recent.setdefault(key, deque(maxlen=self.window)).append(ms)
 
     def forget(self, stage: str) -> None:
-        """Drop what was learned about ``stage`` (it was replaced by another model)."""
-        for key in [k for k in self._ewma if k[0] == stage]:
+        """Drop what was learned about ``stage`` at any step count (it was replaced by another model)."""
+        for key in [k for k in self._ewma if k[0] == stage or k[0].startswith(stage + "@")]:
             del self._ewma[key]
             self._recent.pop(key, None)
 
@@ -137,7 +153,8 @@ def build_ladder(
 ) -> list[Rung]:
     """Rungs from best to cheapest; rungs that would do the same work are left out.
 
-    Deferrable work goes first. Optional stages that can run reduced (``StageSpec.reduced``)
+    Deferrable work goes first, then denoising steps (``StageSpec.steps``: every later rung
+    runs the fewest). Optional stages that can run reduced (``StageSpec.reduced``)
     keep running, reduced, while the effect scales down, and are dropped only after that
     (interpolation halving the frame rate shows more than a softer style); other optional
     stages are dropped before the effect scales. The last rung is what ``on_late`` says a
@@ -150,28 +167,40 @@ def build_ladder(
     reducible = tuple((s.name, s.reduced) for s in stages if s.kind is StageKind.OPTIONAL and s.reduced)
     if not inline:
         return [Rung("full", schedule=deferrable), Rung("defer")] if deferrable else [Rung("full")]
-    ladder = [Rung("full", run=inline, schedule=deferrable, scalable=scalable)]
+    stepped = [s for s in stages if s.kind is StageKind.REQUIRED and s.steps]
+    levels = max((len(s.steps) for s in stepped), default=1)
+
+    def steps_at(level: int) -> tuple[tuple[str, int], ...]:
+        return tuple((s.name, s.steps[min(level, len(s.steps) - 1)]) for s in stepped)
+
+    best, fewest = steps_at(0), steps_at(levels - 1)
+    ladder = [Rung("full", run=inline, schedule=deferrable, scalable=scalable, steps=best)]
     if deferrable:
-        ladder.append(Rung("defer", run=inline, scalable=scalable))
+        ladder.append(Rung("defer", run=inline, scalable=scalable, steps=best))
+    for level in range(1, levels):
+        counts = steps_at(level)
+        ladder.append(Rung(f"steps_{'_'.join(str(n) for _, n in counts)}", run=inline, scalable=scalable, steps=counts))
     scaled = [s for s in scales if scalable and required]
     if reducible:
         # Other optional stages go at the reduced rung; the reducible ones stay, reduced.
         names = {name for name, _ in reducible}
         kept = tuple(n for n in inline if n in required or n in names)
-        ladder.append(Rung("reduced", run=kept, scalable=scalable, reduced=reducible))
-        ladder += [Rung(f"scale_{s:g}", s, kept, (), scalable, reduced=reducible) for s in scaled]
-        ladder.append(Rung("skip", ladder[-1].scale, required, (), scalable))
+        ladder.append(Rung("reduced", run=kept, scalable=scalable, reduced=reducible, steps=fewest))
+        ladder += [Rung(f"scale_{s:g}", s, kept, (), scalable, reduced=reducible, steps=fewest) for s in scaled]
+        ladder.append(Rung("skip", ladder[-1].scale, required, (), scalable, steps=fewest))
     else:
         if required != inline:
-            ladder.append(Rung("skip", run=required, scalable=scalable))
-        ladder += [Rung(f"scale_{s:g}", s, required, (), scalable) for s in scaled]
+            ladder.append(Rung("skip", run=required, scalable=scalable, steps=fewest))
+        ladder += [Rung(f"scale_{s:g}", s, required, (), scalable, steps=fewest) for s in scaled]
     cheapest = ladder[-1]
     if not required or on_late is OnLate.PASSTHROUGH:
         ladder.append(Rung("passthrough", on_late=True))
     else:
         hold = on_late is OnLate.HOLD
         name = "hold" if hold else "best_effort"
-        ladder.append(Rung(name, cheapest.scale, cheapest.run, (), cheapest.scalable, hold, cheapest.reduced, True))
+        ladder.append(
+            Rung(name, cheapest.scale, cheapest.run, (), cheapest.scalable, hold, cheapest.reduced, True, fewest)
+        )
     return ladder
 
 
@@ -221,7 +250,7 @@ class BudgetPlanner:
         if not rung.passthrough:
             total += self.cost.predict(IO_STAGE, pixels) or 0.0
         for name in rung.run:
-            total += self.cost.predict(name, rung.pixels_for(name, pixels)) or 0.0
+            total += self.cost.predict(rung.cost_key(name), rung.pixels_for(name, pixels)) or 0.0
         for name in rung.schedule:  # runs beside the frame path, every 1/share frames
             total += (self.cost.predict(name, pixels) or 0.0) * self._share.get(name, 1.0)
         return total
@@ -281,7 +310,17 @@ class BudgetPlanner:
             self._last_probe_ns = now_ns
         rung = self.ladder[chosen]
         self.decisions[rung.name] += 1
-        return Plan(rung.name, rung.scale, rung.run, rung.schedule, costs[chosen], remaining, rung.hold, rung.reduced)
+        return Plan(
+            rung.name,
+            rung.scale,
+            rung.run,
+            rung.schedule,
+            costs[chosen],
+            remaining,
+            rung.hold,
+            rung.reduced,
+            rung.steps,
+        )
 
     def _probe_due(self, now_ns: int) -> bool:
         if self._last_probe_ns is None:

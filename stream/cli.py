@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from livefx.models.accel import BACKENDS, DTYPES
 from livefx.stream import __version__
 from livefx.stream.budget import OnLate
+from livefx.stream.diffusion_args import add_diffusion_args, load_engine_style
 from livefx.stream.errors import LivefxError, UsageError
 from livefx.stream.fit import FITS
 
@@ -35,6 +36,7 @@ examples:
   livefx run --source synthetic --sink file:out.mp4 --frames 150 --size 320x240 --stats s.json
   livefx run --source webcam:0 --sink virtualcam --style pointilism
   livefx run --source file:clip.mp4 --no-realtime --sink file:styled.mp4 --style candy.pth
+  livefx run --source webcam:0 --sink virtualcam --style sd:models/sd-turbo --prompt "a watercolor painting"
 
 In real time (the default) frames that arrive while the worker is busy are dropped and
 counted, and the budget planner lowers quality (optional work skipped, smaller processing
@@ -71,8 +73,9 @@ def add_engine_args(
     parser.add_argument(
         "--style",
         default="default",
-        metavar="PATH|NAME|default|none",
-        help=style_help + " (default: default, the shipped default: rain_princess)",
+        metavar="PATH|NAME|sd:FOLDER|default|none",
+        help=style_help + "; sd:FOLDER runs a diffusers img2img model such as sd-turbo (see the diffusion options)"
+        " (default: default, the shipped default: rain_princess)",
     )
     parser.add_argument("--size", default=size_default, metavar="WxH", help=size_help)
     parser.add_argument(
@@ -251,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="drop stale frames to keep latency bounded (default); --no-realtime processes every frame",
     )
+    add_diffusion_args(run)
     add_motion_args(run)
     add_action_args(run, outputs=True)
     run.add_argument("--stats", type=Path, metavar="PATH.json", help="write run statistics here at exit")
@@ -320,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BPS",
         help="video bitrate ceiling in bits/s; aiortc's own cap is 1.5 Mbit/s (default: 2500000)",
     )
+    add_diffusion_args(srv)
     add_motion_args(srv)
     add_action_args(srv, outputs=False)
     add_output_args(srv)
@@ -439,13 +444,13 @@ def motion_stage(args: argparse.Namespace, converter: FrameConverter) -> MotionS
 
 def cmd_run(args: argparse.Namespace) -> int:
     from livefx.models.accel import resolve_dtype
-    from livefx.models.registry import resolve_style
     from livefx.stream.actions import LabelLog
     from livefx.stream.device import FrameConverter, resolve_device
-    from livefx.stream.pipeline import Pipeline, PipelineConfig, style_stages
+    from livefx.stream.pipeline import Pipeline, PipelineConfig
     from livefx.stream.process import freeze_startup_heap
     from livefx.stream.sinks import make_sink
     from livefx.stream.sources import make_source
+    from livefx.stream.style import style_stages
 
     size = check_engine_args(args)
     if args.fps is not None and args.fps <= 0:
@@ -459,7 +464,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.precision, device)
     converter = FrameConverter(device, dtype)
-    stages = style_stages(resolve_style(args.style), converter, args.backend)
+    stages = style_stages(load_engine_style(args, converter), converter, args.backend)
     motion = motion_stage(args, converter)
     config = PipelineConfig(
         budget_ms=args.budget_ms,
@@ -571,7 +576,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import errno
 
     from livefx.models.accel import resolve_dtype
-    from livefx.models.registry import resolve_rife, resolve_style
+    from livefx.models.registry import resolve_rife
     from livefx.stream.device import FrameConverter, resolve_device
     from livefx.stream.process import freeze_startup_heap
     from livefx.stream.server.app import LivefxServer
@@ -590,9 +595,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     set_video_bitrate(args.bitrate)
     device = resolve_device(args.device)
+    converter = FrameConverter(device, resolve_dtype(args.precision, device))
     settings = SessionSettings(
-        FrameConverter(device, resolve_dtype(args.precision, device)),
-        resolve_style(args.style),
+        converter,
+        load_engine_style(args, converter),
         budget_ms=args.budget_ms,
         on_late=OnLate(args.on_late),
         size=size,

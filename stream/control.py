@@ -1,7 +1,7 @@
 """Live changes into a running worker: one bounded queue, applied between two frames.
 
 Every change to what the worker does (a style swap, the budget, interpolation on/off, the
-kept marker region; a prompt later) is a message here. Other threads only ``send``; the
+kept marker region, a diffusion prompt) is a message here. Other threads only ``send``; the
 worker thread alone ``drain``s, so the planner and the worker's settings have one writer
 and a frame never sees half a change. Each message's future resolves once it is applied.
 """
@@ -25,11 +25,12 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class StageSwap:
     """A stage prepared off the hot path, to replace (or with ``stage=None`` remove) the
-    stage of the same name. ``warm_costs`` (pixels -> ms) seed the planner's cost model."""
+    stage of the same name. ``warm_costs`` ((cost key, pixels) -> ms; see ``budget.cost_key``)
+    seed the planner's cost model."""
 
     spec: StageSpec
     stage: Stage | None
-    warm_costs: dict[int, float]
+    warm_costs: dict[tuple[str, int], float]
     position: int = 0
 
 
@@ -55,7 +56,16 @@ class SetKeepRegion:
     region: tuple[int, int] | None
 
 
-Control = Union[StageSwap, SetBudget, SetMotion, SetKeepRegion]  # noqa: UP007 - a runtime alias
+@dataclass(frozen=True)
+class ConfigureStage:
+    """A change to a running stage's own settings (``Stage.configure``), e.g. a diffusion prompt
+    whose embeddings were computed off the hot path."""
+
+    stage: str
+    change: object
+
+
+Control = Union[StageSwap, SetBudget, SetMotion, SetKeepRegion, ConfigureStage]  # noqa: UP007 - a runtime alias
 
 
 class ControlQueue:

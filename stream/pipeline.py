@@ -7,16 +7,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from livefx.models.action.load import ActionModel
+from livefx.models.diffusion.stage import DiffusionStage, PromptChange
 from livefx.models.rife.stage import MIN_PROBED_SIDE, PROBE_SCALE
 from livefx.models.stage import MOTION_STAGE, STYLE_STAGE, LiveModel, Stage
 from livefx.stream.actions import ACTIONS_STAGE, ActionsConfig, ActionStage, LabelEvent
-from livefx.stream.budget import BudgetPlanner, OnLate, StageSpec
+from livefx.stream.budget import BudgetPlanner, OnLate, StageSpec, cost_key
 from livefx.stream.bus import SinkRunner
 from livefx.stream.capture import CaptureThread
-from livefx.stream.control import ControlQueue, SetBudget, SetKeepRegion, SetMotion, StageSwap
+from livefx.stream.control import ConfigureStage, ControlQueue, SetBudget, SetKeepRegion, SetMotion, StageSwap
 from livefx.stream.device import FrameConverter, describe_device
 from livefx.stream.errors import LivefxError
 from livefx.stream.frame import now_ns
@@ -26,6 +26,7 @@ from livefx.stream.ring import Ring
 from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.base import Source
 from livefx.stream.stats import RunStats
+from livefx.stream.style import Style, build_style, describe, style_spec
 from livefx.stream.worker import MOTION_SPEC, BoundStage, Worker
 
 log = logging.getLogger("livefx")
@@ -55,17 +56,6 @@ class PipelineConfig:
     clock: Callable[[], int] = now_ns
 
 
-def style_stages(path: Path | None, converter: FrameConverter, backend: str) -> list[BoundStage]:
-    """The stage list for one style (empty for None), built for the converter's device and dtype."""
-    if path is None:
-        return []
-    from livefx.models.stylize import build_style_stage
-
-    stage = build_style_stage(path, converter.device, converter.dtype, backend)
-    log.info("style %s loaded from %s; backend %s", path.stem, path, stage.accel.describe())
-    return [BoundStage(StageSpec(STYLE_STAGE), stage)]
-
-
 class Pipeline:
     """One run. ``open()`` fails fast with a readable error; ``run()`` blocks until done."""
 
@@ -83,7 +73,7 @@ class Pipeline:
         self.source = source
         self.sinks = sinks
         self.stages = stages
-        #: The one way to change the running worker (style, budget, interpolation, marker).
+        #: The one way to change the running worker (style, budget, interpolation, marker, prompt).
         self.controls = ControlQueue()
         # Each pipeline owns its converter: its reused (pinned) upload buffer must not be
         # shared by two sessions' workers. The caller's converter only names device and dtype.
@@ -131,9 +121,9 @@ class Pipeline:
             costs = self.warm_stage(spec, stage, base)
             if spec is MOTION_SPEC and self.motion is not None and self.motion.config.adaptive:
                 probes = self.warm_motion_probe(base)
-                costs = {pixels: ms + probes.get(pixels, 0.0) for pixels, ms in costs.items()}
-            for pixels, ms in costs.items():
-                self.planner.cost.observe(spec.name, pixels, ms)
+                costs = {(key, pixels): ms + probes.get(pixels, 0.0) for (key, pixels), ms in costs.items()}
+            for (key, pixels), ms in costs.items():
+                self.planner.cost.observe(key, pixels, ms)
         if self.action_model is not None and self.actions is None:
             self._build_actions(width, height)
         fps = self.config.fps or self.source.fps
@@ -200,17 +190,20 @@ class Pipeline:
         self.planner.cost.observe(ACTIONS_STAGE, width * height, ms)
         log.info("actions ready: %.0f ms per clip, every %d frames", ms, self.actions_config.every_frames)
 
-    def warm_stage(self, spec: StageSpec, stage: LiveModel, base: float = 1.0) -> dict[int, float]:
-        """Warm ``stage`` up at every size the planner may ask for; pixels (as the planner
-        counts them) -> ms. ``base``: the fraction of that size the stage itself works at."""
+    def warm_stage(self, spec: StageSpec, stage: LiveModel, base: float = 1.0) -> dict[tuple[str, int], float]:
+        """Warm ``stage`` up at every size (and step count) the planner may ask for; (cost key,
+        pixels as the planner counts them) -> ms. ``base``: the fraction of that size the stage
+        itself works at."""
         width, height = self.frame_size
         t0 = time.perf_counter()
         costs = {}
         scales = (1.0, *self.planner.scales) if spec.scalable else (1.0, *([spec.reduced] if spec.reduced else []))
-        for scale in scales:
-            h, w = max(4, int(height * scale * base)), max(4, int(width * scale * base))
-            log.info("warming up %s at %dx%d ...", spec.name, w, h)
-            costs[int(width * scale) * int(height * scale)] = stage.warmup(h, w)
+        for count in spec.steps or (None,):
+            for scale in scales:
+                h, w = max(4, int(height * scale * base)), max(4, int(width * scale * base))
+                log.info("warming up %s at %dx%d%s ...", spec.name, w, h, f", steps {count}" * bool(count))
+                ms = stage.warmup(h, w, steps=count) if count else stage.warmup(h, w)
+                costs[(cost_key(spec.name, count), int(width * scale) * int(height * scale))] = ms
         seconds = time.perf_counter() - t0
         self.stats.warmup_s[spec.name] = round(self.stats.warmup_s.get(spec.name, 0.0) + seconds, 3)
         accel = f" ({stage.accel.describe()})" if stage.accel is not None else ""
@@ -237,15 +230,31 @@ class Pipeline:
         self.stats.warmup_s[MOTION_STAGE] = round(self.stats.warmup_s.get(MOTION_STAGE, 0.0) + seconds, 3)
         return costs
 
-    def switch_style(self, path: Path | None) -> Future:
-        """Switch to the style in ``path`` (None: no style) without stalling the stream."""
-        from livefx.models.stylize import build_style_stage
+    def switch_style(self, style: Style) -> Future:
+        """Switch to ``style`` (None: no style) without stalling the stream."""
+        log.info("preparing style %s ...", describe(style))
+        return self.switch_stage(style_spec(style), lambda: build_style(style, self.converter, self.config.backend))
 
-        device, dtype, backend = self.converter.device, self.converter.dtype, self.config.backend
-        log.info("preparing style %s ...", path.stem if path else "none")
-        return self.switch_stage(
-            StageSpec(STYLE_STAGE), lambda: build_style_stage(path, device, dtype, backend) if path else None
-        )
+    def set_prompt(self, prompt: str | None = None, strength: float | None = None, seed: int | None = None) -> Future:
+        """Change a diffusion style's prompt, strength or seed live. The prompt's embeddings are
+        computed here, off the frame path; the worker installs them between two frames."""
+
+        def job() -> None:
+            stage = self.style_stage()
+            if not isinstance(stage, DiffusionStage):
+                raise LivefxError("the running style takes no prompt: start with --style sd:PATH")
+            embeddings = stage.model.encode_prompt(prompt) if prompt is not None else None
+            change = PromptChange(prompt, embeddings, strength, seed)
+            self.controls.send(ConfigureStage(STYLE_STAGE, change)).result()
+            log.info("prompt now %r (strength %g, seed %d)", stage.prompt, stage.strength, stage.seed)
+
+        return self._preparer.submit(job)
+
+    def style_stage(self) -> Stage | None:
+        """The style stage running now (the worker's, once started)."""
+        if self.worker is not None:
+            return self.worker.stages.get(STYLE_STAGE)
+        return next((b.stage for b in self.stages if b.spec.name == STYLE_STAGE), None)
 
     def run_rule_action(self, action: str, argument: str) -> None:
         """What a label rule asks for: ``style``/NAME or ``interpolate``/on|off|toggle."""
@@ -411,6 +420,8 @@ class Pipeline:
             self.stats.last_stage_error = self.worker.last_stage_error
             self.stats.disabled_stages = list(self.worker.disabled_stages)
         self.stats.sinks = {r.sink.spec: r.counters() for r in self.runners}
+        stage = self.style_stage()
+        self.stats.diffusion = stage.live_state() if isinstance(stage, DiffusionStage) else None
         return self.stats.snapshot()
 
     @property

@@ -23,6 +23,8 @@ class Processed:
     image: np.ndarray
     between: list[np.ndarray]
     stage_ms: dict[str, float]
+    #: Denoising steps the effect ran with (None: no stage with steps ran).
+    steps: int | None = None
 
 
 class PostStep(Protocol):

@@ -32,6 +32,8 @@ class FrameRecord:
     stage_ms: dict[str, float] = field(default_factory=dict)
     #: The processing scale the plan ran the effect at.
     scale: float = 1.0
+    #: Denoising steps the plan ran the effect with (None: the effect has no steps).
+    steps: int | None = None
 
 
 class RunStats:
@@ -49,6 +51,10 @@ class RunStats:
         self._stages: dict[str, deque[float]] = {}
         self._stage_counts: Counter[str] = Counter()
         self.decisions: Counter[str] = Counter()
+        #: Frames per denoising step count (diffusion styles: the planner's choice per frame).
+        self.steps: Counter[int] = Counter()
+        #: A diffusion style's prompt, stream-batch lag and similar frames skipped (set by the pipeline).
+        self.diffusion: dict | None = None
         self.recent: deque[FrameRecord] = deque(maxlen=256)
         # Filled in by the pipeline from the ring readers and sinks.
         self.frames_in = 0
@@ -80,6 +86,8 @@ class RunStats:
             self.deadline_misses += rec.missed_deadline
             self._latency.append(rec.latency_ms)
             self.decisions[rec.decision] += 1
+            if rec.steps is not None:
+                self.steps[rec.steps] += 1
             self.degrade.observe_decision(rec.decision, rec.scale)
             for name, ms in rec.stage_ms.items():
                 self._stages.setdefault(name, deque(maxlen=WINDOW)).append(ms)
@@ -131,6 +139,8 @@ class RunStats:
                 "sinks": {k: dict(v) for k, v in self.sinks.items()},
                 "warmup_s": dict(self.warmup_s),
                 **self._interpolation(),
+                **({"steps": {str(n): c for n, c in sorted(self.steps.items())}} if self.steps else {}),
+                **({"diffusion": dict(self.diffusion)} if self.diffusion is not None else {}),
                 **({"actions": self.actions} if self.actions is not None else {}),
             }
 

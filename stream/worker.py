@@ -19,8 +19,16 @@ import torch.nn.functional as F
 from livefx.models.errors import one_line
 from livefx.models.stage import MOTION_STAGE, Stage, synchronize
 from livefx.stream.actions import ACTIONS_STAGE, ActionStage
-from livefx.stream.budget import IO_STAGE, BudgetPlanner, OnLate, Plan, StageKind, StageSpec
-from livefx.stream.control import Control, ControlQueue, SetBudget, SetKeepRegion, SetMotion, StageSwap
+from livefx.stream.budget import IO_STAGE, BudgetPlanner, OnLate, Plan, StageKind, StageSpec, cost_key
+from livefx.stream.control import (
+    ConfigureStage,
+    Control,
+    ControlQueue,
+    SetBudget,
+    SetKeepRegion,
+    SetMotion,
+    StageSwap,
+)
 from livefx.stream.device import FrameConverter
 from livefx.stream.emit import emit
 from livefx.stream.errors import LivefxError
@@ -120,6 +128,11 @@ class Worker(threading.Thread):
                 self.disabled_stages.remove(MOTION_STAGE)  # asked for again: a fresh start
         elif isinstance(message, SetKeepRegion):
             self.keep_region.region = message.region
+        elif isinstance(message, ConfigureStage):
+            if message.stage not in self.stages:
+                raise LivefxError(f"no {message.stage} stage is running")
+            self.stages[message.stage].configure(message.change)
+            self._last_processed = None
         else:
             raise TypeError(f"not a control message: {message!r}")
 
@@ -135,8 +148,8 @@ class Worker(threading.Thread):
         self.planner.set_stages(specs)
         self.planner.cost.forget(swap.spec.name)
         self._last_processed = None  # never hold a frame of the previous chain
-        for pixels, ms in swap.warm_costs.items():
-            self.planner.cost.observe(swap.spec.name, pixels, ms)
+        for (key, pixels), ms in swap.warm_costs.items():
+            self.planner.cost.observe(key, pixels, ms)
         self.swaps += 1
 
     def run(self) -> None:
@@ -183,6 +196,7 @@ class Worker(threading.Thread):
                     missed_deadline=plan.hold or latency_ms > self.planner.budget_ms,
                     scale=plan.scale,
                     stage_ms=result.stage_ms,
+                    steps=result.steps,
                 )
             )
 
@@ -231,7 +245,7 @@ class Worker(threading.Thread):
         if self.realtime:
             return self.planner.plan(pixels, frame.t_capture, self.clock())
         rung = self.planner.ladder[0]  # offline rendering: always the full chain
-        return Plan(rung.name, rung.scale, rung.run, rung.schedule, 0.0, float("inf"))
+        return Plan(rung.name, rung.scale, rung.run, rung.schedule, 0.0, float("inf"), steps=rung.steps)
 
     def _process(self, frame: Frame, plan: Plan) -> Processed:
         held = self._last_processed
@@ -243,6 +257,7 @@ class Worker(threading.Thread):
             return Processed(frame.image, [], {})
         t_start = time.perf_counter()
         stage_ms: dict[str, float] = {}
+        steps = dict(plan.steps)
         current = IO_STAGE
         try:
             x_in = x = self.converter.to_tensor(frame.image)
@@ -254,10 +269,11 @@ class Worker(threading.Thread):
                     continue
                 current = name
                 t0 = time.perf_counter()
-                x = self.stages[name](x)
+                count = steps.get(name)
+                x = self.stages[name].run_steps(x, count) if count else self.stages[name](x)
                 synchronize(x.device)
                 stage_ms[name] = (time.perf_counter() - t0) * 1e3
-                self.planner.cost.observe(name, x.shape[-1] * x.shape[-2], stage_ms[name])
+                self.planner.cost.observe(cost_key(name, count), x.shape[-1] * x.shape[-2], stage_ms[name])
             current = IO_STAGE
             if x.shape[-2:] != (h, w):
                 x = F.interpolate(x, size=(h, w), mode="bilinear")
@@ -291,4 +307,4 @@ class Worker(threading.Thread):
         self.planner.cost.observe(IO_STAGE, frame.width * frame.height, io_ms)
         if self.planner.on_late is OnLate.HOLD:  # kept apart from what post steps draw on
             self._last_processed = image.copy()
-        return Processed(image, between_images, stage_ms)
+        return Processed(image, between_images, stage_ms, min(steps.values(), default=None))

@@ -76,3 +76,12 @@ def make_video(tmp_path):
         return write_video(tmp_path / name, frames, size, fps)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_sd(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny random SD-class diffusers folder and a tiny autoencoder folder (tests/diffusion_folders.py)."""
+    from tests.diffusion_folders import build_tiny_folder
+
+    root = tmp_path_factory.mktemp("tiny-sd")
+    return build_tiny_folder(root / "sd", tiny_vae=root / "taesd"), root / "taesd"

@@ -71,13 +71,22 @@
         $("budget").value = msg.budget_ms;
         mode = msg.mode || mode;
         $("interp-label").hidden = !msg.interpolation;
+        if (msg.diffusion) fillPrompt(msg.diffusion);
+        $("prompt-form").hidden = !msg.diffusion;
         break;
+      case "prompt": fillPrompt(msg); break;
       case "metrics": server = msg; renderStats(); break;
       case "labels": labels = msg.labels || []; break;
       case "state": if (msg.state === "failed") setState("failed"); break;
       case "error": showError(msg.message); break;
       case "source_ended": showError(`the server's source (${msg.source}) has ended; livefx serve --loop repeats a file`); break;
     }
+  }
+
+  function fillPrompt(settings) {
+    $("prompt").value = settings.prompt ?? "";
+    $("strength").value = settings.strength ?? 0.5;
+    $("seed").value = settings.seed ?? 0;
   }
 
   function fillStyles(styles, current) {
@@ -151,7 +160,9 @@
       send({ type: "offer", sdp: pc.localDescription.sdp });
       await pc.setRemoteDescription({ type: "answer", sdp: (await answer).sdp });
       if (mode !== "broadcast") send({ type: "marker", width: MARK_W, height: MARK_H });
-      for (const id of ["style", "budget", "interpolate", "snapshot", "record"]) $(id).disabled = false;
+      for (const id of ["style", "budget", "interpolate", "snapshot", "record", "prompt", "strength", "seed", "apply-prompt"]) {
+        $(id).disabled = false;
+      }
     } catch (err) {
       showError(err.message || String(err));
       setState("failed");
@@ -283,6 +294,10 @@
     $("stages").textContent = Object.entries(server.stages || {}).map(([k, v]) => `${k} ${v.p95.toFixed(0)} ms`).join(", ") || "-";
     const decisions = Object.entries(server.decisions || {}).map(([k, v]) => `${k} ${v}`).join(", ");
     $("decisions").textContent = decisions ? `${decisions} (when late: ${server.on_late})` : "-";
+    const steps = Object.entries(server.steps || {}).map(([n, count]) => `${n}: ${count} frames`).join(", ");
+    const lag = server.diffusion && server.diffusion.lag_frames ? `, output ${server.diffusion.lag_frames} frames late (stream batch)` : "";
+    const skipped = server.diffusion && server.diffusion.skipped_similar ? `, ${server.diffusion.skipped_similar} similar frames repeated` : "";
+    $("steps").textContent = steps ? steps + lag + skipped : "-";
     const degraded = Object.values(server.degraded || {}).concat(
       (server.disabled_stages || []).map((name) => `${name} turned off after failing (${server.last_stage_error})`),
     );
@@ -348,6 +363,10 @@
   $("start").onclick = start;
   $("stop").onclick = stop;
   $("style").onchange = () => send({ type: "style", name: $("style").value });
+  $("prompt-form").onsubmit = (event) => {
+    event.preventDefault();
+    send({ type: "prompt", prompt: $("prompt").value, strength: Number($("strength").value), seed: Number($("seed").value) });
+  };
   $("budget").onchange = () => send({ type: "budget", ms: Number($("budget").value) });
   $("interpolate").onchange = () => send({ type: "interpolate", on: $("interpolate").checked });
   openSocket().catch((err) => showError(err.message)); // fetch the style list before Start

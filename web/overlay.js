@@ -1,4 +1,5 @@
-// OBS Browser Source overlay: the current labels (and fps) over a transparent page.
+// OBS Browser Source overlay: the current labels, a diffusion style's prompt (and fps) over a
+// transparent page.
 // Add ?fps=0 to hide the frame rate. It subscribes to every session's events on /ws.
 "use strict";
 
@@ -20,7 +21,12 @@
         span.textContent = `${l.label} ${(100 * l.score).toFixed(0)}%`;
         box.appendChild(span);
       }
-    } else if (msg.type === "metrics" && showFps) {
+    } else if (msg.type === "prompt") {
+      document.getElementById("prompt").textContent = msg.prompt || "";
+    } else if (msg.type === "metrics" && msg.diffusion) {
+      document.getElementById("prompt").textContent = msg.diffusion.prompt || "";
+    }
+    if (msg.type === "metrics" && showFps) {
       const now = performance.now();
       const fps = (msg.frames_out - last.frames) / Math.max(1e-3, (now - last.t) / 1000);
       last = { frames: msg.frames_out, t: now };

@@ -15,6 +15,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from livefx.models.diffusion.stage import DiffusionStyle
 from livefx.models.registry import available_styles
 from livefx.stream.errors import UsageError
 from livefx.stream.server import protocol, security, static
@@ -22,6 +23,7 @@ from livefx.stream.server.ratelimit import TokenBucket
 from livefx.stream.server.session import BroadcastHub, Session, SessionSettings, build_hub
 from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.base import Source
+from livefx.stream.style import describe
 
 log = logging.getLogger("livefx.server")
 
@@ -140,7 +142,20 @@ class LivefxServer:
         return Response(HTTPStatus.OK.value, "OK", headers, body)
 
     def _style_name(self) -> str:
-        return self.settings.style.stem if self.settings.style is not None else "none"
+        return describe(self.settings.style)
+
+    def _styles(self) -> list[str]:
+        """The menu: the style networks, and the diffusion model the server loaded (if any)."""
+        style = self.settings.style
+        return sorted(available_styles()) + ([style.name] if isinstance(style, DiffusionStyle) else [])
+
+    def _diffusion(self) -> dict | None:
+        """The prompt settings streams start with (None without a diffusion style)."""
+        style = self.settings.style
+        if not isinstance(style, DiffusionStyle):
+            return None
+        o = style.options
+        return {"prompt": o.prompt, "strength": o.strength, "seed": o.seed, "steps": list(o.step_choices)}
 
     async def _publish(self, message: str, origin: Session) -> None:
         """Send a session's event to every observer (e.g. OBS overlays) but the session itself."""
@@ -165,11 +180,12 @@ class LivefxServer:
             await ws.send(
                 protocol.event(
                     "hello",
-                    styles=sorted(available_styles()),
+                    styles=self._styles(),
                     style=self._style_name(),
                     budget_ms=self.settings.budget_ms,
                     mode="send-receive" if self.hub is None else "broadcast",
                     interpolation=self.settings.motion.factor if self.settings.motion.active else 0,
+                    diffusion=self._diffusion(),
                 )
             )
             limiter, told = TokenBucket(MESSAGES_PER_S, MESSAGE_BURST), False

@@ -6,9 +6,12 @@ ICE is optional: offers may carry all candidates), ``style`` {name}, ``budget`` 
 frame code drawn there by the client survives to the display: latency measurement), ``ping``,
 ``subscribe`` (an observer such as the OBS overlay: receive every session's
 events, send no video), ``interpolate`` {on} (turn interpolation/stabilization on or off
-when the server runs with them). Server -> client: ``hello`` {styles, style, budget_ms,
-mode, interpolation (the factor, 0 when off)}, ``answer`` {sdp}, ``state`` {state},
-``style`` {name, status}, ``interpolate`` {on}, ``metrics`` {...}, ``labels`` {t, span,
+when the server runs with them), ``prompt`` {prompt, strength?, seed?} (a diffusion style's
+prompt; strength and seed optional). Server -> client: ``hello`` {styles, style, budget_ms,
+mode, interpolation (the factor, 0 when off), diffusion (the prompt settings, null without a
+diffusion style)}, ``answer`` {sdp}, ``state`` {state}, ``style`` {name, status},
+``interpolate`` {on}, ``prompt`` {prompt, strength, seed} (applied; observers get it too),
+``metrics`` {... steps: frames per denoising step count, diffusion}, ``labels`` {t, span,
 labels: [{label, score}]} (action labels, when the server runs with --actions), ``pong``,
 ``error`` {message}.
 """
@@ -29,7 +32,11 @@ CLIENT_MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "subscribe": {},
     "marker": {"width": int, "height": int},
     "interpolate": {"on": bool},
+    "prompt": {"prompt": str},
 }
+
+#: The longest prompt accepted (CLIP reads 77 tokens; this is generous and bounded).
+MAX_PROMPT_CHARS = 1000
 
 
 class ProtocolError(ValueError):
@@ -65,7 +72,22 @@ def parse(raw: str | bytes) -> Message:
         raise ProtocolError("'budget' ms must be between 1 and 10000")
     if kind == "marker" and not (0 <= data["width"] <= 256 and 0 <= data["height"] <= 64):
         raise ProtocolError("'marker' region must be at most 256x64 pixels (0x0 turns it off)")
+    if kind == "prompt":
+        _check_prompt(data)
     return Message(kind, data)
+
+
+def _check_prompt(data: dict[str, Any]) -> None:
+    if len(data["prompt"]) > MAX_PROMPT_CHARS:
+        raise ProtocolError(f"'prompt' is at most {MAX_PROMPT_CHARS} characters")
+    strength = data.get("strength")
+    if strength is not None and (
+        isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1
+    ):
+        raise ProtocolError("'prompt' strength must be a number in (0, 1]")
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise ProtocolError("'prompt' seed must be a non-negative integer")
 
 
 def error(message: str) -> str:

@@ -14,19 +14,21 @@ from aiortc.sdp import candidate_from_sdp
 from websockets.exceptions import ConnectionClosed
 
 from livefx.models.action.load import ActionModel
+from livefx.models.diffusion.stage import DiffusionStyle
 from livefx.stream.actions import ActionsConfig
 from livefx.stream.budget import OnLate
 from livefx.stream.device import FrameConverter
 from livefx.stream.errors import LivefxError
 from livefx.stream.frame import now_ns
 from livefx.stream.motion import MotionConfig, MotionStage, build_motion_stage
-from livefx.stream.pipeline import Pipeline, PipelineConfig, style_stages
+from livefx.stream.pipeline import Pipeline, PipelineConfig
 from livefx.stream.server import protocol
 from livefx.stream.server.bridge import MIN_INPUT_SIDE, ProcessedTrack, TrackSink, TrackSource, drain
 from livefx.stream.server.codecs import prefer_codec
 from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.base import Source
 from livefx.stream.sources.file import FileSource
+from livefx.stream.style import Style, style_stages
 
 log = logging.getLogger("livefx.server")
 
@@ -36,7 +38,7 @@ class SessionSettings:
     """What every new session starts with."""
 
     converter: FrameConverter
-    style: Path | None
+    style: Style
     budget_ms: float = 100.0
     on_late: OnLate = OnLate.BEST_EFFORT
     #: Prefer plans that keep up with the source's frame rate (see PipelineConfig.keep_up).
@@ -158,6 +160,8 @@ class Session:
                 )
             await asyncio.wrap_future(self.pipeline.set_motion(data["on"]))
             await self._send(protocol.event("interpolate", on=data["on"]))
+        elif kind == "prompt":
+            self._spawn(self._on_prompt(data["prompt"], data.get("strength"), data.get("seed")))
         elif kind == "budget":
             if self.pipeline is None:
                 raise protocol.ProtocolError("no stream yet: send an offer first")
@@ -261,12 +265,27 @@ class Session:
         try:
             if self.pipeline is None:
                 raise protocol.ProtocolError("no stream yet: send an offer first")
-            path = resolve_style(name)
-            await asyncio.wrap_future(self.pipeline.switch_style(path))
+            style = self.settings.style
+            if not (isinstance(style, DiffusionStyle) and name == style.name):
+                style = resolve_style(name)  # the server's diffusion model, or a style network
+            await asyncio.wrap_future(self.pipeline.switch_style(style))
         except (LivefxError, protocol.ProtocolError) as exc:
             await self._send(protocol.error(str(exc)))
             return
         await self._send(protocol.event("style", name=name, status="ready"))
+
+    async def _on_prompt(self, prompt: str, strength: float | None, seed: int | None) -> None:
+        try:
+            if self.pipeline is None:
+                raise protocol.ProtocolError("no stream yet: send an offer first")
+            await asyncio.wrap_future(self.pipeline.set_prompt(prompt, strength, seed))
+        except (LivefxError, protocol.ProtocolError) as exc:
+            await self._send(protocol.error(str(exc)))
+            return
+        state = self.pipeline.snapshot().get("diffusion") or {}
+        await self._emit(
+            protocol.event("prompt", prompt=state.get("prompt"), strength=state.get("strength"), seed=state.get("seed"))
+        )
 
     async def _metrics(self) -> None:
         last_labels, told_ended, told_small = None, False, False
@@ -311,6 +330,8 @@ class Session:
                     replaced_before_send=self.out_track.replaced_unsent if self.out_track else 0,
                     budget_ms=snap["budget_ms"],
                     on_late=snap["on_late"],
+                    steps=snap.get("steps", {}),
+                    diffusion=snap.get("diffusion"),
                 )
             )
 

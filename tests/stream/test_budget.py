@@ -1,4 +1,13 @@
-from livefx.stream.budget import IO_STAGE, BudgetPlanner, CostModel, OnLate, StageKind, StageSpec, build_ladder
+from livefx.stream.budget import (
+    IO_STAGE,
+    BudgetPlanner,
+    CostModel,
+    OnLate,
+    StageKind,
+    StageSpec,
+    build_ladder,
+    cost_key,
+)
 
 MS = 1_000_000  # ns per ms
 PX = 640 * 480
@@ -236,3 +245,42 @@ def test_a_rung_that_keeps_up_is_taken_back_without_the_latency_margin():
     p._level = [r.name for r in p.ladder].index("skip")  # e.g. after a slow spell
     decisions = [p.plan(PX, 0, 0).decision for _ in range(16)]
     assert decisions[-1] == "scale_0.5" and decisions[0] == "skip"
+
+
+def stepped_planner(costs_per_step: dict[int, float], budget: float) -> BudgetPlanner:
+    p = BudgetPlanner([StageSpec("stylize", steps=(4, 2, 1))], budget, scales=(0.5,))
+    for steps, ms in costs_per_step.items():
+        p.cost.observe(cost_key("stylize", steps), PX, ms)
+    p.cost.observe(IO_STAGE, PX, 2.0)
+    return p
+
+
+def test_a_stage_with_steps_lowers_its_step_count_before_its_scale():
+    ladder = build_ladder([StageSpec("stylize", steps=(4, 2, 1))], (0.5,))
+    assert [(r.name, r.steps, r.scale) for r in ladder] == [
+        ("full", (("stylize", 4),), 1.0),
+        ("steps_2", (("stylize", 2),), 1.0),
+        ("steps_1", (("stylize", 1),), 1.0),
+        ("scale_0.5", (("stylize", 1),), 0.5),
+        ("best_effort", (("stylize", 1),), 0.5),
+    ]
+    assert ladder[1].cost_key("stylize") == "stylize@2"
+
+
+def test_the_step_count_is_chosen_per_frame_from_the_measured_costs():
+    costs = {4: 160.0, 2: 80.0, 1: 40.0}
+    assert stepped_planner(costs, 200).plan(PX, 0, 0).steps == (("stylize", 4),)
+    tight = stepped_planner(costs, 100)
+    plan = tight.plan(PX, 0, 0)
+    assert plan.decision == "steps_2" and plan.steps == (("stylize", 2),)
+    # 30 ms of the budget already spent waiting: two steps no longer fit, one does.
+    assert tight.plan(PX, 0, 30 * MS).steps == (("stylize", 1),)
+    assert tight.decisions == {"steps_2": 1, "steps_1": 1}
+
+
+def test_forgetting_a_stage_forgets_every_step_count():
+    cost = CostModel()
+    for key in ("stylize", "stylize@4", "stylize@1", "stylizer"):
+        cost.observe(key, PX, 1.0)
+    cost.forget("stylize")
+    assert [cost.predict(k, PX) for k in ("stylize", "stylize@4", "stylize@1", "stylizer")] == [None, None, None, 1.0]

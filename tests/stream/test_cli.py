@@ -147,6 +147,11 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
         (["--style", "no-such-style"], 2, "--style no-such-style: unknown style"),
         (["--device", "tpu"], 2, "--device tpu: unknown device"),
         (["--frames", "0"], 2, "--frames 0: must be positive"),
+        (["--prompt", "a fox"], 2, "--prompt: only a diffusion style takes it; use --style sd:PATH"),
+        (["--style", "sd:"], 2, "--style sd: give the diffusers folder"),
+        (["--style", "sd:/no/such/folder"], 1, "--style /no/such/folder: no such folder"),
+        (["--style", "sd:/tmp", "--strength", "0"], 2, "--strength 0: must be in (0, 1]"),
+        (["--style", "sd:/tmp", "--steps", "1,2"], 2, "--steps 1,2: distinct counts 1..8, best first"),
     ],
 )
 def test_usage_errors(args, code, message, capsys):

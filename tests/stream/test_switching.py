@@ -87,7 +87,7 @@ def test_switch_under_a_running_worker_does_not_stall(styles, monkeypatch):
             by_style["a"] += 1
         elif np.abs(f.image.astype(int) - expect_b(original)).max() <= 1:
             by_style["b"] += 1
-    assert by_style["a"] > 0 and by_style["b"] > 0
+    assert by_style["a"] > 0 and by_style["b"] > 0, (by_style, dict(p.stats.decisions))
     assert sum(by_style.values()) == len(sink.frames), "every frame is exactly one style, never a mix"
     # Once b is in, a never comes back.
     kinds = []

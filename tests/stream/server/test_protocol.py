@@ -9,6 +9,7 @@ def test_valid_messages():
     assert parse('{"type": "offer", "sdp": "v=0"}').data["sdp"] == "v=0"
     assert parse('{"type": "budget", "ms": 80}').data["ms"] == 80
     assert parse('{"type": "ping"}').type == "ping"
+    assert parse('{"type": "prompt", "prompt": "a fox", "strength": 0.7, "seed": 3}').data["seed"] == 3
 
 
 @pytest.mark.parametrize(
@@ -23,6 +24,12 @@ def test_valid_messages():
         ('{"type": "budget", "ms": true}', "'budget' needs a 'ms' field of type number"),
         ('{"type": "budget", "ms": 0}', "between 1 and 10000"),
         (b"\x00\x01", "binary messages"),
+        ('{"type": "prompt"}', "'prompt' needs a 'prompt' field of type string"),
+        ('{"type": "prompt", "prompt": "x", "strength": 0}', "strength must be a number in"),
+        ('{"type": "prompt", "prompt": "x", "strength": "high"}', "strength must be a number in"),
+        ('{"type": "prompt", "prompt": "x", "seed": -1}', "seed must be a non-negative integer"),
+        ('{"type": "prompt", "prompt": "x", "seed": 1.5}', "seed must be a non-negative integer"),
+        (json.dumps({"type": "prompt", "prompt": "x" * 1001}), "at most 1000 characters"),
     ],
 )
 def test_malformed_messages_say_what_is_wrong(raw, message):

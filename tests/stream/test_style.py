@@ -1,0 +1,145 @@
+"""A diffusion style in the engine: loaded from ``--style sd:PATH``, its step count chosen per frame
+by the planner and counted, and its prompt changed under a running worker without a stall."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from livefx.models.diffusion.stage import DiffusionOptions, DiffusionStage, DiffusionStyle
+from livefx.models.stage import STYLE_STAGE
+from livefx.stream.device import FrameConverter
+from livefx.stream.errors import LivefxError
+from livefx.stream.pipeline import Pipeline, PipelineConfig
+from livefx.stream.sources.synthetic import SyntheticSource
+from livefx.stream.style import load_style, style_spec, style_stages
+from tests.diffusion_folders import diffusers_or_skip
+
+from .helpers import Collect
+
+diffusers_or_skip()
+
+CONVERTER = FrameConverter(torch.device("cpu"), torch.float32)
+
+
+def diffusion_style(tiny_sd, **options) -> DiffusionStyle:
+    style = load_style(f"sd:{tiny_sd[0]}", CONVERTER, DiffusionOptions(**options))
+    assert isinstance(style, DiffusionStyle)
+    return style
+
+
+def run(style: DiffusionStyle, frames: int, **config) -> tuple[Pipeline, Collect]:
+    sink = Collect()
+    p = Pipeline(
+        SyntheticSource(64, 48, fps=30),
+        [sink],
+        style_stages(style, CONVERTER, "eager"),
+        CONVERTER,
+        PipelineConfig(max_frames=frames, backend="eager", **config),
+    )
+    p.open()
+    p.run(log_every_s=0)
+    return p, sink
+
+
+def test_sd_specs_load_a_shared_model_and_other_specs_name_style_networks(tiny_sd):
+    style = diffusion_style(tiny_sd, prompt="a fox", steps=(2, 1))
+    assert style.name == f"sd:{tiny_sd[0].name}"
+    assert style_spec(style).steps == (2, 1)
+    assert style_spec(DiffusionStyle(style.model, DiffusionOptions(steps=(3, 1), stream_batch=True))).steps == (3,)
+    first, second = style.build_stage("eager"), style.build_stage("eager")
+    assert first.model is second.model and first is not second  # weights shared, stream state not
+    assert load_style("none", CONVERTER) is None
+
+
+def test_a_budget_nothing_meets_runs_the_fewest_steps_and_counts_them(tiny_sd):
+    p, sink = run(diffusion_style(tiny_sd, prompt="a fox", steps=(4, 2, 1)), 30, budget_ms=0.001)
+    stats = p.snapshot()
+    assert stats["frames_out"] == len(sink.frames) > 0, stats
+    assert stats["steps"] == {"1": stats["frames_out"]}
+    assert set(stats["decisions"]) == {"best_effort"}
+    assert stats["diffusion"]["prompt"] == "a fox" and stats["diffusion"]["step_choices"] == [4, 2, 1]
+
+
+def test_offline_every_frame_gets_the_most_steps(tiny_sd):
+    p, sink = run(diffusion_style(tiny_sd, steps=(3, 1)), 5, realtime=False)
+    assert p.snapshot()["steps"] == {"3": 5} and len(sink.frames) == 5
+
+
+def styled(stage: DiffusionStage, image: np.ndarray) -> np.ndarray:
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+    return (stage(x)[0].permute(1, 2, 0) * 255).round().numpy()
+
+
+def test_a_prompt_change_under_a_running_worker_applies_between_frames_without_a_stall(tiny_sd, monkeypatch):
+    style = diffusion_style(tiny_sd, prompt="the red fox", strength=0.5, steps=(1,))
+    sink = Collect()
+    # keep_up=False and a large budget: every frame at full scale, however busy the machine.
+    p = Pipeline(
+        SyntheticSource(64, 48, fps=20),
+        [sink],
+        style_stages(style, CONVERTER, "eager"),
+        CONVERTER,
+        PipelineConfig(max_frames=100_000, backend="eager", budget_ms=10_000, keep_up=False),
+    )
+    p.open()
+    encoding = threading.Event()
+    real_encode = style.model.encode_prompt
+
+    def encode_slowly(prompt: str) -> torch.Tensor:
+        encoding.set()
+        time.sleep(1.5)  # a large text encoder on a busy machine
+        return real_encode(prompt)
+
+    runner = threading.Thread(target=p.run, kwargs={"log_every_s": 0})
+    runner.start()
+    try:
+        while len(sink.frames) < 3:
+            time.sleep(0.05)
+        monkeypatch.setattr(style.model, "encode_prompt", encode_slowly)
+        change = p.set_prompt("a blue whale", strength=0.9)
+        assert encoding.wait(10)
+        t_request = time.monotonic()
+        change.result(timeout=30)
+        t_done = time.monotonic()
+        count = len(sink.frames)
+        while len(sink.frames) < count + 3:
+            time.sleep(0.05)
+    finally:
+        p.stop()
+        runner.join(30)
+    during = [t for t in sink.times if t_request <= t <= t_done]
+    assert len(during) >= 2, "frames kept coming while the prompt was encoded"
+    assert p.snapshot()["diffusion"]["prompt"] == "a blue whale"
+
+    fox = DiffusionStage(style.model, DiffusionOptions(prompt="the red fox", strength=0.5, steps=(1,)), backend="eager")
+    whale = DiffusionStage(
+        style.model, DiffusionOptions(prompt="a blue whale", strength=0.9, steps=(1,)), backend="eager"
+    )
+    source = SyntheticSource(64, 48, fps=20)
+    source.open()
+    inputs = [source.read()[0] for _ in range(sink.frames[-1].seq + 1)]
+    kinds = []
+    for frame in sink.frames:
+        original = inputs[frame.seq]
+        if np.abs(frame.image - styled(fox, original)).max() <= 1:
+            kinds.append("fox")
+        elif np.abs(frame.image - styled(whale, original)).max() <= 1:
+            kinds.append("whale")
+        else:
+            kinds.append("neither")
+    assert "neither" not in kinds, "every frame is one prompt's, never a mix"
+    assert kinds[0] == "fox" and kinds[-1] == "whale"
+    assert "fox" not in kinds[kinds.index("whale") :], "once the new prompt is in, the old one never returns"
+
+
+def test_a_prompt_for_a_style_without_one_is_refused(tmp_path):
+    p = Pipeline(SyntheticSource(64, 48), [Collect()], [], CONVERTER, PipelineConfig(max_frames=1))
+    with pytest.raises(LivefxError, match="takes no prompt"):
+        p.set_prompt("a fox").result(timeout=10)
+    assert p.style_stage() is None
+    assert STYLE_STAGE == "stylize"
