@@ -44,6 +44,9 @@ from livefx.stream.worker import BoundStage
 
 from .measure import PeakMemory, percentile_summary
 
+#: The longest a run is stretched to reach its ``min_processed`` frames on a slow machine.
+MAX_RUN_S = 120.0
+
 
 @dataclass
 class ChainModels:
@@ -156,10 +159,12 @@ def run_livefx(
     sink: str,
     interpolate: bool = True,
     keep_up: bool = True,
+    min_processed: int = 0,
 ) -> dict:
-    """The engine at its defaults (100 ms budget, best-effort when late), real time."""
+    """The engine at its defaults (100 ms budget, best-effort when late), real time, for
+    ``seconds`` (longer, up to ``MAX_RUN_S``, until it has processed ``min_processed`` frames)."""
     log = LatencyLog()
-    count = round(fps * seconds)
+    count = round(fps * (MAX_RUN_S if min_processed else seconds))
     with tempfile.TemporaryDirectory() as tmp, PeakMemory(models.converter.device) as peak:
         inner = make_sink(sink.replace("{tmp}", tmp))
         pipeline = Pipeline(
@@ -173,7 +178,19 @@ def run_livefx(
         )
         pipeline.open()
         t0 = time.perf_counter()
+        done = threading.Event()
+
+        def stop_when_enough() -> None:
+            while not done.wait(0.05):
+                if time.perf_counter() - t0 >= seconds and len(log.by_seq) >= min_processed:
+                    pipeline.stop()
+                    return
+
+        watcher = threading.Thread(target=stop_when_enough, name="bench-stop", daemon=True)
+        if min_processed:
+            watcher.start()
         stats = pipeline.run(log_every_s=0)
+        done.set()
         elapsed = time.perf_counter() - t0
         written = sum(p.stat().st_size for p in Path(tmp).iterdir())
     result = log.summary(elapsed)
@@ -228,9 +245,11 @@ def run_naive(models: ChainModels, frames: list[np.ndarray], count: int) -> dict
     return {**log.summary(elapsed), **peak.as_dict()}
 
 
-def run_unbounded(models: ChainModels, frames: list[np.ndarray], fps: float, seconds: float) -> dict:
-    """The unbounded-queue pipeline for ``seconds``: what is still queued at the end is
-    reported, not drained."""
+def run_unbounded(
+    models: ChainModels, frames: list[np.ndarray], fps: float, seconds: float, *, min_processed: int = 0
+) -> dict:
+    """The unbounded-queue pipeline for ``seconds`` (longer, up to ``MAX_RUN_S``, until it has
+    processed ``min_processed`` frames): what is still queued at the end is reported, not drained."""
     log = LatencyLog()
     step = NaiveChain(models)
     bgr = [cv2.cvtColor(f, cv2.COLOR_RGB2BGR) for f in frames]
@@ -253,7 +272,9 @@ def run_unbounded(models: ChainModels, frames: list[np.ndarray], fps: float, sec
         t0 = time.perf_counter()
         producer.start()
         try:
-            while time.perf_counter() - t0 < seconds:
+            while time.perf_counter() - t0 < seconds or (
+                len(log.by_seq) < min_processed and time.perf_counter() - t0 < MAX_RUN_S
+            ):
                 try:
                     seq, t_capture, image = backlog.get(timeout=0.1)
                 except queue.Empty:

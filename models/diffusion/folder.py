@@ -26,9 +26,10 @@ log = logging.getLogger("livefx.diffusion")
 SD_PREFIX = "sd:"
 #: Sub-folders a diffusers img2img folder must have (``vae`` may come from ``--vae-tiny``).
 REQUIRED_PARTS = ("unet", "text_encoder", "tokenizer", "scheduler")
-#: The sampler families livefx runs (see models.diffusion.sampler): deterministic ones
-#: whose steps equal DDIM with eta 0 (Euler, DDIM) and the consistency (LCM) sampler.
-DETERMINISTIC_SCHEDULERS = ("EulerDiscreteScheduler", "DDIMScheduler", "EulerAncestralDiscreteScheduler")
+#: Schedulers whose timesteps and noise schedule livefx samples with (models.diffusion.sampler):
+#: deterministically, as DDIM with eta 0, which is what Euler computes. Ancestral Euler equals it
+#: at one step; at more, livefx adds no fresh noise per step on purpose (it would boil on video).
+SUPPORTED_SCHEDULERS = ("EulerDiscreteScheduler", "DDIMScheduler", "EulerAncestralDiscreteScheduler")
 INSTALL_HINT = "pip install 'livefx[diffusion]' (diffusers)"
 
 
@@ -107,10 +108,10 @@ def check_folder(source: DiffusionSource) -> None:
             setting="style",
         )
     scheduler = _class_name(folder / "scheduler", "scheduler_config.json")
-    if scheduler not in DETERMINISTIC_SCHEDULERS:
+    if scheduler not in SUPPORTED_SCHEDULERS:
         raise UsageError(
-            f"{folder}/scheduler: {scheduler} is not supported; livefx samples like"
-            f" {', '.join(DETERMINISTIC_SCHEDULERS)} (edit scheduler_config.json's _class_name)",
+            f"{folder}/scheduler: {scheduler} is not supported; livefx samples with"
+            f" {', '.join(SUPPORTED_SCHEDULERS)} (edit scheduler_config.json's _class_name)",
             setting="style",
         )
 
