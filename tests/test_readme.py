@@ -4,7 +4,9 @@ What cannot exist on a test machine is replaced, and each replacement is declare
 ``webcam:N`` becomes ``synthetic`` (no camera), the ``virtualcam`` and ``window`` sinks
 become ``null`` (no v4l2loopback device, no display), ``file:clip.mp4`` is a real clip
 written by the test, and live runs get ``--frames 30`` so they end. ``serve`` gets
-``--port 0``, is asked for its page, then stopped with SIGTERM.
+``--port 0``, is asked for its page, then stopped with SIGTERM. A diffusion style
+(``sd:FOLDER``, ``--vae-tiny FOLDER``) becomes the tiny random diffusers folder the tests build
+(no real weights here), at ``--size 64x48``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def test_the_readme_has_commands_to_check():
     assert len(readme_commands()) >= 5
 
 
-def prepare(command: str, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+def prepare(command: str, tmp_path: Path, tiny_sd: tuple[Path, Path] | None = None) -> tuple[list[str], dict[str, str]]:
     """The command as argv for this machine, and its environment (declared replacements only)."""
     words = shlex.split(command.split("&& ")[-1])
     env = dict(os.environ)
@@ -60,6 +62,12 @@ def prepare(command: str, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
             argv[i] = f"file:{tmp_path / word[5:]}"
         elif word.endswith((".json", ".jsonl")):
             argv[i] = str(tmp_path / word)
+        elif word.startswith("sd:") and tiny_sd is not None:
+            argv[i] = f"sd:{tiny_sd[0]}"
+        elif i > 0 and argv[i - 1] == "--vae-tiny" and tiny_sd is not None:
+            argv[i] = str(tiny_sd[1])
+        elif i > 0 and argv[i - 1] == "--size" and tiny_sd is not None:
+            argv[i] = "64x48"
     if argv[0] == "run" and "--no-realtime" not in argv:
         if "--frames" in argv:
             argv[argv.index("--frames") + 1] = "30"
@@ -69,8 +77,9 @@ def prepare(command: str, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
 
 
 @pytest.mark.parametrize("command", readme_commands())
-def test_a_readme_command_runs(command, tmp_path):
-    argv, env = prepare(command, tmp_path)
+def test_a_readme_command_runs(command, tmp_path, request):
+    tiny_sd = request.getfixturevalue("tiny_sd") if "sd:" in command else None
+    argv, env = prepare(command, tmp_path, tiny_sd)
     if "LIVEFX_STYLE_PATH" in command and not Path(env["LIVEFX_STYLE_PATH"]).is_dir():
         pytest.skip(f"{env['LIVEFX_STYLE_PATH']} is absent (the ../shared teachers)")
     base = [sys.executable, "-m", "livefx.stream"]

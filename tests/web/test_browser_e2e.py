@@ -214,3 +214,35 @@ def test_page_in_firefox(server):
     result = run_page(Firefox(executable), server.url("/"), Path("browser-firefox.png"))
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"]
     assert result["marker_frames"] >= 5 and result["last"]["latencySource"] == "marker"
+
+
+def test_the_page_changes_a_diffusion_prompt_live(chromium, tiny_sd):
+    from livefx.models.diffusion.stage import DiffusionOptions
+    from livefx.stream.style import load_style
+
+    pytest.importorskip("diffusers", reason="diffusion styles need diffusers: pip install 'livefx[diffusion]'")
+    cpu = FrameConverter(torch.device("cpu"), torch.float32)
+    style = load_style(f"sd:{tiny_sd[0]}", cpu, DiffusionOptions(prompt="the red fox", steps=(2, 1)))
+    browser = Browser(chromium)
+    with serving(LivefxServer(settings(style), port=0)) as srv:
+        try:
+            _drive(browser, srv.url("/"), Path("browser-diffusion.png"))
+            assert browser.evaluate("document.getElementById('prompt-form').hidden") is False
+            assert browser.evaluate("document.getElementById('prompt').value") == "the red fox"
+            browser.evaluate(
+                "document.getElementById('prompt').value = 'a blue whale';"
+                "document.getElementById('strength').value = '0.8';"
+                "document.getElementById('prompt-form').requestSubmit()"
+            )
+            (session,) = srv.sessions
+            deadline = time.monotonic() + 60
+            while (session.pipeline.snapshot().get("diffusion") or {}).get("prompt") != "a blue whale":
+                assert time.monotonic() < deadline, "the prompt never reached the stream"
+                time.sleep(0.2)
+            assert session.pipeline.snapshot()["diffusion"]["strength"] == 0.8
+            # The panel counts frames per denoising step count.
+            while "frames" not in browser.evaluate("document.getElementById('steps').textContent"):
+                assert time.monotonic() < deadline, "the steps panel stayed empty"
+                time.sleep(0.2)
+        finally:
+            browser.close()
