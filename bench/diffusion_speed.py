@@ -12,8 +12,9 @@ graphs per shape). Stream batch (k frames in one UNet call, output k-1 frames la
 per frame. The reference: StreamDiffusion's 93.9 fps (SD-Turbo img2img, 1 step, RTX 4090).
 
 ``--config auto`` runs the full SD-Turbo architecture on CUDA and the tiny config on a CPU: one
-full-size frame takes seconds there (see the table's note), which says nothing about the GPU
-product. Writes bench/results/diffusion-speed-<device>.{json,md}.
+full-size frame takes about a minute on a 2-core CPU, which says nothing about the GPU product.
+Writes bench/results/diffusion-speed-<device>[-<config>].{json,md} (the suffix when ``--config``
+is given).
 """
 
 from __future__ import annotations
@@ -155,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     note = (
         ""
         if config == "sd-turbo"
-        else "\nThe tiny config (under a million parameters), not SD-Turbo: on this 2-core CPU the full"
-        " SD-Turbo UNet takes seconds per step at 512x512 (run `--config sd-turbo --runs 1` to see), which"
-        " says nothing about the GPU product. The ratios show the engine's overhead over diffusers' loop.\n"
+        else "\nThe tiny config (under a million parameters), not SD-Turbo: on a 2-core CPU one full SD-Turbo"
+        " frame takes about a minute at 512x512 (`--config sd-turbo --runs 1 --steps 1`), which says"
+        " nothing about the GPU product. The ratios show the engine's overhead over diffusers' loop.\n"
     )
     text = (
         f"# Diffusion img2img speed: livefx stage vs diffusers pipeline\n\nMachine: {payload['machine']}  \n"
@@ -172,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     if payload.get("peak_gpu_mb"):
         text += f"\nPeak GPU memory per step count (MB): {payload['peak_gpu_mb']}\n"
     device_name = "cuda" if device.type == "cuda" else "cpu"
-    write_report(RESULTS / f"diffusion-speed-{device_name}", payload, text)
+    suffix = "" if args.config == "auto" else f"-{config}"  # an explicit config never overwrites the default's file
+    write_report(RESULTS / f"diffusion-speed-{device_name}{suffix}", payload, text)
     return 0
 
 
