@@ -42,14 +42,23 @@ class StillCamera(VideoStreamTrack):
         return frame
 
 
-def expected(folder, image: np.ndarray, prompt: str, strength: float) -> np.ndarray:
+def expected(folder, image: np.ndarray, prompt: str, strength: float) -> list[np.ndarray]:
+    """The picture at each processing scale the planner may choose (to keep up with the camera
+    on a busy machine it may run the style at 0.75 or 0.5 and scale back, as the worker does)."""
+    import torch.nn.functional as F
+
     from livefx.models.diffusion.folder import DiffusionSource, load_diffusion
     from livefx.models.diffusion.stage import DiffusionOptions, DiffusionStage
 
     model = load_diffusion(DiffusionSource(str(folder)), torch.device("cpu"), torch.float32)
     stage = DiffusionStage(model, DiffusionOptions(prompt=prompt, strength=strength, steps=(1,)), backend="eager")
     x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
-    return (stage(x)[0].permute(1, 2, 0) * 255).round().numpy()
+    pictures = []
+    for scale in (1.0, 0.75, 0.5):
+        small = F.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True) if scale != 1 else x
+        y = F.interpolate(stage(small), size=x.shape[-2:], mode="bilinear") if scale != 1 else stage(x)
+        pictures.append((y[0].permute(1, 2, 0) * 255).round().numpy())
+    return pictures
 
 
 async def session(url: str, camera: StillCamera) -> dict:
@@ -89,7 +98,7 @@ async def session(url: str, camera: StillCamera) -> dict:
                 except asyncio.TimeoutError:
                     pass
 
-        await until(lambda: len(frames) >= 6)
+        await until(lambda: len(frames) >= 12)
         await ws.send(json.dumps({"type": "prompt", "prompt": "a blue whale", "strength": 1.5}))
         await until(lambda: any(e["type"] == "error" for e in events))
         phase["prompt"] = "changing"
@@ -97,7 +106,7 @@ async def session(url: str, camera: StillCamera) -> dict:
         await until(lambda: any(e["type"] == "prompt" for e in events))
         phase["prompt"] = "after"
         count = len(frames)
-        await until(lambda: len(frames) >= count + 6)
+        await until(lambda: len(frames) >= count + 8)
         await until(lambda: any(e["type"] == "metrics" and e["diffusion"]["prompt"] == "a blue whale" for e in events))
     await pc.close()
     return {"hello": hello, "frames": frames, "events": events}
@@ -122,16 +131,17 @@ def test_serve_runs_a_diffusion_style_and_the_prompt_control_changes_the_output(
     fox = expected(folder, camera.image, "the red fox", 0.5)
     whale = expected(folder, camera.image, "a blue whale", 0.9)
     # Random weights: the prompt alone moves the picture little; the strength moves it a lot.
-    assert np.abs(fox - whale).mean() > 8, "the two settings give different pictures"
+    assert all(np.abs(f - w).mean() > 8 for f, w in zip(fox, whale)), "the two settings give different pictures"
 
-    def closer_to(image: np.ndarray) -> str:
-        d_fox, d_whale = np.abs(image - fox).mean(), np.abs(image - whale).mean()
-        return "fox" if d_fox < d_whale else "whale"
+    def closer_to(image: np.ndarray) -> tuple[str, float, float]:
+        d_fox = min(np.abs(image - f).mean() for f in fox)
+        d_whale = min(np.abs(image - w).mean() for w in whale)
+        return ("fox" if d_fox < d_whale else "whale", round(float(d_fox), 1), round(float(d_whale), 1))
 
     before = [closer_to(img.astype(float)) for phase, img in result["frames"] if phase == "before"]
     after = [closer_to(img.astype(float)) for phase, img in result["frames"] if phase == "after"]
-    assert before and after, log[-2000:]
+    assert len(before) >= 12 and len(after) >= 8, log[-2000:]
     # The first frames after the event may have left the server before it (in flight in the
-    # codec); past them, every frame shows the new prompt.
-    assert before.count("fox") == len(before), before
-    assert after[2:] and set(after[2:]) == {"whale"}, after
+    # codec); past those, each frame shows its prompt, much closer to it than to the other one.
+    assert all(kind == "fox" and d_fox < 0.6 * d_whale for kind, d_fox, d_whale in before), before
+    assert all(kind == "whale" and d_whale < 0.6 * d_fox for kind, d_fox, d_whale in after[2:]), after
