@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from livefx.models.accel import default_dtype
-from livefx.models.diffusion.folder import DiffusionModel, require_diffusers
+from livefx.models.diffusion.folder import DiffusionModel, equivalent_inference_steps, require_diffusers
 from livefx.models.diffusion.stage import DiffusionOptions, DiffusionStage
 
 from .common import RESULTS, machine, write_report
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(steps):  # in flight: each timed call is a full batch, as mid-stream
                 batched(frame)
             calls[f"livefx {backends[-1]} stream batch"] = lambda batched=batched: batched(frame)
-        total = round(steps / STRENGTH)
+        total = equivalent_inference_steps(steps, STRENGTH)
 
         def reference(total: int = total):
             return pipe(
@@ -183,7 +183,7 @@ def reference_once(pipe, frame: torch.Tensor, embeddings: torch.Tensor) -> torch
     return pipe(
         image=frame,
         prompt_embeds=embeddings,
-        num_inference_steps=round(1 / STRENGTH),
+        num_inference_steps=equivalent_inference_steps(1, STRENGTH),
         strength=STRENGTH,
         guidance_scale=0.0,
         output_type="pt",

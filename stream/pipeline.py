@@ -198,8 +198,10 @@ class Pipeline:
         t0 = time.perf_counter()
         costs = {}
         scales = (1.0, *self.planner.scales) if spec.scalable else (1.0, *([spec.reduced] if spec.reduced else []))
+        fewest = spec.steps[-1] if spec.steps else None
         for count in spec.steps or (None,):
-            for scale in scales:
+            # Rungs below full scale run the fewest steps: other counts are met at full scale only.
+            for scale in scales if count == fewest else scales[:1]:
                 h, w = max(4, int(height * scale * base)), max(4, int(width * scale * base))
                 log.info("warming up %s at %dx%d%s ...", spec.name, w, h, f", steps {count}" * bool(count))
                 ms = stage.warmup(h, w, steps=count) if count else stage.warmup(h, w)

@@ -42,7 +42,7 @@ def style_stages(style: Style, converter: FrameConverter, backend: str) -> list[
     if stage is None:
         return []
     source = describe(style) if isinstance(style, DiffusionStyle) else f"{style.stem} from {style}"
-    log.info("style %s loaded; backend %s", source, stage.accel.describe() if stage.accel else "test stage")
+    log.info("style %s loaded; backend %s", source, stage.accel.describe() if stage.accel else "no accel report")
     return [BoundStage(style_spec(style), stage)]
 
 

@@ -269,11 +269,14 @@ class Worker(threading.Thread):
                     continue
                 current = name
                 t0 = time.perf_counter()
-                count = steps.get(name)
-                x = self.stages[name].run_steps(x, count) if count else self.stages[name](x)
+                count, stage = steps.get(name), self.stages[name]
+                x = stage.run_steps(x, count) if count else stage(x)
                 synchronize(x.device)
                 stage_ms[name] = (time.perf_counter() - t0) * 1e3
-                self.planner.cost.observe(cost_key(name, count), x.shape[-1] * x.shape[-2], stage_ms[name])
+                if stage.last_call_representative:
+                    self.planner.cost.observe(cost_key(name, count), x.shape[-1] * x.shape[-2], stage_ms[name])
+                elif count:
+                    steps.pop(name)  # repeated or part-filled: not a frame of that step count
             current = IO_STAGE
             if x.shape[-2:] != (h, w):
                 x = F.interpolate(x, size=(h, w), mode="bilinear")

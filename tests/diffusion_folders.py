@@ -50,7 +50,9 @@ def diffusers_img2img(
         folder, local_files_only=True, use_safetensors=True, safety_checker=None, requires_safety_checker=False, **extra
     )
     pipe.set_progress_bar_config(disable=True)
-    total = max(steps, round(steps / strength))
+    from livefx.models.diffusion.folder import equivalent_inference_steps
+
+    total = equivalent_inference_steps(steps, strength)
     return pipe(
         prompt,
         image=image,

@@ -98,16 +98,28 @@ def check_folder(source: DiffusionSource) -> None:
                 setting="vae-tiny",
             )
         _check_weights(tiny, setting="vae-tiny")
-    unet_class = _class_name(folder / "unet")
+    _check_model_types(
+        folder, _read_config(folder / "unet"), _class_name(folder / "scheduler", "scheduler_config.json")
+    )
+
+
+def _check_model_types(folder: Path | str, unet: dict, scheduler: str) -> None:
+    """Refuse UNets and schedulers livefx cannot run, from their configs (before any weights)."""
+    unet_class = unet.get("_class_name", "unknown model")
     if unet_class != "UNet2DConditionModel":
         raise WeightsError(f"{folder}/unet: a {unet_class}, not a UNet2DConditionModel", setting="style")
-    if _read_config(folder / "unet").get("addition_embed_type"):
+    if unet.get("time_cond_proj_dim") is not None:
+        raise UsageError(
+            f"{folder}: an LCM-distilled UNet (it takes a guidance embedding); livefx runs turbo and"
+            " plain SD 1.x/2.x-class UNets",
+            setting="style",
+        )
+    if unet.get("addition_embed_type"):
         raise UsageError(
             f"{folder}: an SDXL-class UNet (extra text/time conditioning); livefx runs SD 1.x/2.x-class"
             " models such as sd-turbo",
             setting="style",
         )
-    scheduler = _class_name(folder / "scheduler", "scheduler_config.json")
     if scheduler not in SUPPORTED_SCHEDULERS:
         raise UsageError(
             f"{folder}/scheduler: {scheduler} is not supported; livefx samples with"
@@ -116,14 +128,26 @@ def check_folder(source: DiffusionSource) -> None:
         )
 
 
+def equivalent_inference_steps(steps: int, strength: float) -> int:
+    """diffusers' ``num_inference_steps`` whose img2img runs the same timesteps as livefx's
+    ``steps`` at ``strength`` (trailing spacing); ValueError when no whole number does."""
+    total = steps / strength
+    if abs(total - round(total)) > 1e-9:
+        raise ValueError(f"{steps} steps at strength {strength:g}: no diffusers step count runs these timesteps")
+    return round(total)
+
+
 def _read_config(part: Path, name: str = "config.json") -> dict:
     path = part / name
     try:
-        return json.loads(path.read_text())
+        config = json.loads(path.read_text())
     except FileNotFoundError:
         raise WeightsError(f"{path}: missing", setting="style") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise WeightsError(f"{path}: not valid JSON ({one_line(exc)})", setting="style") from None
+    if not isinstance(config, dict):
+        raise WeightsError(f"{path}: not a config (a JSON object)", setting="style")
+    return config
 
 
 def _class_name(part: Path, name: str = "config.json") -> str:
@@ -191,8 +215,7 @@ class DiffusionModel:
         scheduler = scheduler_factory()
         self.prediction_type = scheduler.config.prediction_type
         self.alphas_cumprod = scheduler.alphas_cumprod.to(torch.float32)
-        #: The LCM-class UNets take a guidance embedding; turbo and plain SD ones do not.
-        self.takes_guidance_embedding = unet.config.time_cond_proj_dim is not None
+        self.train_timesteps = int(scheduler.config.num_train_timesteps)
 
     @torch.inference_mode()
     def encode_prompt(self, prompt: str) -> torch.Tensor:
@@ -212,13 +235,12 @@ class DiffusionModel:
         return hidden.to(self.dtype)
 
     def timesteps(self, steps: int, strength: float) -> list[int]:
-        """The ``steps`` timesteps img2img at ``strength`` runs, as diffusers' img2img would with
-        ``num_inference_steps = round(steps / strength)`` (so its ``int(n * strength)`` = steps)."""
-        total = max(steps, round(steps / strength))
-        scheduler = self.new_scheduler()
-        scheduler.set_timesteps(total)
-        chosen = scheduler.timesteps[total - steps :]
-        return [int(round(float(t))) for t in chosen]
+        """The ``steps`` timesteps img2img at ``strength`` runs: evenly spaced below
+        ``strength`` of the training schedule, the first at ``strength * T``, whatever the
+        step count (so the planner changing the count never changes how far a frame is
+        noised). Equal to diffusers' trailing spacing with ``equivalent_inference_steps``."""
+        total = self.train_timesteps
+        return [max(0, round(strength * total * (steps - i) / steps) - 1) for i in range(steps)]
 
     def describe(self) -> dict:
         """What was loaded, for logs and the stats file."""
@@ -250,6 +272,22 @@ def load_diffusion(source: DiffusionSource, device: torch.device, dtype: torch.d
         except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
             raise WeightsError(f"{what}: cannot load ({one_line(exc)})", setting=setting) from None
 
+    def config_of(subfolder: str, reader: type) -> dict:
+        """A part's config, local or (with --allow-download) from the hub, before any weights."""
+        return part(
+            f"{folder}/{subfolder}",
+            lambda: dict(reader.load_config(folder, subfolder=subfolder, local_files_only=local)),
+        )
+
+    scheduler_config = config_of("scheduler", diffusers.EulerDiscreteScheduler)
+    _check_model_types(
+        folder, config_of("unet", diffusers.UNet2DConditionModel), str(scheduler_config.get("_class_name"))
+    )
+    vae_class = (
+        "AutoencoderTiny" if source.vae_tiny else str(config_of("vae", diffusers.AutoencoderKL).get("_class_name"))
+    )
+    if vae_class not in ("AutoencoderKL", "AutoencoderTiny"):
+        raise WeightsError(f"{folder}/vae: a {vae_class}, not an SD autoencoder", setting="style")
     unet = part(
         f"{folder}/unet", lambda: diffusers.UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **options)
     )
@@ -257,11 +295,6 @@ def load_diffusion(source: DiffusionSource, device: torch.device, dtype: torch.d
         tiny = source.vae_tiny
         vae = part(tiny, lambda: diffusers.AutoencoderTiny.from_pretrained(tiny, **options), "vae-tiny")
     else:
-        vae_class = "AutoencoderKL"
-        if Path(folder, "vae").is_dir():
-            vae_class = _class_name(Path(folder, "vae"))
-        if vae_class not in ("AutoencoderKL", "AutoencoderTiny"):
-            raise WeightsError(f"{folder}/vae: a {vae_class}, not an SD autoencoder", setting="style")
         vae_type = getattr(diffusers, vae_class)
         vae = part(f"{folder}/vae", lambda: vae_type.from_pretrained(folder, subfolder="vae", **options))
     text_encoder = part(
@@ -271,13 +304,8 @@ def load_diffusion(source: DiffusionSource, device: torch.device, dtype: torch.d
         f"{folder}/tokenizer",
         lambda: CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer", local_files_only=local),
     )
-    scheduler_class = getattr(diffusers, _class_name(Path(folder, "scheduler"), "scheduler_config.json"), None)
-    if scheduler_class is None:  # a hub id with --allow-download: read the class from its config
-        scheduler_class = diffusers.EulerDiscreteScheduler
-    config = part(
-        f"{folder}/scheduler",
-        lambda: scheduler_class.load_config(folder, subfolder="scheduler", local_files_only=local),
-    )
+    scheduler_class = getattr(diffusers, scheduler_config["_class_name"])
+    config = scheduler_config
     if text_encoder.config.hidden_size != unet.config.cross_attention_dim:
         raise WeightsError(
             f"{folder}: the text encoder's width ({text_encoder.config.hidden_size}) is not the UNet's"

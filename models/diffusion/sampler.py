@@ -12,11 +12,6 @@ from __future__ import annotations
 import torch
 
 
-def alphas_at(alphas_cumprod: torch.Tensor, timesteps: list[int], like: torch.Tensor) -> torch.Tensor:
-    """alpha-bar at each timestep, shaped (len, 1, 1, 1) in ``like``'s device, float32."""
-    return alphas_cumprod[timesteps].to(like.device, torch.float32).view(-1, 1, 1, 1)
-
-
 def add_noise(latents: torch.Tensor, noise: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """The latent at the timestep whose alpha-bar is ``alpha``: sqrt(a) x0 + sqrt(1 - a) n."""
     return (alpha.sqrt() * latents.float() + (1 - alpha).sqrt() * noise.float()).to(latents.dtype)

@@ -86,6 +86,11 @@ class PromptChange:
     strength: float | None = None
     seed: int | None = None
 
+    def __post_init__(self) -> None:
+        # Validated whole, before any work: a change is applied entirely or not at all.
+        given = {"strength": self.strength, "seed": self.seed}
+        DiffusionOptions(**{name: value for name, value in given.items() if value is not None})
+
 
 class _Denoiser(nn.Module):
     """The UNet as one call: (latents, timesteps, text embeddings) -> its prediction."""
@@ -185,12 +190,10 @@ class DiffusionStage(Stage):
 
     def configure(self, change: PromptChange) -> None:
         """Apply a live change between two frames (worker thread)."""
-        if change.strength is not None:
-            DiffusionOptions(strength=change.strength)  # validates
+        if change.strength is not None:  # validated by PromptChange
             self.strength = change.strength
             self._schedule.clear()
         if change.seed is not None:
-            DiffusionOptions(seed=change.seed)
             self.seed = change.seed
             self._noise.clear()
         if change.embeddings is not None:
@@ -207,7 +210,7 @@ class DiffusionStage(Stage):
     @torch.inference_mode()
     def warmup(self, height: int, width: int, runs: int = 3, steps: int | None = None) -> float:
         """Cheapest of ``runs`` on a blank frame at ``steps`` (default: the most), in ms; the
-        stream's state is left as before."""
+        stream's state is reset afterwards (nothing of the blank frames stays in flight)."""
         x = torch.full((1, 3, height, width), 0.5, device=self.device, dtype=self.dtype)
         count = steps or self.step_choices[0]
         if not self.options.stream_batch:
@@ -236,8 +239,10 @@ class DiffusionStage(Stage):
         if self.options.skip_similar is not None and self._similar(x):
             self.skipped_similar += 1
             self._skipped_in_row += 1
+            self.last_call_representative = False
             return self._last_output
         self._skipped_in_row = 0
+        self.last_call_representative = True  # unless a stream batch is still filling (below)
         y = self._run(x, steps)
         if self.options.skip_similar is not None:
             self._last_output = y
@@ -336,6 +341,7 @@ class DiffusionStage(Stage):
             self._in_flight.clear()  # a new size: nothing in flight fits
         batch = torch.cat([sampler.add_noise(latents, noise, alphas[0]), *self._in_flight])
         n = batch.shape[0]
+        self.last_call_representative = n == steps  # a part-filled batch costs less than a full one
         out = self._unet(batch, timesteps[:n])
         a, a_next = alphas[:n], alphas[1 : n + 1]
         if n < steps:  # filling up: show the most advanced frame's prediction

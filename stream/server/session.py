@@ -282,6 +282,9 @@ class Session:
         except (LivefxError, protocol.ProtocolError) as exc:
             await self._send(protocol.error(str(exc)))
             return
+        except Exception as exc:  # noqa: BLE001 - e.g. out of memory encoding the prompt: say so, go on
+            await self._send(protocol.error(f"prompt not applied: {_first_line(exc)}"))
+            return
         state = self.pipeline.snapshot().get("diffusion") or {}
         await self._emit(
             protocol.event("prompt", prompt=state.get("prompt"), strength=state.get("strength"), seed=state.get("seed"))

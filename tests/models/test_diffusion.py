@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from livefx.models.diffusion.folder import DiffusionSource, check_folder, load_diffusion, parse_sd_spec
+from livefx.models.diffusion.folder import (
+    DiffusionSource,
+    check_folder,
+    equivalent_inference_steps,
+    load_diffusion,
+    parse_sd_spec,
+)
 from livefx.models.diffusion.stage import DiffusionOptions, DiffusionStage, PromptChange
 from livefx.models.errors import LivefxError, UsageError, WeightsError
 from tests.diffusion_folders import diffusers_img2img, diffusers_or_skip
@@ -42,7 +48,7 @@ def frame(seed: int = 1, size: tuple[int, int] = (32, 48)) -> torch.Tensor:
         ("kl", 3, 0.6, 1.0),
         ("kl", 2, 0.5, 3.0),
         ("tiny", 1, 0.5, 1.0),
-        ("tiny", 2, 0.75, 1.0),
+        ("tiny", 3, 0.75, 1.0),
     ],
 )
 def test_single_frame_img2img_equals_diffusers_pipeline(tiny_sd, autoencoder, steps, strength, guidance):
@@ -141,7 +147,7 @@ def test_the_similarity_filter_repeats_the_output_for_a_still_camera_and_counts_
     assert stage.skipped_similar == 1 + 10 + 4
 
 
-def test_warmup_leaves_the_stream_state_alone(tiny_sd):
+def test_warmup_leaves_nothing_of_its_blank_frames_in_flight(tiny_sd):
     folder, _ = tiny_sd
     stage = DiffusionStage(model(folder), DiffusionOptions(steps=(2,), stream_batch=True), backend="eager")
     stage(frame(1))
@@ -241,3 +247,45 @@ def test_the_sd_prefix_and_a_missing_diffusers_are_explained(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "diffusers" else real(name, *a))
     with pytest.raises(UsageError, match=r"livefx\[diffusion\]"):
         folder_module.require_diffusers()
+
+
+def test_strength_sets_the_first_timestep_whatever_the_step_count(tiny_sd):
+    m = model(tiny_sd[0])
+    assert [m.timesteps(k, 0.75)[0] for k in (1, 2, 3, 4)] == [749] * 4
+    assert m.timesteps(4, 0.5) == [499, 374, 249, 124]  # diffusers' trailing spacing at 8 steps
+    assert equivalent_inference_steps(3, 0.6) == 5
+    with pytest.raises(ValueError):
+        equivalent_inference_steps(1, 0.75)
+
+
+def test_repeated_and_part_filled_calls_are_not_taken_as_the_stage_cost(tiny_sd):
+    m = model(tiny_sd[0])
+    similar = DiffusionStage(m, DiffusionOptions(steps=(1,), skip_similar=0.99), backend="eager")
+    similar(frame(1))
+    assert similar.last_call_representative
+    similar(frame(1))
+    assert not similar.last_call_representative and similar.skipped_similar == 1
+    batched = DiffusionStage(m, DiffusionOptions(steps=(3,), stream_batch=True), backend="eager")
+    flags = []
+    for seed in range(4):
+        batched(frame(seed))
+        flags.append(batched.last_call_representative)
+    assert flags == [False, False, True, True]
+
+
+def test_a_live_change_is_validated_whole_before_any_of_it_applies():
+    with pytest.raises(UsageError):
+        PromptChange(strength=0.5, seed=-1)
+    with pytest.raises(UsageError):
+        PromptChange(strength=2.0)
+
+
+def test_lcm_unets_and_configs_that_are_not_objects_are_refused(tiny_sd, tmp_path):
+    folder = copy_folder(tiny_sd, tmp_path / "lcm")
+    config = json.loads((folder / "unet" / "config.json").read_text())
+    (folder / "unet" / "config.json").write_text(json.dumps({**config, "time_cond_proj_dim": 256}))
+    with pytest.raises(UsageError, match="LCM-distilled"):
+        check_folder(DiffusionSource(str(folder)))
+    (folder / "unet" / "config.json").write_text("[]")
+    with pytest.raises(WeightsError, match="not a config"):
+        check_folder(DiffusionSource(str(folder)))
