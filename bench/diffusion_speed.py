@@ -43,13 +43,12 @@ def build(
     parts = (sd_turbo_parts if config == "sd-turbo" else tiny_parts)(workdir / "tokenizer")
     for module in (parts.unet, parts.vae, parts.text_encoder):
         module.to(device=device, dtype=dtype).eval().requires_grad_(False)
-    scheduler = parts.scheduler
     model = DiffusionModel(
         parts.unet,
         parts.vae,
         parts.text_encoder,
         parts.tokenizer,
-        lambda: type(scheduler).from_config(scheduler.config),
+        parts.scheduler,
         name=f"{config} (random weights)",
         device=device,
         dtype=dtype,
@@ -112,20 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(steps):  # in flight: each timed call is a full batch, as mid-stream
                 batched(frame)
             calls[f"livefx {backends[-1]} stream batch"] = lambda batched=batched: batched(frame)
-        total = equivalent_inference_steps(steps, STRENGTH)
-
-        def reference(total: int = total):
-            return pipe(
-                image=frame,
-                prompt_embeds=embeddings,
-                num_inference_steps=total,
-                strength=STRENGTH,
-                guidance_scale=0.0,
-                output_type="pt",
-                generator=torch.Generator().manual_seed(0),
-            ).images
-
-        calls["diffusers img2img"] = reference
+        calls["diffusers img2img"] = lambda steps=steps: reference(pipe, frame, embeddings, steps)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         print(f"{steps} step(s): timing {', '.join(calls)} ...", flush=True)
@@ -149,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         if device.type == "cuda":
             payload.setdefault("peak_gpu_mb", {})[steps] = round(torch.cuda.max_memory_allocated(device) / 2**20)
     check = DiffusionStage(model, DiffusionOptions(strength=STRENGTH, steps=(1,), seed=0), embeddings, backend="eager")
-    difference = (check.run_steps(frame, 1).float() - reference_once(pipe, frame, embeddings).float()).abs().max()
+    difference = (check.run_steps(frame, 1).float() - reference(pipe, frame, embeddings, 1).float()).abs().max()
     payload["max_abs_difference_1_step"] = float(difference)
     payload["unet_parameters_m"] = model.describe()["unet_parameters_m"]
 
@@ -178,12 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def reference_once(pipe, frame: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
-    """diffusers' 1-step output for ``frame`` with seed 0 (the same noise livefx draws)."""
+def reference(pipe, frame: torch.Tensor, embeddings: torch.Tensor, steps: int) -> torch.Tensor:
+    """diffusers' img2img output for ``frame`` at ``steps`` with seed 0 (the noise livefx draws)."""
     return pipe(
         image=frame,
         prompt_embeds=embeddings,
-        num_inference_steps=equivalent_inference_steps(1, STRENGTH),
+        num_inference_steps=equivalent_inference_steps(steps, STRENGTH),
         strength=STRENGTH,
         guidance_scale=0.0,
         output_type="pt",

@@ -191,7 +191,7 @@ class DiffusionModel:
         vae: nn.Module,
         text_encoder: nn.Module,
         tokenizer: object,
-        scheduler_factory: Callable[[], object],
+        scheduler: object,
         *,
         name: str,
         device: torch.device,
@@ -201,8 +201,6 @@ class DiffusionModel:
         self.vae = vae
         self.text_encoder = text_encoder
         self.tokenizer = tokenizer
-        #: A fresh scheduler of the folder's class and config (its timesteps per step count).
-        self.new_scheduler = scheduler_factory
         self.name = name
         self.device = device
         self.dtype = dtype
@@ -212,7 +210,7 @@ class DiffusionModel:
         #: Pixels per latent cell (8 for every SD-class autoencoder).
         self.vae_scale = 2 ** (len(vae.config.block_out_channels) - 1) if not self.tiny_vae else 8
         self.latent_channels = int(unet.config.in_channels)
-        scheduler = scheduler_factory()
+        # All the sampler needs of the folder's scheduler: its noise schedule and what the UNet predicts.
         self.prediction_type = scheduler.config.prediction_type
         self.alphas_cumprod = scheduler.alphas_cumprod.to(torch.float32)
         self.train_timesteps = int(scheduler.config.num_train_timesteps)
@@ -325,7 +323,7 @@ def load_diffusion(source: DiffusionSource, device: torch.device, dtype: torch.d
         vae,
         text_encoder,
         tokenizer,
-        lambda: scheduler_class.from_config(config),
+        scheduler_class.from_config(config),
         name=source.name,
         device=device,
         dtype=dtype,

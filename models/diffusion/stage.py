@@ -160,7 +160,7 @@ class DiffusionStage(Stage):
         #: Step counts the planner may choose, best first; stream batch runs one count only.
         self.step_choices = options.step_choices
         self._noise: dict[tuple[int, ...], tuple[torch.Tensor | None, torch.Tensor]] = {}
-        self._schedule: dict[int, tuple[list[int], torch.Tensor]] = {}
+        self._schedule: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         #: Stream batch: latents part-way through denoising, least denoised first.
         self._in_flight: list[torch.Tensor] = []
         self._last_input: torch.Tensor | None = None
@@ -300,17 +300,21 @@ class DiffusionStage(Stage):
             )
         return self._noise[key]
 
-    def schedule(self, steps: int) -> tuple[list[int], torch.Tensor]:
-        """(timesteps, alpha-bar at each and 1 after the last) for ``steps`` at the current strength."""
+    def schedule(self, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(timesteps, alpha-bar at each and 1 after the last) for ``steps`` at the current
+        strength, on the device: made once per step count, not per frame."""
         if steps not in self._schedule:
             timesteps = self.model.timesteps(steps, self.strength)
             alphas = self.model.alphas_cumprod[timesteps].float()
-            self._schedule[steps] = (timesteps, torch.cat([alphas, torch.ones(1)]).view(-1, 1, 1, 1).to(self.device))
+            self._schedule[steps] = (
+                torch.tensor(timesteps, device=self.device, dtype=torch.float32),
+                torch.cat([alphas, torch.ones(1)]).view(-1, 1, 1, 1).to(self.device),
+            )
         return self._schedule[steps]
 
-    def _unet(self, latents: torch.Tensor, timesteps: list[int]) -> torch.Tensor:
+    def _unet(self, latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The UNet's prediction for ``latents`` at timesteps ``t`` (one per latent)."""
         batch = latents.shape[0]
-        t = torch.tensor(timesteps, device=self.device, dtype=torch.float32)
         text = self.embeddings.expand(batch, -1, -1)
         if self.unconditional is None:
             return self._denoise(latents, t, text)
@@ -325,8 +329,8 @@ class DiffusionStage(Stage):
         timesteps, alphas = self.schedule(steps)
         _, noise = self.noise(latents.shape)
         x = sampler.add_noise(latents, noise, alphas[0])
-        for i, t in enumerate(timesteps):
-            out = self._unet(x, [t])
+        for i in range(len(timesteps)):
+            out = self._unet(x, timesteps[i : i + 1])
             x = sampler.step(out, x, alphas[i], alphas[i + 1], self.model.prediction_type)
         return x
 
@@ -344,11 +348,11 @@ class DiffusionStage(Stage):
         self.last_call_representative = n == steps  # a part-filled batch costs less than a full one
         out = self._unet(batch, timesteps[:n])
         a, a_next = alphas[:n], alphas[1 : n + 1]
-        if n < steps:  # filling up: show the most advanced frame's prediction
-            x0, _ = sampler.predict(out[-1:], batch[-1:], a[-1:], self.model.prediction_type)
-            self._in_flight = list(sampler.step(out, batch, a, a_next, self.model.prediction_type).split(1))
-            return x0.to(latents.dtype)
         stepped = sampler.step(out, batch, a, a_next, self.model.prediction_type)
+        if n < steps:  # filling up: all stay in flight; show the most advanced frame's prediction
+            self._in_flight = list(stepped.split(1))
+            x0, _ = sampler.predict(out[-1:], batch[-1:], a[-1:], self.model.prediction_type)
+            return x0.to(latents.dtype)
         self._in_flight = list(stepped[:-1].split(1))
         return stepped[-1:]
 

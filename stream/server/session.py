@@ -14,7 +14,7 @@ from aiortc.sdp import candidate_from_sdp
 from websockets.exceptions import ConnectionClosed
 
 from livefx.models.action.load import ActionModel
-from livefx.models.diffusion.stage import DiffusionStyle
+from livefx.models.diffusion.stage import DiffusionStage, DiffusionStyle
 from livefx.stream.actions import ActionsConfig
 from livefx.stream.budget import OnLate
 from livefx.stream.device import FrameConverter
@@ -285,7 +285,8 @@ class Session:
         except Exception as exc:  # noqa: BLE001 - e.g. out of memory encoding the prompt: say so, go on
             await self._send(protocol.error(f"prompt not applied: {_first_line(exc)}"))
             return
-        state = self.pipeline.snapshot().get("diffusion") or {}
+        stage = self.pipeline.style_stage()  # its settings only: no whole stats snapshot on the loop
+        state = stage.live_state() if isinstance(stage, DiffusionStage) else {}
         await self._emit(
             protocol.event("prompt", prompt=state.get("prompt"), strength=state.get("strength"), seed=state.get("seed"))
         )

@@ -32,16 +32,22 @@ def diffusion_style(tiny_sd, **options) -> DiffusionStyle:
     return style
 
 
-def run(style: DiffusionStyle, frames: int, **config) -> tuple[Pipeline, Collect]:
-    sink = Collect()
+def style_pipeline(style: DiffusionStyle, sink: Collect, fps: float, **config) -> Pipeline:
+    """A synthetic 64x48 source through ``style`` into ``sink``, opened (warmed up)."""
     p = Pipeline(
-        SyntheticSource(64, 48, fps=30),
+        SyntheticSource(64, 48, fps=fps),
         [sink],
         style_stages(style, CONVERTER, "eager"),
         CONVERTER,
-        PipelineConfig(max_frames=frames, backend="eager", **config),
+        PipelineConfig(backend="eager", **config),
     )
     p.open()
+    return p
+
+
+def run(style: DiffusionStyle, frames: int, **config) -> tuple[Pipeline, Collect]:
+    sink = Collect()
+    p = style_pipeline(style, sink, 30, max_frames=frames, **config)
     p.run(log_every_s=0)
     return p, sink
 
@@ -79,14 +85,7 @@ def test_a_prompt_change_under_a_running_worker_applies_between_frames_without_a
     style = diffusion_style(tiny_sd, prompt="the red fox", strength=0.5, steps=(1,))
     sink = Collect()
     # keep_up=False and a large budget: every frame at full scale, however busy the machine.
-    p = Pipeline(
-        SyntheticSource(64, 48, fps=20),
-        [sink],
-        style_stages(style, CONVERTER, "eager"),
-        CONVERTER,
-        PipelineConfig(max_frames=100_000, backend="eager", budget_ms=10_000, keep_up=False),
-    )
-    p.open()
+    p = style_pipeline(style, sink, 20, max_frames=100_000, budget_ms=10_000, keep_up=False)
     encoding, release = threading.Event(), threading.Event()
     real_encode = style.model.encode_prompt
 

@@ -42,15 +42,13 @@ class StillCamera(VideoStreamTrack):
         return frame
 
 
-def expected(folder, image: np.ndarray, prompt: str, strength: float) -> list[np.ndarray]:
+def expected(model, image: np.ndarray, prompt: str, strength: float) -> list[np.ndarray]:
     """The picture at each processing scale the planner may choose (to keep up with the camera
     on a busy machine it may run the style at 0.75 or 0.5 and scale back, as the worker does)."""
     import torch.nn.functional as F
 
-    from livefx.models.diffusion.folder import DiffusionSource, load_diffusion
     from livefx.models.diffusion.stage import DiffusionOptions, DiffusionStage
 
-    model = load_diffusion(DiffusionSource(str(folder)), torch.device("cpu"), torch.float32)
     stage = DiffusionStage(model, DiffusionOptions(prompt=prompt, strength=strength, steps=(1,)), backend="eager")
     x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
     pictures = []
@@ -128,8 +126,11 @@ def test_serve_runs_a_diffusion_style_and_the_prompt_control_changes_the_output(
     metrics = [e for e in result["events"] if e["type"] == "metrics"]
     assert metrics[-1]["steps"] and set(metrics[-1]["steps"]) == {"1"}
 
-    fox = expected(folder, camera.image, "the red fox", 0.5)
-    whale = expected(folder, camera.image, "a blue whale", 0.9)
+    from livefx.models.diffusion.folder import DiffusionSource, load_diffusion
+
+    model = load_diffusion(DiffusionSource(str(folder)), torch.device("cpu"), torch.float32)
+    fox = expected(model, camera.image, "the red fox", 0.5)
+    whale = expected(model, camera.image, "a blue whale", 0.9)
     # Random weights: the prompt alone moves the picture little; the strength moves it a lot.
     assert all(np.abs(f - w).mean() > 8 for f, w in zip(fox, whale)), "the two settings give different pictures"
 
