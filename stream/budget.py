@@ -223,6 +223,7 @@ class BudgetPlanner:
         self.on_late = on_late
         #: The source's frame interval in real time (None: unknown, or offline): a rung
         #: slower than this drops frames, so the planner prefers one that keeps up.
+        #: Declared by the source; for a browser or webcam, measured as frames arrive.
         self.frame_interval_ms: float | None = None
         self.scales = scales
         self.upgrade_after = upgrade_after

@@ -16,6 +16,7 @@ from livefx.stream.actions import ACTIONS_STAGE, ActionsConfig, ActionStage, Lab
 from livefx.stream.budget import BudgetPlanner, OnLate, StageSpec, cost_key
 from livefx.stream.bus import SinkRunner
 from livefx.stream.capture import CaptureThread
+from livefx.stream.coalesce import Coalescer
 from livefx.stream.control import ConfigureStage, ControlQueue, SetBudget, SetKeepRegion, SetMotion, StageSwap
 from livefx.stream.device import FrameConverter, describe_device
 from livefx.stream.errors import LivefxError
@@ -102,6 +103,7 @@ class Pipeline:
         #: Set to a reason (only set: safe from a signal handler) to have ``join()`` stop the stream.
         self.stop_requested: str | None = None
         self._preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livefx-prepare")
+        self._prompt_changes = Coalescer(self._preparer, self._apply_prompt)
 
     def open(self) -> tuple[int, int]:
         """Open the source and warm the stages up at its size; returns (width, height)."""
@@ -239,18 +241,25 @@ class Pipeline:
 
     def set_prompt(self, prompt: str | None = None, strength: float | None = None, seed: int | None = None) -> Future:
         """Change a diffusion style's prompt, strength or seed live. The prompt's embeddings are
-        computed here, off the frame path; the worker installs them between two frames."""
+        computed off the frame path; the worker installs them between two frames. Changes that
+        are still waiting merge (the latest value of each wins) and share one future."""
+        try:
+            PromptChange(strength=strength, seed=seed)  # a bad value fails alone, merging nothing
+        except LivefxError as exc:
+            failed: Future = Future()
+            failed.set_exception(exc)
+            return failed
+        return self._prompt_changes.submit(prompt=prompt, strength=strength, seed=seed)
 
-        def job() -> None:
-            stage = self.style_stage()
-            if not isinstance(stage, DiffusionStage):
-                raise LivefxError("the running style takes no prompt: start with --style sd:PATH")
-            embeddings = stage.model.encode_prompt(prompt) if prompt is not None else None
-            change = PromptChange(prompt, embeddings, strength, seed)
-            self.controls.send(ConfigureStage(STYLE_STAGE, change)).result()
-            log.info("prompt now %r (strength %g, seed %d)", stage.prompt, stage.strength, stage.seed)
-
-        return self._preparer.submit(job)
+    def _apply_prompt(self, fields: dict) -> None:
+        stage = self.style_stage()
+        if not isinstance(stage, DiffusionStage):
+            raise LivefxError("the running style takes no prompt: start with --style sd:PATH")
+        prompt = fields.get("prompt")
+        embeddings = stage.model.encode_prompt(prompt) if prompt is not None else None
+        change = PromptChange(prompt, embeddings, fields.get("strength"), fields.get("seed"))
+        self.controls.send(ConfigureStage(STYLE_STAGE, change)).result()
+        log.info("prompt now %r (strength %g, seed %d)", stage.prompt, stage.strength, stage.seed)
 
     def style_stage(self) -> Stage | None:
         """The style stage running now (the worker's, once started)."""
@@ -313,6 +322,8 @@ class Pipeline:
             controls=self.controls,
             post=[DrawLabels(self.actions)] if self.draw_labels and self.actions is not None else [],
             clock=cfg.clock,
+            # A browser or webcam may deliver fewer frames than it declares.
+            measure_arrival=cfg.keep_up and self.source.self_paced,
         )
         if self.actions is not None:
             self.actions.listeners += self.label_listeners

@@ -56,6 +56,8 @@ class RunStats:
         #: A diffusion style's prompt, stream-batch lag and similar frames skipped (set by the pipeline).
         self.diffusion: dict | None = None
         self.recent: deque[FrameRecord] = deque(maxlen=256)
+        #: The rate a self-paced source (browser, webcam) measurably delivers (None: not measured).
+        self.source_fps: float | None = None
         # Filled in by the pipeline from the ring readers and sinks.
         self.frames_in = 0
         self.frames_dropped = 0
@@ -138,6 +140,7 @@ class RunStats:
                 "degraded": {kind: MESSAGES[kind] for kind in self.degrade.active()},
                 "sinks": {k: dict(v) for k, v in self.sinks.items()},
                 "warmup_s": dict(self.warmup_s),
+                **({"source_fps": round(self.source_fps, 1)} if self.source_fps is not None else {}),
                 **self._interpolation(),
                 **({"steps": {str(n): c for n, c in sorted(self.steps.items())}} if self.steps else {}),
                 **({"diffusion": dict(self.diffusion)} if self.diffusion is not None else {}),

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from livefx.models.errors import one_line
 from livefx.models.stage import MOTION_STAGE, Stage, synchronize
 from livefx.stream.actions import ACTIONS_STAGE, ActionStage
+from livefx.stream.arrival import ArrivalInterval
 from livefx.stream.budget import IO_STAGE, BudgetPlanner, OnLate, Plan, StageKind, StageSpec, cost_key
 from livefx.stream.control import (
     ConfigureStage,
@@ -74,6 +75,7 @@ class Worker(threading.Thread):
         controls: ControlQueue | None = None,
         post: Sequence[PostStep] = (),
         clock: Callable[[], int] = now_ns,
+        measure_arrival: bool = False,
     ) -> None:
         super().__init__(name="livefx-worker", daemon=True)
         self.frames_out = frames_out
@@ -87,6 +89,9 @@ class Worker(threading.Thread):
         #: Monotonic ns for planning and latency (the capture thread stamps frames with the same).
         self.clock = clock
         self.reader = frames_in.reader(ReadPolicy.NEWEST if realtime else ReadPolicy.IN_ORDER)
+        #: A self-paced source's measured frame interval, which replaces its declared one
+        #: in the planner (``measure_arrival``; real time only).
+        self.arrival = ArrivalInterval() if measure_arrival and realtime else None
         self.stage_errors = 0
         #: The latest failure, "stage: reason" (None: none yet).
         self.last_stage_error: str | None = None
@@ -173,6 +178,7 @@ class Worker(threading.Thread):
                 return
             if frame is None:
                 continue
+            self._observe_arrival(frame)
             plan = self._plan(frame)
             result = self._process(frame, plan)
             for step in self.post:
@@ -199,6 +205,14 @@ class Worker(threading.Thread):
                     steps=result.steps,
                 )
             )
+
+    def _observe_arrival(self, frame: Frame) -> None:
+        if self.arrival is None:
+            return
+        interval_ms = self.arrival.observe(frame.seq, frame.t_capture)
+        if interval_ms is not None and interval_ms > 0:
+            self.planner.frame_interval_ms = interval_ms
+            self.stats.source_fps = 1000.0 / interval_ms
 
     def _emit(self, frame: Frame, result: Processed) -> None:
         """Push the in-between frames (pts evenly between the last output and this frame),

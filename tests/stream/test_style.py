@@ -139,6 +139,41 @@ def test_a_prompt_change_under_a_running_worker_applies_between_frames_without_a
     assert "fox" not in kinds[kinds.index("whale") :], "once the new prompt is in, the old one never returns"
 
 
+def test_prompt_edits_that_wait_merge_and_only_the_latest_text_is_encoded(tiny_sd, monkeypatch):
+    style = diffusion_style(tiny_sd, prompt="the red fox", strength=0.5, seed=1, steps=(1,))
+    sink = Collect()
+    p = style_pipeline(style, sink, 20, max_frames=100_000, budget_ms=10_000, keep_up=False)
+    encoding, release, encoded = threading.Event(), threading.Event(), []
+    real_encode = style.model.encode_prompt
+
+    def encode_recorded(prompt: str) -> torch.Tensor:
+        encoded.append(prompt)
+        encoding.set()
+        release.wait(120)  # the first edit's encode holds the helper thread while more arrive
+        return real_encode(prompt)
+
+    monkeypatch.setattr(style.model, "encode_prompt", encode_recorded)
+    runner = threading.Thread(target=p.run, kwargs={"log_every_s": 0})
+    runner.start()
+    try:
+        first = p.set_prompt("a blue whale")
+        assert encoding.wait(60)
+        typed = [p.set_prompt("a green frog", strength=0.7), p.set_prompt("a grey owl"), p.set_prompt(seed=5)]
+        bad = p.set_prompt("a cat", strength=2.0)
+        assert typed[0] is typed[1] is typed[2] and typed[0] is not first
+        with pytest.raises(LivefxError, match="strength"):
+            bad.result(timeout=10)  # refused alone: the edits waiting are untouched
+        release.set()
+        first.result(timeout=60), typed[0].result(timeout=60)
+    finally:
+        release.set()
+        p.stop()
+        runner.join(30)
+    assert encoded == ["a blue whale", "a grey owl"]  # the frog was never encoded
+    state = p.snapshot()["diffusion"]
+    assert (state["prompt"], state["strength"], state["seed"]) == ("a grey owl", 0.7, 5)
+
+
 def test_a_prompt_for_a_style_without_one_is_refused(tmp_path):
     p = Pipeline(SyntheticSource(64, 48), [Collect()], [], CONVERTER, PipelineConfig(max_frames=1))
     with pytest.raises(LivefxError, match="takes no prompt"):

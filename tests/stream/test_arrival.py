@@ -1,0 +1,100 @@
+"""The measured arrival rate of a self-paced source, and the planner's use of it."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from livefx.stream.arrival import ArrivalInterval
+from livefx.stream.sources.base import Source
+
+from .helpers import Collect, SlowInvert, pipeline
+
+MS = 1_000_000
+
+
+def test_the_interval_counts_frames_dropped_between_two_reads():
+    arrival = ArrivalInterval(min_samples=3)
+    seqs = [0, 1, 4, 6, 7, 10, 13]  # the worker read only some of the frames a 10 fps source sent
+    estimates = [arrival.observe(seq, seq * 100 * MS) for seq in seqs]
+    assert estimates[:3] == [None, None, None]
+    assert estimates[3:] == [100.0] * 4
+
+
+def test_a_pause_and_jitter_do_not_move_the_estimate():
+    arrival = ArrivalInterval()
+    t = 0
+    for seq in range(40):
+        t += (100 + (15 if seq % 2 else -15)) * MS  # network jitter around 100 ms
+        if seq == 20:
+            t += 5_000 * MS  # a hidden tab: five seconds without frames
+        arrival.observe(seq, t)
+    assert arrival.interval_ms == pytest.approx(100, abs=15)
+
+
+def test_a_restarted_sequence_is_not_a_negative_gap():
+    arrival = ArrivalInterval(min_samples=1)
+    arrival.observe(5, 500 * MS)
+    assert arrival.observe(0, 600 * MS) is None  # the source started again: no gap to measure
+    assert arrival.observe(1, 650 * MS) == 50.0
+
+
+def test_it_refuses_a_window_smaller_than_its_minimum():
+    with pytest.raises(ValueError, match="between 1 and window"):
+        ArrivalInterval(window=4, min_samples=8)
+
+
+class SlowCamera(Source):
+    """A camera that declares 30 fps and delivers 10: each read advances a fake clock by
+    100 ms. It hands over the next frame only once the previous one came out, so every
+    frame is seen whatever the machine's speed."""
+
+    spec = "camera"
+    fps = 30.0
+
+    def __init__(self, frames: int, sink: Collect, self_paced: bool = True) -> None:
+        self.frames, self.n, self.now, self.sink = frames, 0, 0, sink
+        self.self_paced = self_paced
+        self._stopped = threading.Event()
+
+    @property
+    def size(self):
+        return (64, 48)
+
+    def open(self):
+        pass
+
+    def read(self):
+        if self.n >= self.frames:
+            return None
+        for _ in range(1000):  # at most 10 s for the previous frame (a stuck worker fails the test)
+            if len(self.sink.frames) >= self.n or self._stopped.wait(0.01):
+                break
+        self.n += 1
+        self.now += 100 * MS
+        return np.full((48, 64, 3), self.n, np.uint8), self.n / self.fps
+
+    def interrupt(self):
+        self._stopped.set()
+
+
+def slow_camera_run(self_paced: bool) -> tuple[dict, float | None]:
+    sink = Collect()
+    camera = SlowCamera(20, sink, self_paced)
+    p = pipeline(camera, [sink], SlowInvert(0), budget_ms=1000, clock=lambda: camera.now)
+    p.open()
+    stats = p.run(log_every_s=0)
+    assert len(sink.frames) == 20
+    return stats, p.planner.frame_interval_ms
+
+
+def test_a_camera_slower_than_it_declares_is_planned_at_its_measured_rate():
+    stats, interval_ms = slow_camera_run(self_paced=True)
+    assert stats["source_fps"] == 10.0
+    assert interval_ms == 100.0  # not the declared 33 ms, which would scale a slow camera down
+
+
+def test_a_source_livefx_paces_keeps_its_declared_rate():
+    stats, interval_ms = slow_camera_run(self_paced=False)
+    assert "source_fps" not in stats
+    assert interval_ms == pytest.approx(1000 / 30)
