@@ -10,6 +10,7 @@ frames (``configure``). The number of denoising steps is the caller's choice per
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +29,8 @@ DEFAULT_STEPS = (4, 2, 1)
 MAX_SKIPPED_IN_ROW = 10
 #: Side of the thumbnail the similarity filter compares frames on.
 SIMILARITY_SIDE = 32
+#: Latent shapes whose fixed noise is kept (a few planner scales; more only if the input keeps resizing).
+NOISE_SHAPES = 8
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ class DiffusionStage(Stage):
         self._decode, _ = accelerate(_Decoder(model.vae), model.device, backend=backend, dtype=model.dtype)
         #: Step counts the planner may choose, best first; stream batch runs one count only.
         self.step_choices = options.step_choices
-        self._noise: dict[tuple[int, ...], tuple[torch.Tensor | None, torch.Tensor]] = {}
+        self._noise: OrderedDict[tuple[int, ...], tuple[torch.Tensor | None, torch.Tensor]] = OrderedDict()
         self._schedule: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         #: Stream batch: latents part-way through denoising, least denoised first.
         self._in_flight: list[torch.Tensor] = []
@@ -290,7 +293,9 @@ class DiffusionStage(Stage):
         """(the autoencoder sample's noise or None, the diffusion noise) for latents of ``shape``:
         drawn once per seed and shape, in diffusers' order for that seed."""
         key = tuple(shape)
-        if key not in self._noise:
+        if key in self._noise:
+            self._noise.move_to_end(key)
+        else:
             generator = torch.Generator().manual_seed(self.seed)
             sample_noise = None if self.model.tiny_vae else torch.randn(key, generator=generator)
             noise = torch.randn(key, generator=generator)
@@ -298,6 +303,8 @@ class DiffusionStage(Stage):
                 None if sample_noise is None else sample_noise.to(self.device, self.dtype),
                 noise.to(self.device, self.dtype),
             )
+            if len(self._noise) > NOISE_SHAPES:  # e.g. a camera resized often: forget the oldest
+                self._noise.popitem(last=False)
         return self._noise[key]
 
     def schedule(self, steps: int) -> tuple[torch.Tensor, torch.Tensor]:

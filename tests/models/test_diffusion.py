@@ -18,7 +18,7 @@ from livefx.models.diffusion.folder import (
     load_diffusion,
     parse_sd_spec,
 )
-from livefx.models.diffusion.stage import DiffusionOptions, DiffusionStage, PromptChange
+from livefx.models.diffusion.stage import NOISE_SHAPES, DiffusionOptions, DiffusionStage, PromptChange
 from livefx.models.errors import LivefxError, UsageError, WeightsError
 from tests.diffusion_folders import diffusers_img2img, diffusers_or_skip
 
@@ -86,6 +86,17 @@ def test_the_stream_noise_is_fixed_per_seed_so_a_still_frame_does_not_boil(tiny_
     assert torch.equal(first, again)
     stage.configure(PromptChange(seed=4))
     assert (stage.run_steps(image, 2) - first).abs().max() > 1e-3
+
+
+def test_the_noise_kept_per_shape_is_bounded_and_forgetting_it_changes_nothing(tiny_sd):
+    folder, _ = tiny_sd
+    stage = DiffusionStage(model(folder), DiffusionOptions(prompt="the sea", seed=3), backend="eager")
+    first = [t.clone() for t in stage.noise(torch.Size((1, 4, 4, 6))) if t is not None]
+    for side in range(5, 5 + NOISE_SHAPES):  # a camera that keeps changing size
+        stage.noise(torch.Size((1, 4, side, side)))
+    assert len(stage._noise) == NOISE_SHAPES and (1, 4, 4, 6) not in stage._noise
+    again = [t for t in stage.noise(torch.Size((1, 4, 4, 6))) if t is not None]
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))  # drawn afresh, the same
 
 
 def test_fewer_steps_give_a_different_but_valid_picture(tiny_sd):
