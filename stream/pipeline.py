@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from livefx.models.action.load import ActionModel
-from livefx.models.diffusion.stage import DiffusionStage, PromptChange
+from livefx.models.diffusion.stage import DiffusionStage, DiffusionStyle, PromptChange
 from livefx.models.rife.stage import MIN_PROBED_SIDE, PROBE_SCALE
 from livefx.models.stage import MOTION_STAGE, STYLE_STAGE, LiveModel, Stage
 from livefx.stream.actions import ACTIONS_STAGE, ActionsConfig, ActionStage, LabelEvent
@@ -104,6 +104,8 @@ class Pipeline:
         self.stop_requested: str | None = None
         self._preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livefx-prepare")
         self._prompt_changes = Coalescer(self._preparer, self._apply_prompt)
+        #: The diffusion settings last set live (kept across style switches).
+        self._live_prompt: dict = {}
 
     def open(self) -> tuple[int, int]:
         """Open the source and warm the stages up at its size; returns (width, height)."""
@@ -235,7 +237,10 @@ class Pipeline:
         return costs
 
     def switch_style(self, style: Style) -> Future:
-        """Switch to ``style`` (None: no style) without stalling the stream."""
+        """Switch to ``style`` (None: no style) without stalling the stream. A diffusion style
+        comes back with the prompt, strength and seed it last ran with here."""
+        if isinstance(style, DiffusionStyle) and self._live_prompt:
+            style = style.with_settings(**self._live_prompt)
         log.info("preparing style %s ...", describe(style))
         return self.switch_stage(style_spec(style), lambda: build_style(style, self.converter, self.config.backend))
 
@@ -259,6 +264,7 @@ class Pipeline:
         embeddings = stage.model.encode_prompt(prompt) if prompt is not None else None
         change = PromptChange(prompt, embeddings, fields.get("strength"), fields.get("seed"))
         self.controls.send(ConfigureStage(STYLE_STAGE, change)).result()
+        self._live_prompt = {"prompt": stage.prompt, "strength": stage.strength, "seed": stage.seed}
         log.info("prompt now %r (strength %g, seed %d)", stage.prompt, stage.strength, stage.seed)
 
     def style_stage(self) -> Stage | None:

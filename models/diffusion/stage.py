@@ -11,7 +11,7 @@ frames (``configure``). The number of denoising steps is the caller's choice per
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -379,3 +379,7 @@ class DiffusionStyle:
     def build_stage(self, backend: str = "auto") -> DiffusionStage:
         """A ready-to-warm-up stage for one stream."""
         return DiffusionStage(self.model, self.options, backend=backend)
+
+    def with_settings(self, **changes: object) -> DiffusionStyle:
+        """The same model started with other options (e.g. the prompt a stream last ran)."""
+        return DiffusionStyle(self.model, replace(self.options, **changes))

@@ -174,6 +174,23 @@ def test_prompt_edits_that_wait_merge_and_only_the_latest_text_is_encoded(tiny_s
     assert (state["prompt"], state["strength"], state["seed"]) == ("a grey owl", 0.7, 5)
 
 
+def test_switching_back_to_the_diffusion_style_resumes_the_prompt_set_live(tiny_sd):
+    style = diffusion_style(tiny_sd, prompt="the red fox", strength=0.5, steps=(1,))
+    p = style_pipeline(style, Collect(), 20, max_frames=100_000, budget_ms=10_000, keep_up=False)
+    runner = threading.Thread(target=p.run, kwargs={"log_every_s": 0})
+    runner.start()
+    try:
+        p.set_prompt("a blue whale", strength=0.9, seed=7).result(timeout=60)
+        p.switch_style(None).result(timeout=60)
+        assert "diffusion" not in p.snapshot()
+        p.switch_style(style).result(timeout=60)  # the style as the server started it
+    finally:
+        p.stop()
+        runner.join(30)
+    state = p.snapshot()["diffusion"]
+    assert (state["prompt"], state["strength"], state["seed"]) == ("a blue whale", 0.9, 7)
+
+
 def test_a_prompt_for_a_style_without_one_is_refused(tmp_path):
     p = Pipeline(SyntheticSource(64, 48), [Collect()], [], CONVERTER, PipelineConfig(max_frames=1))
     with pytest.raises(LivefxError, match="takes no prompt"):
