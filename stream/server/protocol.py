@@ -11,7 +11,8 @@ prompt; strength and seed optional). Server -> client: ``hello`` {styles, style,
 mode, interpolation (the factor, 0 when off), diffusion (the prompt settings, null without a
 diffusion style)}, ``answer`` {sdp}, ``state`` {state}, ``style`` {name, status},
 ``interpolate`` {on}, ``prompt`` {prompt, strength, seed} (applied; observers get it too),
-``metrics`` {... steps: frames per denoising step count, diffusion}, ``labels`` {t, span,
+``metrics`` {... steps: frames per denoising step count, diffusion, source_fps: the
+rate the camera measurably delivers (null until measured)}, ``labels`` {t, span,
 labels: [{label, score}]} (action labels, when the server runs with --actions), ``pong``,
 ``error`` {message}.
 """

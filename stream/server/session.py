@@ -336,6 +336,7 @@ class Session:
                     on_late=snap["on_late"],
                     steps=snap.get("steps", {}),
                     diffusion=snap.get("diffusion"),
+                    source_fps=snap.get("source_fps"),
                 )
             )
 

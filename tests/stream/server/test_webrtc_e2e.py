@@ -152,6 +152,7 @@ def test_aiortc_client_gets_processed_video_switches_style_and_hangs_up(tmp_path
 
     assert metrics["frames_out"] > 0 and "p95" in metrics["latency_ms"]
     assert metrics["capture_to_send_ms"] > 0
+    assert metrics["source_fps"] > 0  # measured from the frames the camera sent
     assert sessions_left == 0
     # Everything the session started is gone: no engine thread outlives it.
     names = [t.name for t in threading.enumerate()]
