@@ -3,7 +3,7 @@
 A user typing a prompt sends an edit per keystroke pause; each one costs a text encode on
 the single helper thread. Edits that are still waiting when a newer one arrives are only
 work for the past: they are merged field by field (the newest value of each field wins,
-a field left out keeps the older value) and run once, sharing one future.
+a field left out keeps the older value) and applied once.
 """
 
 from __future__ import annotations
@@ -11,34 +11,71 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Batch:
+    """The merged fields of one job and a future per call merged into it."""
+
+    fields: dict
+    waiting: list[Future] = field(default_factory=list)
 
 
 class Coalescer:
-    """Submits ``apply(fields)`` to ``executor``; calls made before that job starts merge into it."""
+    """Submits ``apply(fields)`` to ``executor``; calls made before that job starts merge into it.
+
+    Every call gets its own future (cancelling one leaves the others and the job alone),
+    resolved once its fields are applied, or with the job's error. ``seal()`` closes the
+    waiting batch to later calls, so work queued after it (a style switch) runs between.
+    """
 
     def __init__(self, executor: Executor, apply: Callable[[dict], None]) -> None:
         self._executor = executor
         self._apply = apply
         self._lock = threading.Lock()
-        self._pending: dict | None = None
-        self._future: Future | None = None
-        #: Calls merged into one that was already waiting (their work was never done alone).
-        self.merged = 0
+        #: The batch whose job has not started yet (None: the next call starts a job).
+        self._open: _Batch | None = None
 
     def submit(self, **fields: object) -> Future:
-        """Queue these fields (None values are left out); returns the future of the job that
-        will apply them, resolved once it has, or with the job's error."""
+        """Queue these fields (None values are left out); a future resolved once applied."""
         given = {name: value for name, value in fields.items() if value is not None}
+        mine: Future = Future()
         with self._lock:
-            if self._pending is not None and self._future is not None:
-                self._pending.update(given)
-                self.merged += 1
-                return self._future
-            self._pending = given
-            self._future = self._executor.submit(self._run)
-            return self._future
+            if self._open is not None:
+                self._open.fields.update(given)
+                self._open.waiting.append(mine)
+                return mine
+            batch = _Batch(given, [mine])
+            job = self._executor.submit(self._run, batch)  # may raise (shut down): nothing kept
+            self._open = batch
+        job.add_done_callback(lambda done: self._abandon(batch) if done.cancelled() else None)
+        return mine
 
-    def _run(self) -> None:
+    def seal(self) -> None:
+        """Later calls start a new job instead of merging into the one waiting."""
+        with self._lock:
+            self._open = None
+
+    def _run(self, batch: _Batch) -> None:
         with self._lock:  # from here on, a new call starts a new job
-            fields, self._pending = self._pending or {}, None
-        self._apply(fields)
+            if self._open is batch:
+                self._open = None
+        try:
+            self._apply(batch.fields)
+        except BaseException as exc:  # noqa: BLE001 - handed to every caller
+            for future in batch.waiting:
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(exc)
+            return
+        for future in batch.waiting:
+            if future.set_running_or_notify_cancel():
+                future.set_result(None)
+
+    def _abandon(self, batch: _Batch) -> None:
+        """The job was cancelled before it ran (the helper shut down): so are its calls."""
+        with self._lock:
+            if self._open is batch:
+                self._open = None
+        for future in batch.waiting:
+            future.cancel()

@@ -104,8 +104,8 @@ class Pipeline:
         self.stop_requested: str | None = None
         self._preparer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livefx-prepare")
         self._prompt_changes = Coalescer(self._preparer, self._apply_prompt)
-        #: The diffusion settings last set live (kept across style switches).
-        self._live_prompt: dict = {}
+        #: Per diffusion model: the prompt, strength and seed last set live (kept across style switches).
+        self._live_prompts: dict[str, dict] = {}
 
     def open(self) -> tuple[int, int]:
         """Open the source and warm the stages up at its size; returns (width, height)."""
@@ -238,11 +238,17 @@ class Pipeline:
 
     def switch_style(self, style: Style) -> Future:
         """Switch to ``style`` (None: no style) without stalling the stream. A diffusion style
-        comes back with the prompt, strength and seed it last ran with here."""
-        if isinstance(style, DiffusionStyle) and self._live_prompt:
-            style = style.with_settings(**self._live_prompt)
+        comes back with the prompt, strength and seed last set live for its model here."""
         log.info("preparing style %s ...", describe(style))
-        return self.switch_stage(style_spec(style), lambda: build_style(style, self.converter, self.config.backend))
+
+        def prepare() -> Stage | None:
+            # On the helper thread, after the prompt edits queued before this switch.
+            resumed = style
+            if isinstance(style, DiffusionStyle) and style.name in self._live_prompts:
+                resumed = style.with_settings(**self._live_prompts[style.name])
+            return build_style(resumed, self.converter, self.config.backend)
+
+        return self.switch_stage(style_spec(style), prepare)
 
     def set_prompt(self, prompt: str | None = None, strength: float | None = None, seed: int | None = None) -> Future:
         """Change a diffusion style's prompt, strength or seed live. The prompt's embeddings are
@@ -264,7 +270,7 @@ class Pipeline:
         embeddings = stage.model.encode_prompt(prompt) if prompt is not None else None
         change = PromptChange(prompt, embeddings, fields.get("strength"), fields.get("seed"))
         self.controls.send(ConfigureStage(STYLE_STAGE, change)).result()
-        self._live_prompt = {"prompt": stage.prompt, "strength": stage.strength, "seed": stage.seed}
+        self._live_prompts[stage.model.name] = {"prompt": stage.prompt, "strength": stage.strength, "seed": stage.seed}
         log.info("prompt now %r (strength %g, seed %d)", stage.prompt, stage.strength, stage.seed)
 
     def style_stage(self) -> Stage | None:
@@ -309,6 +315,7 @@ class Pipeline:
             costs = self.warm_stage(spec, stage) if stage is not None else {}
             self.controls.send(StageSwap(spec, stage, costs, position=0)).result()
 
+        self._prompt_changes.seal()  # prompt edits made after this switch apply after it
         return self._preparer.submit(job)
 
     def start(self) -> None:

@@ -210,7 +210,7 @@ class Worker(threading.Thread):
         if self.arrival is None:
             return
         interval_ms = self.arrival.observe(frame.seq, frame.t_capture)
-        if interval_ms is not None and interval_ms > 0:
+        if interval_ms is not None:
             self.planner.frame_interval_ms = interval_ms
             self.stats.source_fps = 1000.0 / interval_ms
 

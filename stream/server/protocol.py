@@ -10,9 +10,10 @@ when the server runs with them), ``prompt`` {prompt, strength?, seed?} (a diffus
 prompt; strength and seed optional). Server -> client: ``hello`` {styles, style, budget_ms,
 mode, interpolation (the factor, 0 when off), diffusion (the prompt settings, null without a
 diffusion style)}, ``answer`` {sdp}, ``state`` {state}, ``style`` {name, status},
-``interpolate`` {on}, ``prompt`` {prompt, strength, seed} (applied; observers get it too),
+``interpolate`` {on}, ``prompt`` {prompt, strength, seed} (applied, or resumed by a switch
+back to the diffusion style; observers get it too),
 ``metrics`` {... steps: frames per denoising step count, diffusion, source_fps: the
-rate the camera measurably delivers (null until measured)}, ``labels`` {t, span,
+rate the camera's frames reach the engine (null until measured)}, ``labels`` {t, span,
 labels: [{label, score}]} (action labels, when the server runs with --actions), ``pong``,
 ``error`` {message}.
 """

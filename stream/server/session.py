@@ -273,6 +273,8 @@ class Session:
             await self._send(protocol.error(str(exc)))
             return
         await self._send(protocol.event("style", name=name, status="ready"))
+        if isinstance(self.pipeline.style_stage(), DiffusionStage):
+            await self._emit_prompt()  # the settings it resumed with, for every page's prompt box
 
     async def _on_prompt(self, prompt: str, strength: float | None, seed: int | None) -> None:
         try:
@@ -285,6 +287,11 @@ class Session:
         except Exception as exc:  # noqa: BLE001 - e.g. out of memory encoding the prompt: say so, go on
             await self._send(protocol.error(f"prompt not applied: {_first_line(exc)}"))
             return
+        await self._emit_prompt()
+
+    async def _emit_prompt(self) -> None:
+        """The running diffusion settings, to this client and the observers."""
+        assert self.pipeline is not None
         stage = self.pipeline.style_stage()  # its settings only: no whole stats snapshot on the loop
         state = stage.live_state() if isinstance(stage, DiffusionStage) else {}
         await self._emit(

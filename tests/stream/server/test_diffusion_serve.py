@@ -106,6 +106,11 @@ async def session(url: str, camera: StillCamera) -> dict:
         count = len(frames)
         await until(lambda: len(frames) >= count + 8)
         await until(lambda: any(e["type"] == "metrics" and e["diffusion"]["prompt"] == "a blue whale" for e in events))
+        phase["prompt"] = "switching"
+        for name in ("none", hello["style"]):  # away and back: the live prompt comes back with it
+            await ws.send(json.dumps({"type": "style", "name": name}))
+            await until(lambda name=name: any(e["type"] == "style" and e["name"] == name for e in events))
+        await until(lambda: sum(e["type"] == "prompt" for e in events) >= 2)  # sent after the style event
     await pc.close()
     return {"hello": hello, "frames": frames, "events": events}
 
@@ -121,8 +126,8 @@ def test_serve_runs_a_diffusion_style_and_the_prompt_control_changes_the_output(
     assert hello["diffusion"]["prompt"] == "the red fox" and f"sd:{folder.name}" in hello["styles"]
     errors = [e["message"] for e in result["events"] if e["type"] == "error"]
     assert errors == ["'prompt' strength must be a number in (0, 1]"], errors
-    prompt_event = next(e for e in result["events"] if e["type"] == "prompt")
-    assert prompt_event["prompt"] == "a blue whale" and prompt_event["strength"] == 0.9
+    prompt_events = [e for e in result["events"] if e["type"] == "prompt"]
+    assert [(e["prompt"], e["strength"]) for e in prompt_events] == [("a blue whale", 0.9)] * 2  # set, then resumed
     metrics = [e for e in result["events"] if e["type"] == "metrics"]
     assert metrics[-1]["steps"] and set(metrics[-1]["steps"]) == {"1"}
 
