@@ -253,7 +253,8 @@ class Pipeline:
     def set_prompt(self, prompt: str | None = None, strength: float | None = None, seed: int | None = None) -> Future:
         """Change a diffusion style's prompt, strength or seed live. The prompt's embeddings are
         computed off the frame path; the worker installs them between two frames. Changes that
-        are still waiting merge (the latest value of each wins) and share one future."""
+        are still waiting merge into one encode (the latest value of each wins); each call's
+        future resolves once its change is in."""
         try:
             PromptChange(strength=strength, seed=seed)  # a bad value fails alone, merging nothing
         except LivefxError as exc:
