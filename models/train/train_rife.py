@@ -54,15 +54,19 @@ def linear_blend(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
     return ((1 - t) * f0.astype(np.float32) + t * f1.astype(np.float32)).round().astype(np.uint8)
 
 
-def dis_flow(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
-    """OpenCV DIS flow both ways; flows to time t by the linear-motion approximation of
-    Super SloMo (Jiang et al. 2018); both frames backward-warped and blended by distance."""
+def dis_time_flows(f0: np.ndarray, f1: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV DIS flow both ways, taken to time t by the linear-motion approximation of
+    Super SloMo (Jiang et al. 2018): the HxWx2 flows from t to frame 0 and to frame 1."""
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     g0, g1 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (f0, f1))
     f01, f10 = dis.calc(g0, g1, None), dis.calc(g1, g0, None)
-    ft0 = -(1 - t) * t * f01 + t * t * f10
-    ft1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
-    h, w = g0.shape
+    return -(1 - t) * t * f01 + t * t * f10, (1 - t) ** 2 * f01 - t * (1 - t) * f10
+
+
+def dis_flow(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
+    """DIS flows to time t (``dis_time_flows``); both frames backward-warped and blended by distance."""
+    ft0, ft1 = dis_time_flows(f0, f1, t)
+    h, w = f0.shape[:2]
     grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
 
     def back_warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
