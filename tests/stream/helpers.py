@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
 
 from livefx.models.stage import Stage
@@ -62,3 +63,27 @@ class Collect(Sink):
 
     def close(self):
         self.closed = True
+
+
+class CountingSource(Source):
+    """Grey frames whose level is the frame number (times 3), so a test can tell which
+    input an output came from and whether it was inverted."""
+
+    spec = "counting"
+    fps = 100.0
+
+    def __init__(self, frames: int) -> None:
+        self.frames, self.n = frames, 0
+
+    @property
+    def size(self):
+        return (64, 48)
+
+    def open(self):
+        pass
+
+    def read(self):
+        if self.n >= self.frames:
+            return None
+        self.n += 1
+        return np.full((48, 64, 3), 3 * self.n, np.uint8), self.n / self.fps

@@ -2,13 +2,11 @@
 
 import threading
 
-import numpy as np
 import pytest
 
 from livefx.stream.arrival import MIN_INTERVAL_MS, ArrivalInterval
-from livefx.stream.sources.base import Source
 
-from .helpers import Collect, SlowInvert, pipeline
+from .helpers import Collect, CountingSource, SlowInvert, pipeline
 
 MS = 1_000_000
 
@@ -44,7 +42,7 @@ def test_it_refuses_a_window_smaller_than_its_minimum():
         ArrivalInterval(window=4, min_samples=8)
 
 
-class SlowCamera(Source):
+class SlowCamera(CountingSource):
     """A camera that declares 30 fps and delivers 10: each read advances a fake clock by
     100 ms. It hands over the next frame only once the previous one came out, so every
     frame is seen whatever the machine's speed."""
@@ -53,26 +51,16 @@ class SlowCamera(Source):
     fps = 30.0
 
     def __init__(self, frames: int, sink: Collect, self_paced: bool = True) -> None:
-        self.frames, self.n, self.now, self.sink = frames, 0, 0, sink
-        self.self_paced = self_paced
+        super().__init__(frames)
+        self.now, self.sink, self.self_paced = 0, sink, self_paced
         self._stopped = threading.Event()
 
-    @property
-    def size(self):
-        return (64, 48)
-
-    def open(self):
-        pass
-
     def read(self):
-        if self.n >= self.frames:
-            return None
         for _ in range(1000):  # at most 10 s for the previous frame (a stuck worker fails the test)
             if len(self.sink.frames) >= self.n or self._stopped.wait(0.01):
                 break
-        self.n += 1
         self.now += 100 * MS
-        return np.full((48, 64, 3), self.n, np.uint8), self.n / self.fps
+        return super().read()
 
     def interrupt(self):
         self._stopped.set()

@@ -13,7 +13,7 @@ from livefx.stream.sources.base import Source
 from livefx.stream.sources.synthetic import SyntheticSource
 from livefx.stream.worker import DISABLE_AFTER
 
-from .helpers import Collect, SlowInvert, pipeline
+from .helpers import Collect, CountingSource, SlowInvert, pipeline
 
 
 def overloaded_run(frames: int):
@@ -151,30 +151,6 @@ def test_a_pipeline_is_a_context_manager_that_frees_its_threads():
     with p:
         pass  # leaving early (an error in the caller): the endless source is stopped too
     assert not any(t.is_alive() for t in (p.capture, p.worker, *p.runners))
-
-
-class CountingSource(Source):
-    """Grey frames whose level is the frame number (times 3), so a test can tell which
-    input an output came from and whether it was inverted."""
-
-    spec = "counting"
-    fps = 100.0
-
-    def __init__(self, frames: int) -> None:
-        self.frames, self.n = frames, 0
-
-    @property
-    def size(self):
-        return (64, 48)
-
-    def open(self):
-        pass
-
-    def read(self):
-        if self.n >= self.frames:
-            return None
-        self.n += 1
-        return np.full((48, 64, 3), 3 * self.n, np.uint8), self.n / self.fps
 
 
 def late_run(on_late: OnLate) -> tuple[list[int], dict]:
