@@ -61,16 +61,18 @@ class Coalescer:
         with self._lock:  # from here on, a new call starts a new job
             if self._open is batch:
                 self._open = None
+        error: BaseException | None = None
         try:
             self._apply(batch.fields)
         except BaseException as exc:  # noqa: BLE001 - handed to every caller
-            for future in batch.waiting:
-                if future.set_running_or_notify_cancel():
-                    future.set_exception(exc)
-            return
+            error = exc
         for future in batch.waiting:
-            if future.set_running_or_notify_cancel():
+            if not future.set_running_or_notify_cancel():
+                continue  # that caller gave up
+            if error is None:
                 future.set_result(None)
+            else:
+                future.set_exception(error)
 
     def _abandon(self, batch: _Batch) -> None:
         """The job was cancelled before it ran (the helper shut down): so are its calls."""
