@@ -14,6 +14,11 @@ Two families share this file (``IFNetConfig`` says which):
   images; each block also outputs 8 feature channels for the next one, and the mask is
   replaced, not accumulated. 4.25/4.26 add a fifth, finer block.
 
+A v4.6-family network may also start from a given flow (``IFNetConfig.flow_init``, e.g.
+OpenCV DIS computed on the CPU, see ``dis.py``): then every block refines, none finds the
+motion from scratch (DIS follows large motion through its own pyramid). ``train_rife
+--flow-init`` trains one; models/train/NOTES.md has how far it got.
+
 Module and parameter names follow the published ``flownet.pkl`` state dicts exactly, so
 those checkpoints load unchanged.
 """
@@ -25,6 +30,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from livefx.models.rife.dis import check_flow_init
 
 #: v4.6: channels per block, coarse to fine, and the scale each block works at.
 V4_6_CHANNELS = (192, 128, 96, 64)
@@ -45,10 +52,16 @@ class IFNetConfig:
     feat: int = 0
     #: Practical-RIFE version this layout matches, for messages ("4.6", "4.25", ...).
     version: str = "4.6"
+    #: Where the starting flow comes from: "" (block 0 finds it) or a DIS preset
+    #: ("dis-fast", ...: ``forward`` is given it, and block 0 refines it like later blocks).
+    flow_init: str = ""
 
     def __post_init__(self) -> None:
         if len(self.channels) != len(self.scales) or not self.channels:
             raise ValueError(f"need one scale per block, got channels={self.channels} scales={self.scales}")
+        check_flow_init(self.flow_init)
+        if self.flow_init and self.head:
+            raise ValueError("flow_init is for the v4.6 family (no feature encoder)")
 
     @property
     def pad_multiple(self) -> int:
@@ -58,7 +71,7 @@ class IFNetConfig:
     def block_inputs(self, index: int) -> int:
         """Input channels of block ``index`` (the flow so far is added inside the block)."""
         features = 2 * self.head
-        if index == 0:
+        if index == 0 and not self.flow_init:
             return 3 + 3 + features + 1  # both frames, their features, t
         return 3 + 3 + features + 1 + 1 + self.feat + 4  # warped frames and features, t, mask, feat, flow
 
@@ -182,20 +195,35 @@ class IFNet(nn.Module):
     def blocks(self) -> list[IFBlock]:
         return [getattr(self, f"block{i}") for i in range(len(self.config.channels))]
 
-    def forward(self, img0: torch.Tensor, img1: torch.Tensor, timestep: float | torch.Tensor = 0.5) -> Interpolation:
+    def forward(
+        self,
+        img0: torch.Tensor,
+        img1: torch.Tensor,
+        timestep: float | torch.Tensor = 0.5,
+        flow: torch.Tensor | None = None,
+    ) -> Interpolation:
         """``img0``/``img1``: N x 3 x H x W in [0, 1], H and W multiples of
         ``config.pad_multiple`` (use ``pad_to_multiple``); ``timestep``: a float in (0, 1)
-        or an N-vector."""
+        or an N-vector; ``flow``: N x 4 x H x W starting flows (t->0, t->1, pixels), given
+        exactly when ``config.flow_init`` is set."""
         n, _, h, w = img0.shape
+        if bool(self.config.flow_init) != (flow is not None):
+            raise ValueError(
+                f"this IFNet (flow_init={self.config.flow_init!r}) "
+                + ("needs a starting flow" if flow is None else "takes no starting flow")
+            )
         t = torch.as_tensor(timestep, dtype=img0.dtype, device=img0.device).reshape(-1, 1, 1, 1)
         t = t.expand(n, 1, h, w)
         f0 = f1 = None
         if self.config.head:
             f0, f1 = self.encode(img0), self.encode(img1)
-        flow: torch.Tensor | None = None
         mask: torch.Tensor | None = None
         feat: torch.Tensor | None = None
         warped0, warped1 = img0, img1
+        if flow is not None:  # refine a given flow from an even mask
+            flow = flow.to(img0.dtype)
+            mask = torch.zeros_like(img0[:, :1])
+            warped0, warped1 = warp(img0, flow[:, :2]), warp(img1, flow[:, 2:4])
         coarse = []
         for block, scale in zip(self.blocks, self.config.scales):
             if self.training and flow is not None and mask is not None:

@@ -87,6 +87,7 @@ def load_ifnet(path: str | Path) -> IFNet:
             head_width=int(meta.get("head_width", 16)),
             feat=int(meta.get("feat", 0)),
             version=meta.get("version", "4.6"),  # files written before 4.21+ support: the v4.6 layout
+            flow_init=meta.get("flow_init", ""),
         )
     else:
         config = infer_config(tensors, path)
@@ -105,4 +106,5 @@ def config_metadata(config: IFNetConfig) -> dict[str, str]:
         "head_width": str(config.head_width),
         "feat": str(config.feat),
         "version": config.version,
+        "flow_init": config.flow_init,
     }

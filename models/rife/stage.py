@@ -9,20 +9,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from livefx.models.accel import accelerate
+from livefx.models.rife.dis import batch_time_flows
 from livefx.models.rife.ifnet import IFNet, Interpolation, pad_to_multiple, warp
 from livefx.models.stage import MOTION_STAGE, cheapest_run_ms
 
 
 class _PackedIFNet(nn.Module):
     """IFNet behind a one-tensor interface, so ``accelerate`` (compile, CUDA graphs) applies:
-    in N x 7 x H x W (frame 0, frame 1, t plane), out N x 8 x H x W (frame, flow, mask)."""
+    in N x 7 x H x W (frame 0, frame 1, t plane; then the 4 starting-flow channels for a
+    ``flow_init`` network), out N x 8 x H x W (frame, flow, mask)."""
 
     def __init__(self, net: IFNet) -> None:
         super().__init__()
         self.net = net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        r = self.net(x[:, :3], x[:, 3:6], x[:, 6:7, :1, :1].flatten())
+        start = x[:, 7:11] if self.net.config.flow_init else None
+        r = self.net(x[:, :3], x[:, 3:6], x[:, 6:7, :1, :1].flatten(), start)
         return torch.cat((r.frame.to(x.dtype), r.flow.to(x.dtype), r.mask.to(x.dtype)), 1)
 
 
@@ -40,6 +43,8 @@ class FlowStage:
         self.pad_multiple = net.config.pad_multiple
         #: The Practical-RIFE layout the weights are in ("4.6", "4.25", ...).
         self.version = net.config.version
+        #: The starting flow's source ("": the network finds it; "dis-fast" ...: DIS on the CPU).
+        self.flow_init = net.config.flow_init
         self.run, self.accel = accelerate(_PackedIFNet(net), device, backend=backend, dtype=dtype)
 
     @torch.inference_mode()
@@ -57,8 +62,11 @@ class FlowStage:
             small0, small1 = (shrink(x, scale) for x in (img0, img1))
         x0, (h, w) = pad_to_multiple(small0.to(self.dtype), self.pad_multiple)
         x1, _ = pad_to_multiple(small1.to(self.dtype), self.pad_multiple)
-        plane = torch.full_like(x0[:, :1], t)
-        out = self.run(torch.cat((x0, x1, plane), 1))[..., :h, :w]
+        planes = [x0, x1, torch.full_like(x0[:, :1], t)]
+        if self.flow_init:
+            start = batch_time_flows(small0, small1, torch.tensor([t]), self.flow_init)
+            planes.append(pad_to_multiple(start.to(self.dtype), self.pad_multiple)[0])
+        out = self.run(torch.cat(planes, 1))[..., :h, :w]
         if scale != 1.0:
             out = F.interpolate(out.float(), size=size, mode="bilinear", align_corners=False)
             out[:, 3:7:2] *= size[-1] / w  # flow (x0, y0, x1, y1) in the full-size frame's pixels
@@ -75,8 +83,9 @@ class FlowStage:
         """Where to find this pair's motion: a cheap pass at ``PROBE_SCALE`` of ``base``
         measures it, then ``base`` times 1, 1/2 or 1/4 (``reach_scale``). Returns the scale
         and the probe (its t = 0.5 result, reusable when the scale is the probe's own); no
-        probe (``base``, None) for frames under ``MIN_PROBED_SIDE`` at the base scale."""
-        if min(img0.shape[-2:]) * base < MIN_PROBED_SIDE:
+        probe (``base``, None) for frames under ``MIN_PROBED_SIDE`` at the base scale, nor for
+        a network that starts from DIS flow (DIS follows large motion through its own pyramid)."""
+        if self.flow_init or min(img0.shape[-2:]) * base < MIN_PROBED_SIDE:
             return base, None
         probe = self(img0, img1, 0.5, base * PROBE_SCALE, sharp=False)
         return base * reach_scale(probe, base), probe

@@ -1,12 +1,13 @@
 """Interpolation on held-out real video at half its frame rate, at each flow size.
 
-    python -m livefx.models.train.halfrate [--rife PATH] [--scales 1 0.5 0.25]
+    python -m livefx.models.train.halfrate [--rife PATH [PATH ...]] [--scales 1 0.5 0.25] [--out FILE]
 
 Every held-out frame i+1 is the truth between frames i and i+2 (each at its clip's own
 size: bikes 640x272, bigbuckbunny 1280x720, carphone 176x144): the tails of bikes and
 bigbuckbunny after the frames training reads, and all of carphone (never read). Pairs
 across a scene cut are left out (no right answer; livefx holds them). Methods, in one
-run: linear blend, OpenCV DIS flow with bidirectional warping, and the IFNet with its
+run: linear blend, OpenCV DIS flow with bidirectional warping (medium preset, and the
+fast preset a DIS-initialised IFNet starts from), and each ``--rife`` IFNet with its
 motion found at each ``--scales`` fraction of the frame (the engine's ``flow_scale``)
 and applied to the full-size frames. Writes bench/results/interp-halfrate-cpu.md.
 """
@@ -29,6 +30,7 @@ from livefx.models.train.data import HELD_OUT_CLIP, TRAIN_CLIPS, clip_frames
 from livefx.models.train.metrics import psnr
 from livefx.models.train.train_rife import dis_flow, linear_blend
 
+CPU = torch.device("cpu")
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "interp-halfrate-cpu.md"
 
 
@@ -41,17 +43,15 @@ def half_rate_triplets() -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
         out += [(clip, *frames[i : i + 3]) for i in range(len(frames) - 2)]
     frames = clip_frames(HELD_OUT_CLIP)
     out += [(HELD_OUT_CLIP, *frames[i : i + 3]) for i in range(0, len(frames) - 2, 2)]
-    cpu = torch.device("cpu")
-    return [t for t in out if not cut(to_tensor(t[1], cpu), to_tensor(t[3], cpu))]
+    return [t for t in out if not cut(to_tensor(t[1], CPU), to_tensor(t[3], CPU))]
 
 
 def engine_method(stage: FlowStage):
     """The in-between frame the engine makes from two input frames: flow size from the frame,
     then the motion probe (``FlowStage.probe_scale``), the full-size frames moved."""
-    cpu = torch.device("cpu")
 
     def run(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
-        x0, x1 = to_tensor(f0, cpu), to_tensor(f1, cpu)
+        x0, x1 = to_tensor(f0, CPU), to_tensor(f1, CPU)
         _, passes = stage.passes(x0, x1, [t], auto_flow_scale(*f0.shape[:2]))
         return to_image(blend_with(passes[t], x0, x1).clamp(0, 1))
 
@@ -70,34 +70,50 @@ def largest_motion(triplets: list, count: int) -> list:
     return sorted(triplets, key=motion)[-count:]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rife", type=Path, default=DEFAULT_RIFE)
-    ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.5, 0.25])
-    args = ap.parse_args(argv)
-    cpu = torch.device("cpu")
-    stage = FlowStage(load_ifnet(args.rife), cpu, torch.float32, backend="eager")
+def dis_fast_flow(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
+    """``dis_flow`` with DIS's fast preset: the starting flow of livefx's DIS-initialised IFNet."""
+    return dis_flow(f0, f1, t, "dis-fast")
 
-    def ifnet(scale: float | None):
+
+def model_methods(path: Path, scales: list[float]) -> dict:
+    """The IFNet in ``path`` with its motion found at each fraction of the frame in ``scales``,
+    at the size ``auto_flow_scale`` picks, and as the engine runs it (plus the motion probe)."""
+    stage = FlowStage(load_ifnet(path), CPU, torch.float32, backend="eager")
+
+    def at(scale: float | None):
         def run(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
             size = scale or auto_flow_scale(*f0.shape[:2])
-            return to_image(stage(to_tensor(f0, cpu), to_tensor(f1, cpu), t, size).frame)
+            return to_image(stage(to_tensor(f0, CPU), to_tensor(f1, CPU), t, size).frame)
 
         return run
 
-    methods = {"linear blend": linear_blend, "OpenCV DIS flow, bidirectional warp": dis_flow}
-    methods |= {f"livefx IFNet ({args.rife.stem}), flow at {s:g} of the frame": ifnet(s) for s in args.scales}
-    methods[f"livefx IFNet ({args.rife.stem}), flow size from the frame"] = ifnet(None)
-    methods[f"livefx IFNet ({args.rife.stem}), flow size from the frame and a motion probe (what the engine does)"] = (
-        engine_method(stage)
-    )
+    name = f"livefx IFNet ({path.stem})"
+    methods = {f"{name}, flow at {s:g} of the frame": at(s) for s in scales}
+    methods[f"{name}, flow size from the frame"] = at(None)
+    methods[f"{name}, flow size from the frame and a motion probe (what the engine does)"] = engine_method(stage)
+    return methods
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rife", type=Path, nargs="+", default=[DEFAULT_RIFE], help="interpolators to score")
+    ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.5, 0.25])
+    ap.add_argument("--out", type=Path, default=RESULTS, help="markdown table to write")
+    args = ap.parse_args(argv)
+    methods = {
+        "linear blend": linear_blend,
+        "OpenCV DIS flow, bidirectional warp": dis_flow,
+        "OpenCV DIS flow (fast preset), bidirectional warp": dis_fast_flow,
+    }
+    for path in args.rife:
+        methods |= model_methods(path, args.scales)
     triplets = half_rate_triplets()
     clips = sorted({t[0] for t in triplets})
     scores: dict[str, dict[str, list[float]]] = {m: {c: [] for c in clips} for m in methods}
     with torch.inference_mode():
         for clip, f0, truth, f1 in triplets:
             for name, method in methods.items():
-                scores[name][clip].append(psnr(to_tensor(method(f0, f1, 0.5), cpu), to_tensor(truth, cpu)))
+                scores[name][clip].append(psnr(to_tensor(method(f0, f1, 0.5), CPU), to_tensor(truth, CPU)))
     counts = {c: len(scores["linear blend"][c]) for c in clips}
     lines = [
         "# Interpolation at half the frame rate, held-out real video",
@@ -113,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         cells = " | ".join(f"{np.mean(per_clip[c]):.2f}" for c in clips)
         lines.append(f"| {name} | {np.mean(everything):.2f} | {cells} |")
     text = "\n".join(lines) + "\n"
-    RESULTS.write_text(text)
+    args.out.write_text(text)
     print(text)
     return 0
 

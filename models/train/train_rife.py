@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
+from livefx.models.rife.dis import DIS_PRESETS, batch_time_flows, time_flows
 from livefx.models.rife.ifnet import IFNet, IFNetConfig, pad_to_multiple
 from livefx.models.rife.load import config_metadata
 from livefx.models.student import count_macs
@@ -54,18 +55,18 @@ def linear_blend(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
     return ((1 - t) * f0.astype(np.float32) + t * f1.astype(np.float32)).round().astype(np.uint8)
 
 
-def dis_time_flows(f0: np.ndarray, f1: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray]:
-    """OpenCV DIS flow both ways, taken to time t by the linear-motion approximation of
-    Super SloMo (Jiang et al. 2018): the HxWx2 flows from t to frame 0 and to frame 1."""
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+def dis_time_flows(
+    f0: np.ndarray, f1: np.ndarray, t: float, preset: str = "dis-medium"
+) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV DIS flows from time t to frame 0 and to frame 1, H x W x 2 each (``rife.dis.time_flows``)."""
     g0, g1 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (f0, f1))
-    f01, f10 = dis.calc(g0, g1, None), dis.calc(g1, g0, None)
-    return -(1 - t) * t * f01 + t * t * f10, (1 - t) ** 2 * f01 - t * (1 - t) * f10
+    flows = time_flows(g0, g1, t, preset)
+    return flows[..., :2], flows[..., 2:]
 
 
-def dis_flow(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
+def dis_flow(f0: np.ndarray, f1: np.ndarray, t: float, preset: str = "dis-medium") -> np.ndarray:
     """DIS flows to time t (``dis_time_flows``); both frames backward-warped and blended by distance."""
-    ft0, ft1 = dis_time_flows(f0, f1, t)
+    ft0, ft1 = dis_time_flows(f0, f1, t, preset)
     h, w = f0.shape[:2]
     grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
 
@@ -78,11 +79,18 @@ def dis_flow(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
 
 
 def ifnet_method(model: IFNet, device: torch.device) -> Method:
+    """The network at full size (with its starting flow, for a ``flow_init`` network)."""
+
     @torch.no_grad()
     def run(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
-        x0, size = pad_to_multiple(to_tensor(f0, device), model.config.pad_multiple)
-        x1, _ = pad_to_multiple(to_tensor(f1, device), model.config.pad_multiple)
-        return to_image(model(x0, x1, t).frame[..., : size[0], : size[1]])
+        a, b = to_tensor(f0, device), to_tensor(f1, device)
+        x0, size = pad_to_multiple(a, model.config.pad_multiple)
+        x1, _ = pad_to_multiple(b, model.config.pad_multiple)
+        start = None
+        if model.config.flow_init:
+            flows = batch_time_flows(a, b, torch.tensor([t]), model.config.flow_init)
+            start = pad_to_multiple(flows, model.config.pad_multiple)[0]
+        return to_image(model(x0, x1, t, start).frame[..., : size[0], : size[1]])
 
     return run
 
@@ -184,9 +192,17 @@ def main(argv: list[str] | None = None) -> int:
         "--checkpoint-every", type=int, default=500, help="also write the weights so far to OUT.partial.safetensors"
     )
     ap.add_argument("--init", type=Path, help="start from these weights (a livefx IFNet .safetensors)")
+    ap.add_argument(
+        "--flow-init",
+        choices=sorted(DIS_PRESETS),
+        help="train a network that refines DIS flow: its blocks are --init's from --first-block on",
+    )
+    ap.add_argument("--first-block", type=int, default=0, help="with --flow-init: the first of --init's blocks kept")
     args = ap.parse_args(argv)
     if args.crop % 32:
         ap.error("--crop must be a multiple of 32")
+    if args.flow_init and not args.init:
+        ap.error("--flow-init needs --init (the network whose later blocks become the refiner)")
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -204,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         from livefx.models.rife.load import load_ifnet
 
         model = load_ifnet(args.init)
+        if args.flow_init:
+            model = refiner(model, args.first_block, args.flow_init)
         config = model.config
     model = model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
@@ -214,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             synthetic_sample(images, rng, args.crop, args.max_shift) for _ in range(args.batch - real_per_batch)
         ]
         f0, mid, f1, t, flow, known, estimated = batch([augment(s, rng, args.crop) for s in samples], device)
-        result = model(f0, f1, t)
+        start = batch_time_flows(f0, f1, t, config.flow_init) if config.flow_init else None
+        result = model(f0, f1, t, start)
         out = result.frame
         loss = F.l1_loss(out, mid) + 0.5 * gradient_l1(out, mid)
         loss = loss + 0.2 * sum(F.l1_loss(c, mid) for c in result.coarse)  # every block learns to interpolate
@@ -264,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         "real_fraction": args.real_fraction,
         "pseudo_flow": flows is not None,
         "init": args.init.name if args.init else None,
+        "flow_init": config.flow_init,
+        "first_block": args.first_block if args.flow_init else None,
         "init_record": json.loads(read_metadata(args.init).get("record", "null")) if args.init else None,
         "device": str(device),
         "train_seconds": round(train_s),
@@ -280,8 +301,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def refiner(model: IFNet, first_block: int, flow_init: str) -> IFNet:
+    """A network that refines ``flow_init`` flow with ``model``'s blocks from ``first_block``
+    on (block k becomes block k - first_block; a later block already takes a flow)."""
+    if model.config.head:
+        raise ValueError("a DIS refiner is built from a v4.6-layout network (no feature encoder)")
+    if not 0 < first_block < len(model.config.channels):
+        raise ValueError(f"--first-block must be in 1..{len(model.config.channels) - 1}")
+    c = model.config
+    config = IFNetConfig(c.channels[first_block:], c.scales[first_block:], version=c.version, flow_init=flow_init)
+    net = IFNet(config)
+    state = {}
+    for key, value in model.state_dict().items():
+        index, _, rest = key.removeprefix("block").partition(".")
+        if int(index) >= first_block:
+            state[f"block{int(index) - first_block}.{rest}"] = value
+    net.load_state_dict(state)
+    return net
+
+
 def count_ifnet_macs(model: IFNet, height: int, width: int) -> int:
-    """Convolution MACs of one interpolation at ``height`` x ``width`` (padded to 32)."""
+    """Convolution MACs of one interpolation at ``height`` x ``width`` (padded to 32; without
+    the DIS starting flow of a ``flow_init`` network)."""
 
     class Pair(torch.nn.Module):
         def __init__(self) -> None:
@@ -289,7 +330,8 @@ def count_ifnet_macs(model: IFNet, height: int, width: int) -> int:
             self.net = model
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.net(x, x, 0.5).frame
+            start = torch.zeros_like(x[:, :1]).expand(-1, 4, -1, -1) if model.config.flow_init else None
+            return self.net(x, x, 0.5, start).frame
 
     return count_macs(Pair(), height + (-height) % 32, width + (-width) % 32)
 

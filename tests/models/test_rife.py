@@ -213,3 +213,62 @@ def test_the_trained_default_follows_the_timestep(default_stage, t):
     else:
         assert float(r.mask.mean()) < 0.25
         assert abs(float(r.flow[0, 2][inner[1:]].median()) + 8 * (1 - t)) < 0.75
+
+
+def _even_refiner(config: IFNetConfig) -> IFNet:
+    """A DIS-initialised network whose blocks correct nothing: flow and mask stay as given."""
+    net = IFNet(config).eval()
+    for block in net.blocks:
+        torch.nn.init.zeros_(block.lastconv[0].weight)
+        torch.nn.init.zeros_(block.lastconv[0].bias)
+    return net
+
+
+REFINER = IFNetConfig(channels=(12, 8), scales=(2.0, 1.0), flow_init="dis-fast")
+
+
+def test_a_flow_init_network_refines_the_flow_it_is_given():
+    net = _even_refiner(REFINER)
+    assert net.block0.conv0[0][0].weight.shape[1] == IFNetConfig().block_inputs(1)  # a later block's inputs
+    x0, x1 = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    start = torch.randn(1, 4, 64, 64)
+    with torch.no_grad():
+        r = net(x0, x1, 0.5, start)
+    assert torch.equal(r.flow, start)
+    assert torch.allclose(r.frame, (warp(x0, start[:, :2]) + warp(x1, start[:, 2:])) / 2, atol=1e-6)
+    with pytest.raises(ValueError, match="needs a starting flow"):
+        net(x0, x1, 0.5)
+    with pytest.raises(ValueError, match="takes no starting flow"):
+        IFNet(TINY)(x0, x1, 0.5, start)
+    with pytest.raises(ValueError, match="dis-fast"):
+        IFNetConfig(flow_init="raft")
+
+
+def test_a_flow_init_network_round_trips_through_safetensors(tmp_path):
+    from safetensors.torch import save_file
+
+    from livefx.models.rife.load import config_metadata
+
+    torch.manual_seed(0)
+    net = IFNet(REFINER).eval()
+    path = tmp_path / "refiner.safetensors"
+    save_file(net.state_dict(), str(path), metadata=config_metadata(net.config))
+    loaded = load_ifnet(path)
+    assert loaded.config == net.config
+    x0, x1, start = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64), torch.randn(1, 4, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded(x0, x1, 0.3, start).frame, net(x0, x1, 0.3, start).frame)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_the_stage_gives_a_flow_init_network_dis_flow_and_no_probe(scale):
+    stage = FlowStage(_even_refiner(REFINER), CPU, torch.float32, backend="eager")
+    img = skimage_image("chelsea")
+    f0, middle, f1 = (_tensor(img[40:200, 60 + k : 260 + k]) for k in (0, 6, 12))  # 12 px between the outer frames
+    assert stage.probe_scale(f0, f1, 1.0) == (1.0, None)  # DIS has its own pyramid
+    r = stage(f0, f1, 0.5, scale)
+    inner = (..., slice(24, -24), slice(32, -32))
+    to0, to1 = (float(r.flow[0, c][inner[1:]].median()) for c in (0, 2))
+    assert abs(to0 - 6) < 1.0 and abs(to1 + 6) < 1.0  # full-size pixels at either scale
+    blend = (f0 + f1) / 2
+    assert _psnr(r.frame[inner], middle[inner]) > _psnr(blend[inner], middle[inner]) + 3

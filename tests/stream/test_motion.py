@@ -97,7 +97,11 @@ def test_live_sinks_space_interpolated_frames_evenly():
     gaps = [b - a for a, b, f in zip(live.times, live.times[1:], live.frames[1:]) if f.gap_ns]
     assert len(gaps) >= stats["interpolation"]["frames_interpolated"] - 1
     assert np.median(gaps) > 0.020
-    assert stats["interpolation"]["inherent_wait_ms"]["p50"] == pytest.approx(25, abs=1)
+    # A real frame waits half the input interval between it and the frame before: 25 ms at
+    # 20 fps, or a whole multiple of it where a busy machine dropped input frames between them.
+    waits_ms = [f.gap_ns / 1e6 for f in live.frames if f.gap_ns]
+    assert waits_ms and all(round(w / 25) >= 1 and abs(w / 25 - round(w / 25)) < 0.02 for w in waits_ms), waits_ms
+    assert stats["interpolation"]["inherent_wait_ms"]["p50"] == pytest.approx(np.median(waits_ms), abs=0.01)
 
 
 def test_motion_stage_needs_a_previous_frame_and_resets():
