@@ -39,13 +39,19 @@ def styler(path):
 
 def test_switch_under_a_running_worker_does_not_stall(styles, monkeypatch):
     a, b = styles
-    slow_load = threading.Event()
+    loading, release = threading.Event(), threading.Event()
     real_load = stylize.load_style
 
     def load_slowly(path):
-        slow_load.set()
-        time.sleep(0.6)  # a big model loading from a slow disk
+        loading.set()
+        assert release.wait(60)  # a big model loading from a slow disk, held until the test says
         return real_load(path)
+
+    def wait_for(condition, what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.01)
 
     sink = Collect(in_order=True)
     # keep_up=False: every frame at full scale (the styles below are compared at full scale),
@@ -59,20 +65,20 @@ def test_switch_under_a_running_worker_does_not_stall(styles, monkeypatch):
     first = p.switch_style(a)
     first.result(timeout=20)
     monkeypatch.setattr(stylize, "load_style", load_slowly)
-    t_request = time.monotonic()
     second = p.switch_style(b)
-    assert slow_load.wait(5)
+    assert loading.wait(20)
+    # Frames keep coming while the next style is loading: the worker does not wait for it,
+    # whatever the machine's speed (the load ends only once 10 more frames are out).
+    seen = len(sink.frames)
+    wait_for(lambda: len(sink.frames) >= seen + 10, "10 frames during the load")
+    assert not second.done()
+    release.set()
     second.result(timeout=20)
-    t_done = time.monotonic()
-    time.sleep(0.3)
+    pushed_before_swap = p.frames_in.pushed  # seq numbers of the frames captured so far are below this
+    wait_for(lambda: sink.frames and sink.frames[-1].seq >= pushed_before_swap, "a frame captured after the swap")
     p.stop()
     runner.join(30)
     assert p.worker.swaps == 2
-    # Frames kept coming while the next style was loading: no gap near the 0.6 s load.
-    during = [t for t in sink.times if t_request <= t <= t_done]
-    assert len(during) >= 10
-    gaps = np.diff(sink.times)
-    assert gaps.max() < 0.3, gaps.max()
     # Before the first switch frames pass through; later ones carry style a, then style b.
     expect_a, expect_b = styler(a), styler(b)
     by_style = {"none": 0, "a": 0, "b": 0}
