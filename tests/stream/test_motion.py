@@ -70,13 +70,17 @@ def test_skipped_interpolation_holds_the_last_frame_and_is_counted():
     p.open()
     stats = p.run(log_every_s=0)
     interp = stats["interpolation"]
-    assert interp["skips"] > 20 and interp["held_frames"] == interp["skips"]
     processed = stats["frames_in"] - stats["frames_dropped"]
+    # Every pair of processed frames gets one slot (factor 2): made, or held when skipped. How
+    # many pairs there are depends on how many frames a busy machine dropped; the split does not:
+    # the 60 ms flow never fits, so it runs at most as the planner's occasional probe.
+    assert interp["skips"] + interp["frames_interpolated"] == processed - 1, stats
+    assert interp["skips"] > interp["frames_interpolated"] and interp["held_frames"] == interp["skips"]
     assert stats["frames_out"] == processed + interp["frames_interpolated"] + interp["held_frames"]
     assert len(sink.frames) == stats["frames_out"]
     pts = [f.pts for f in sink.frames]
     assert all(b > a for a, b in zip(pts, pts[1:]))
-    assert stats["decisions"].get("skip", 0) > 20
+    assert stats["decisions"].get("skip", 0) >= interp["skips"], stats
 
 
 def test_live_sinks_space_interpolated_frames_evenly():
