@@ -87,3 +87,12 @@ class CountingSource(Source):
             return None
         self.n += 1
         return np.full((48, 64, 3), 3 * self.n, np.uint8), self.n / self.fps
+
+
+def wait_until(condition, what: str, timeout_s: float = 60) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after a generous ``timeout_s``
+    (a hang guard, not a speed check)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)

@@ -1,7 +1,6 @@
 """The whole engine under load: bounded latency, flat memory, nothing lost offline."""
 
 import threading
-import time
 import tracemalloc
 
 import numpy as np
@@ -10,11 +9,10 @@ from livefx.stream.budget import OnLate, Plan, StageSpec
 from livefx.stream.control import StageSwap
 from livefx.stream.frame import Frame
 from livefx.stream.sinks.null import NullSink
-from livefx.stream.sources.base import Source
 from livefx.stream.sources.synthetic import SyntheticSource
 from livefx.stream.worker import DISABLE_AFTER
 
-from .helpers import Collect, CountingSource, SlowInvert, pipeline
+from .helpers import Collect, CountingSource, SlowInvert, pipeline, wait_until
 
 
 class NewestCheck(SlowInvert):
@@ -109,12 +107,13 @@ def test_slow_sink_does_not_slow_the_worker_or_other_sinks():
     result: list[dict] = []
     runner = threading.Thread(target=lambda: result.append(p.run(log_every_s=0)))
     runner.start()
+
     # The worker gets through the whole source while one output is stuck on its first frame,
     # whatever the machine's speed: it never waits for a sink.
-    deadline = time.monotonic() + 60
-    while p.worker is None or p.worker.ident is None or p.worker.is_alive():  # not started, or running
-        assert time.monotonic() < deadline and not stuck.frames, "the worker waited for the stuck sink"
-        time.sleep(0.01)
+    def finished() -> bool:  # started (a thread not yet started is not alive either) and ended
+        return p.worker is not None and p.worker.ident is not None and not p.worker.is_alive()
+
+    wait_until(finished, "the worker to finish the source")
     assert not stuck.frames
     stuck.release.set()
     runner.join(60)
@@ -128,24 +127,17 @@ def test_slow_sink_does_not_slow_the_worker_or_other_sinks():
     assert len(stuck.frames) <= 2 and len(fast.frames) > len(stuck.frames)
 
 
-class ResizingSource(Source):
+class ResizingSource(CountingSource):
     """A camera that switches resolution halfway (as browsers do under load)."""
 
     fps = 50.0
 
     def __init__(self):
-        self.n = 0
-
-    @property
-    def size(self):
-        return (64, 48)
-
-    def open(self):
-        pass
+        super().__init__(40)
 
     def read(self):
         self.n += 1
-        if self.n > 40:
+        if self.n > self.frames:
             return None
         w, h = (64, 48) if self.n <= 20 else (96, 72)
         return np.full((h, w, 3), self.n, np.uint8), self.n / self.fps

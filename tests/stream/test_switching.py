@@ -12,7 +12,7 @@ from livefx.models import stylize
 from livefx.models.student import STUDENT_FORMAT, StudentConfig, StudentNet
 from livefx.stream.sources.synthetic import SyntheticSource
 
-from .helpers import Collect, pipeline
+from .helpers import Collect, pipeline, wait_until
 
 
 def student_file(path, seed: int):
@@ -47,12 +47,6 @@ def test_switch_under_a_running_worker_does_not_stall(styles, monkeypatch):
         assert release.wait(60)  # a big model loading from a slow disk, held until the test says
         return real_load(path)
 
-    def wait_for(condition, what: str) -> None:
-        deadline = time.monotonic() + 60
-        while not condition():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            time.sleep(0.01)
-
     sink = Collect(in_order=True)
     # keep_up=False and a budget no stage run exceeds: every frame at full scale (the styles
     # below are compared at full scale), however busy the machine.
@@ -70,12 +64,12 @@ def test_switch_under_a_running_worker_does_not_stall(styles, monkeypatch):
     # Frames keep coming while the next style is loading: the worker does not wait for it,
     # whatever the machine's speed (the load ends only once 10 more frames are out).
     seen = len(sink.frames)
-    wait_for(lambda: len(sink.frames) >= seen + 10, "10 frames during the load")
+    wait_until(lambda: len(sink.frames) >= seen + 10, "10 frames during the load")
     assert not second.done()
     release.set()
     second.result(timeout=20)
     pushed_before_swap = p.frames_in.pushed  # seq numbers of the frames captured so far are below this
-    wait_for(lambda: sink.frames and sink.frames[-1].seq >= pushed_before_swap, "a frame captured after the swap")
+    wait_until(lambda: sink.frames and sink.frames[-1].seq >= pushed_before_swap, "a frame captured after the swap")
     p.stop()
     runner.join(30)
     assert p.worker.swaps == 2
