@@ -28,6 +28,7 @@ import torch
 
 from livefx.models.action.load import ActionModel
 from livefx.models.frames import tensor_to_image
+from livefx.models.rife.dis_stage import DisFlowStage
 from livefx.models.rife.stage import FlowStage
 from livefx.models.stage import STYLE_STAGE
 from livefx.models.stylize import StyleStage
@@ -53,7 +54,7 @@ class ChainModels:
     """Built once, shared by every runner (same weights, device and precision)."""
 
     style: StyleStage
-    flow: FlowStage | None
+    flow: FlowStage | DisFlowStage | None
     actions: ActionModel | None
     converter: FrameConverter
 

@@ -10,7 +10,8 @@ def markdown(results: dict) -> str:
     lines = [
         f"# Bench: {results['device']}{' (quick)' if results['quick'] else ''}",
         "",
-        f"Machine: {results['machine']}, {results['dtype']}, {results.get('threads', '?')} torch threads"
+        f"Machine: {results['machine']}, {results['dtype']}, {results.get('threads', '?')} torch threads,"
+        f" motion by {results.get('flow', 'rife')}"
         + ("" if results.get("keep_up", True) else ", planner not keeping up with the source (--no-keep-up)")
         + "."
         f" Started {results['started']}, took {results['wall_s']:.0f} s.",

@@ -18,6 +18,7 @@ import torch
 from livefx.models.action import load_action_model
 from livefx.models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE, resolve_style
 from livefx.models.rife import IFNet, load_ifnet
+from livefx.models.rife.dis_stage import DisFlowStage
 from livefx.models.rife.stage import FlowStage
 from livefx.models.stylize import StyleStage, TransformerNet, load_style
 
@@ -56,9 +57,10 @@ def frame_subjects(device: torch.device, dtype: torch.dtype, backend: str) -> li
 
         return make
 
-    def flow(stage: FlowStage, scale: float = 1.0) -> Callable[[int, int], Callable[[], object]]:
+    def flow(stage: FlowStage | DisFlowStage, scale: float = 1.0) -> Callable[[int, int], Callable[[], object]]:
         def make(h: int, w: int) -> Callable[[], object]:
-            a, b = image(h, w), image(h, w)
+            a = image(h, w)
+            b = torch.roll(a, (2, 3), (2, 3))  # a small motion: DIS's cost depends on content
             return lambda: stage(a, b, 0.5, scale)
 
         return make
@@ -77,6 +79,7 @@ def frame_subjects(device: torch.device, dtype: torch.dtype, backend: str) -> li
         Subject("IFNet livefx default, 2x", flow(rife_default), frames_per_call=2),
         Subject("IFNet livefx default, 2x, flow at half size", flow(rife_default, 0.5), frames_per_call=2),
         Subject("IFNet RIFE v4.6 (random weights), 2x", flow(rife_v46), frames_per_call=2),
+        Subject("OpenCV DIS fast (the CPU default), 2x", flow(DisFlowStage("dis-fast")), frames_per_call=2),
     ]
 
 

@@ -32,9 +32,11 @@ import torch
 from livefx.models.accel import default_dtype
 from livefx.models.frames import resolve_device
 from livefx.models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE, resolve_style
-from livefx.models.rife.stage import build_flow_stage
+from livefx.models.rife.dis_stage import DisFlowStage
+from livefx.models.rife.stage import FlowStage, build_flow_stage
 from livefx.models.stylize import build_style_stage, load_transformer_net
 from livefx.stream.device import FrameConverter
+from livefx.stream.motion import FLOW_METHODS, choose_flow
 from livefx.stream.process import freeze_startup_heap
 
 from . import chain
@@ -63,6 +65,11 @@ def default_out() -> Path:
     return CHECKOUT_RESULTS if (CHECKOUT_RESULTS.parent.parent / "pyproject.toml").is_file() else Path("livefx-bench")
 
 
+def build_chain_flow(method: str, device: torch.device, dtype: torch.dtype, backend: str) -> FlowStage | DisFlowStage:
+    """The chain's motion finder, as ``livefx run --flow`` builds it (``method`` chosen)."""
+    return build_flow_stage(DEFAULT_RIFE, device, dtype, backend) if method == "rife" else DisFlowStage(method)
+
+
 def parse_args(argv: list[str] | None, prog: str) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -82,6 +89,12 @@ def parse_args(argv: list[str] | None, prog: str) -> argparse.Namespace:
         help="the unbounded queue's overload run (default: 60, quick 20: its latency only grows)",
     )
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
+    ap.add_argument(
+        "--flow",
+        choices=FLOW_METHODS,
+        default="auto",
+        help="the chain's motion (as livefx run --flow; default auto: DIS fast on a CPU, the IFNet on a GPU)",
+    )
     ap.add_argument(
         "--no-keep-up",
         action="store_true",
@@ -112,6 +125,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         "quick": quick,
         "dtype": str(dtype).removeprefix("torch."),
         "threads": torch.get_num_threads(),
+        "flow": choose_flow(args.flow, DEFAULT_RIFE, device),
         "keep_up": not args.no_keep_up,
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         "scenarios": {},
@@ -126,7 +140,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         converter = FrameConverter(device, dtype)
         models = chain.ChainModels(
             build_style_stage(resolve_style("default"), device, dtype, backend),
-            build_flow_stage(DEFAULT_RIFE, device, dtype, backend),
+            build_chain_flow(results["flow"], device, dtype, backend),
             _load_actions(),
             converter,
         )

@@ -53,6 +53,8 @@ class StageSpec:
     share: float = 1.0
     #: An optional stage that can also run at this lower internal scale (e.g. optical flow
     #: at half resolution, upsampled): the planner tries that before dropping the stage.
+    #: 1.0: no cheaper variant worth taking, but the stage keeps running as is while the
+    #: effect scales down (a flow cheap at full size).
     reduced: float | None = None
     #: A required stage that runs in steps (diffusion): the step counts it can run, best
     #: first. The planner lowers the count per frame before it lowers the scale.
@@ -185,7 +187,8 @@ def build_ladder(
         # Other optional stages go at the reduced rung; the reducible ones stay, reduced.
         names = {name for name, _ in reducible}
         kept = tuple(n for n in inline if n in required or n in names)
-        ladder.append(Rung("reduced", run=kept, scalable=scalable, reduced=reducible, steps=fewest))
+        if kept != inline or any(factor != 1.0 for _, factor in reducible):  # else: the rung above's work
+            ladder.append(Rung("reduced", run=kept, scalable=scalable, reduced=reducible, steps=fewest))
         ladder += [Rung(f"scale_{s:g}", s, kept, (), scalable, reduced=reducible, steps=fewest) for s in scaled]
         ladder.append(Rung("skip", ladder[-1].scale, required, (), scalable, steps=fewest))
     else:

@@ -17,6 +17,7 @@ from livefx.stream.budget import OnLate
 from livefx.stream.diffusion_args import add_diffusion_args, load_engine_style
 from livefx.stream.errors import LivefxError, UsageError
 from livefx.stream.fit import FITS
+from livefx.stream.motion import FLOW_METHODS
 
 if TYPE_CHECKING:
     import asyncio
@@ -146,6 +147,14 @@ def add_motion_args(parser: argparse.ArgumentParser) -> None:
         metavar="PATH|default",
         help="interpolation weights: RIFE v4.6 flownet.pkl or a livefx .safetensors"
         " (default: the embedded one trained by livefx)",
+    )
+    parser.add_argument(
+        "--flow",
+        choices=FLOW_METHODS,
+        default="auto",
+        help="what finds the motion for --interpolate/--stabilize: rife (the --rife weights),"
+        " dis-fast or dis-medium (OpenCV DIS optical flow on the CPU, no weights); auto (default):"
+        " dis-fast on a CPU device with the embedded interpolator (cheaper and sharper there), else rife",
     )
 
 
@@ -430,7 +439,7 @@ def motion_config(args: argparse.Namespace) -> MotionConfig:
 
     if not 1 <= args.interpolate <= 8:
         raise UsageError(f"--interpolate {args.interpolate}: must be 1-8")
-    return MotionConfig(factor=args.interpolate, stabilize=args.stabilize)
+    return MotionConfig(factor=args.interpolate, stabilize=args.stabilize, flow=args.flow)
 
 
 def motion_stage(args: argparse.Namespace, converter: FrameConverter) -> MotionStage | None:

@@ -15,11 +15,18 @@ from pathlib import Path
 import torch
 
 from livefx.models.cuts import CutDetector
+from livefx.models.rife.dis_stage import DisFlowStage
 from livefx.models.rife.ifnet import Interpolation, warp
 from livefx.models.rife.stage import FlowStage, auto_flow_scale, blend_with, build_flow_stage
+from livefx.models.stage import MOTION_STAGE
+from livefx.stream.budget import StageKind, StageSpec
 from livefx.stream.device import FrameConverter
 
 log = logging.getLogger("livefx")
+
+
+#: ``MotionConfig.flow`` choices.
+FLOW_METHODS = ("auto", "rife", "dis-fast", "dis-medium")
 
 
 @dataclass(frozen=True)
@@ -38,12 +45,17 @@ class MotionConfig:
     #: Measure the motion first with a small probe and find it on smaller frames when it is
     #: large (see ``reach_scale``): about 1/16 of a pass more, fast pans followed.
     adaptive: bool = True
+    #: What finds the motion: "rife" (the IFNet weights given), "dis-fast" or "dis-medium"
+    #: (OpenCV DIS on the CPU, no weights), or "auto" (see ``choose_flow``).
+    flow: str = "auto"
 
     def __post_init__(self) -> None:
         if self.factor < 1:
             raise ValueError(f"interpolation factor must be >= 1, got {self.factor}")
         if not 0.0 <= self.stabilize_strength < 1.0:
             raise ValueError(f"stabilize strength must be in [0, 1), got {self.stabilize_strength}")
+        if self.flow not in FLOW_METHODS:
+            raise ValueError(f"flow {self.flow!r}: expected one of {', '.join(FLOW_METHODS)}")
 
     @property
     def times(self) -> list[float]:
@@ -52,6 +64,12 @@ class MotionConfig:
     @property
     def active(self) -> bool:
         return self.factor > 1 or self.stabilize
+
+
+def motion_spec(reduced: float) -> StageSpec:
+    """Interpolation is optional; under time pressure its flow is found at ``reduced`` of its
+    size first (1.0: it keeps running as is while the effect scales down)."""
+    return StageSpec(MOTION_STAGE, StageKind.OPTIONAL, scalable=False, reduced=reduced)
 
 
 @dataclass
@@ -74,7 +92,7 @@ def flow_to_previous(result: Interpolation) -> torch.Tensor:
 class MotionStage:
     """Keeps the previous input/output pair; makes in-between frames and stabilizes."""
 
-    def __init__(self, flow: FlowStage, config: MotionConfig, cuts: CutDetector | None = None) -> None:
+    def __init__(self, flow: FlowStage | DisFlowStage, config: MotionConfig, cuts: CutDetector | None = None) -> None:
         self.flow = flow
         self.config = config
         #: Interpolating across a cut would morph one shot into the next: hold instead.
@@ -84,6 +102,17 @@ class MotionStage:
 
     def reset(self) -> None:
         self._prev_in = self._prev_out = None
+
+    @property
+    def spec(self) -> StageSpec:
+        """What the planner knows of this stage: optional, its flow reduced to
+        ``flow.reduced_scale`` under time pressure."""
+        return motion_spec(self.flow.reduced_scale)
+
+    @property
+    def probes(self) -> bool:
+        """Whether each pair's motion is measured first by a small probe (``reach_scale``)."""
+        return self.config.adaptive and self.flow.probes
 
     def flow_scale_for(self, height: int, width: int) -> float:
         """The size the motion of frames this big is found at (before any planner reduction)."""
@@ -133,12 +162,29 @@ class MotionStage:
         return frame_out + weight.to(frame_out.dtype) * (warp(prev_out, back) - frame_out)
 
 
+def choose_flow(method: str, rife: Path, device: torch.device) -> str:
+    """The flow method ``auto`` stands for: DIS fast for the embedded interpolator on a CPU
+    (there it is about 5x cheaper than the embedded IFNet and scores higher on held-out
+    real video, see ``DisFlowStage``), else the IFNet weights in ``rife`` (a checkpoint the
+    user chose, or a GPU, where the network is the cheap one)."""
+    from livefx.models.registry import DEFAULT_RIFE
+
+    if method != "auto":
+        return method
+    return "dis-fast" if device.type == "cpu" and rife == DEFAULT_RIFE else "rife"
+
+
 def build_motion_stage(
     rife: Path, config: MotionConfig, converter: FrameConverter, backend: str = "auto"
 ) -> MotionStage | None:
-    """Load the interpolator in ``rife`` for ``config`` (None when ``config`` asks for nothing)."""
+    """Load the interpolator ``config.flow`` names (the IFNet in ``rife``, or DIS) for
+    ``config`` (None when ``config`` asks for nothing)."""
     if not config.active:
         return None
+    method = choose_flow(config.flow, rife, converter.device)
+    if method != "rife":
+        log.info("motion found by OpenCV DIS (%s preset) on the CPU", method.removeprefix("dis-"))
+        return MotionStage(DisFlowStage(method), config)
     flow = build_flow_stage(rife, converter.device, converter.dtype, backend)
     backend_text = flow.accel.describe()
     log.info("interpolator %s (RIFE %s layout) loaded from %s; backend %s", rife.stem, flow.version, rife, backend_text)

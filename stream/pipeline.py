@@ -28,7 +28,7 @@ from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.base import Source
 from livefx.stream.stats import RunStats
 from livefx.stream.style import Style, build_style, describe, style_spec
-from livefx.stream.worker import MOTION_SPEC, BoundStage, Worker
+from livefx.stream.worker import BoundStage, Worker
 
 log = logging.getLogger("livefx")
 
@@ -88,7 +88,7 @@ class Pipeline:
         self.actions: ActionStage | None = None
         self.label_listeners: list[Callable[[LabelEvent], None]] = []
         self.draw_labels = False
-        specs = [b.spec for b in stages] + ([MOTION_SPEC] if self.motion else [])
+        specs = [b.spec for b in stages] + ([self.motion.spec] if self.motion else [])
         specs += [self.actions_config.spec] if actions is not None else []
         self.planner = BudgetPlanner(specs, config.budget_ms, on_late=config.on_late)
         self.stats.on_late = config.on_late.value
@@ -120,10 +120,10 @@ class Pipeline:
         self.frame_size = (width, height)
         warm = [(b.spec, b.stage, 1.0) for b in self.stages]
         if self.motion:
-            warm.append((MOTION_SPEC, self.motion.flow, self.motion.flow_scale_for(height, width)))
+            warm.append((self.motion.spec, self.motion.flow, self.motion.flow_scale_for(height, width)))
         for spec, stage, base in warm:
             costs = self.warm_stage(spec, stage, base)
-            if spec is MOTION_SPEC and self.motion is not None and self.motion.config.adaptive:
+            if spec.name == MOTION_STAGE and self.motion is not None and self.motion.probes:
                 probes = self.warm_motion_probe(base)
                 costs = {(key, pixels): ms + probes.get(pixels, 0.0) for (key, pixels), ms in costs.items()}
             for (key, pixels), ms in costs.items():
@@ -201,7 +201,7 @@ class Pipeline:
         width, height = self.frame_size
         t0 = time.perf_counter()
         costs = {}
-        scales = (1.0, *self.planner.scales) if spec.scalable else (1.0, *([spec.reduced] if spec.reduced else []))
+        scales = (1.0, *self.planner.scales) if spec.scalable else tuple(dict.fromkeys((1.0, spec.reduced or 1.0)))
         fewest = spec.steps[-1] if spec.steps else None
         for count in spec.steps or (None,):
             # Rungs below full scale run the fewest steps: other counts are met at full scale only.
@@ -224,7 +224,7 @@ class Pipeline:
         width, height = self.frame_size
         t0 = time.perf_counter()
         costs = {}
-        for scale in (1.0, *([MOTION_SPEC.reduced] if MOTION_SPEC.reduced else [])):
+        for scale in sorted({1.0, self.motion.spec.reduced or 1.0}, reverse=True):
             if min(width, height) * scale * base < MIN_PROBED_SIDE:
                 continue  # not probed (see FlowStage.probe_scale)
             for fraction in (PROBE_SCALE, 0.5):

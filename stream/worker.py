@@ -20,7 +20,7 @@ from livefx.models.errors import one_line
 from livefx.models.stage import MOTION_STAGE, Stage, synchronize
 from livefx.stream.actions import ACTIONS_STAGE, ActionStage
 from livefx.stream.arrival import ArrivalInterval
-from livefx.stream.budget import IO_STAGE, BudgetPlanner, OnLate, Plan, StageKind, StageSpec, cost_key
+from livefx.stream.budget import IO_STAGE, BudgetPlanner, OnLate, Plan, StageSpec, cost_key
 from livefx.stream.control import (
     ConfigureStage,
     Control,
@@ -44,9 +44,6 @@ log = logging.getLogger("livefx.worker")
 
 #: A stage that fails this many frames in a row is turned off (the stream goes on without it).
 DISABLE_AFTER = 20
-
-#: Interpolation is optional; under time pressure its flow is found at half size first.
-MOTION_SPEC = StageSpec(MOTION_STAGE, StageKind.OPTIONAL, scalable=False, reduced=0.5)
 
 
 @dataclass
@@ -105,7 +102,7 @@ class Worker(threading.Thread):
         self.keep_region = KeepRegion()
         #: After the models, before emission, in order.
         self.post: list[PostStep] = [*post, self.keep_region]
-        #: Interpolation/stabilization; its spec (MOTION_SPEC) is among the planner's stages.
+        #: Interpolation/stabilization; its spec (``MotionStage.spec``) is among the planner's stages.
         self.motion = motion
         #: Interpolation/stabilization on (``SetMotion``).
         self.motion_enabled = True

@@ -27,7 +27,7 @@ DIS_PRESETS = {
 _local = threading.local()
 
 
-def _dis(preset: str) -> cv2.DISOpticalFlow:
+def dis_for(preset: str) -> cv2.DISOpticalFlow:
     """This thread's DIS object for ``preset``, made once (an OpenCV algorithm object is not
     shared across threads; making one per frame would allocate its pyramids every time)."""
     if not hasattr(_local, "dis"):
@@ -50,7 +50,7 @@ def time_flows(gray0: np.ndarray, gray1: np.ndarray, t: float, preset: str = "di
     DIS both ways between two H x W uint8 grey frames, taken to time t by the linear-motion
     approximation of Super SloMo (Jiang et al. 2018).
     """
-    dis = _dis(preset)
+    dis = dis_for(preset)
     f01, f10 = dis.calc(gray0, gray1, None), dis.calc(gray1, gray0, None)
     to0 = -(1 - t) * t * f01 + t * t * f10
     to1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10

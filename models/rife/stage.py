@@ -45,6 +45,10 @@ class FlowStage:
         self.version = net.config.version
         #: The starting flow's source ("": the network finds it; "dis-fast" ...: DIS on the CPU).
         self.flow_init = net.config.flow_init
+        #: Whether ``probe_scale`` measures the motion first (not when DIS gives the start).
+        self.probes = not self.flow_init
+        #: Under time pressure the motion is found at this fraction of its size first.
+        self.reduced_scale = 0.5
         self.run, self.accel = accelerate(_PackedIFNet(net), device, backend=backend, dtype=dtype)
 
     @torch.inference_mode()
@@ -85,7 +89,7 @@ class FlowStage:
         and the probe (its t = 0.5 result, reusable when the scale is the probe's own); no
         probe (``base``, None) for frames under ``MIN_PROBED_SIDE`` at the base scale, nor for
         a network that starts from DIS flow (DIS follows large motion through its own pyramid)."""
-        if self.flow_init or min(img0.shape[-2:]) * base < MIN_PROBED_SIDE:
+        if not self.probes or min(img0.shape[-2:]) * base < MIN_PROBED_SIDE:
             return base, None
         probe = self(img0, img1, 0.5, base * PROBE_SCALE, sharp=False)
         return base * reach_scale(probe, base), probe

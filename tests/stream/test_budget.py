@@ -284,3 +284,12 @@ def test_forgetting_a_stage_forgets_every_step_count():
         cost.observe(key, PX, 1.0)
     cost.forget("stylize")
     assert [cost.predict(k, PX) for k in ("stylize", "stylize@4", "stylize@1", "stylizer")] == [None, None, None, 1.0]
+
+
+def test_an_optional_stage_cheap_at_full_size_keeps_running_as_is_while_the_effect_scales_down():
+    stages = [StageSpec("stylize"), StageSpec("interpolate", StageKind.OPTIONAL, scalable=False, reduced=1.0)]
+    ladder = build_ladder(stages, (0.75, 0.5))
+    # No "reduced" rung (it would do the full rung's work); the scaled rungs keep the stage at full size.
+    assert [r.name for r in ladder] == ["full", "scale_0.75", "scale_0.5", "skip", "best_effort"]
+    assert all(r.pixels_for("interpolate", 100) == 100 for r in ladder[1:3] if "interpolate" in r.run)
+    assert all("interpolate" in r.run for r in ladder[:3]) and "interpolate" not in ladder[3].run

@@ -12,9 +12,12 @@ import torch
 
 from livefx.models.registry import DEFAULT_RIFE
 from livefx.models.rife import IFNet, IFNetConfig, load_ifnet
+from livefx.models.rife.dis_stage import DisFlowStage
 from livefx.models.rife.stage import FlowStage
 from livefx.models.train.metrics import warping_error
-from livefx.stream.motion import MotionConfig, MotionStage
+from livefx.stream.device import FrameConverter
+from livefx.stream.motion import MotionConfig, MotionStage, build_motion_stage, choose_flow
+from livefx.stream.pipeline import Pipeline
 from livefx.stream.sources.base import Source
 from livefx.stream.sources.file import FileSource
 from livefx.stream.sources.synthetic import SyntheticSource
@@ -290,3 +293,35 @@ def test_an_interpolator_failing_every_pair_is_turned_off_and_the_stream_goes_on
     assert stats["disabled_stages"] == ["interpolate"]
     assert stats["stage_errors"] == DISABLE_AFTER  # each failure resets the pair; the count survives
     assert stats["frames_in"] == 80 and len(sink.frames) == stats["frames_out"]
+
+
+def test_auto_flow_is_dis_for_the_embedded_interpolator_on_a_cpu_and_rife_otherwise(tmp_path):
+    converter = FrameConverter(CPU, torch.float32)
+    auto = build_motion_stage(DEFAULT_RIFE, MotionConfig(2), converter)
+    assert isinstance(auto.flow, DisFlowStage) and auto.flow.preset == "dis-fast" and not auto.probes
+    rife = build_motion_stage(DEFAULT_RIFE, MotionConfig(2, flow="rife"), converter)
+    assert isinstance(rife.flow, FlowStage) and rife.probes
+    # Under time pressure the network's flow is found at half size; DIS, cheap at full size, is not reduced.
+    assert rife.spec.reduced == 0.5 and auto.spec.reduced == 1.0
+    assert build_motion_stage(DEFAULT_RIFE, MotionConfig(2, flow="dis-medium"), converter).flow.preset == "dis-medium"
+    # A checkpoint the user chose, or a GPU: the network.
+    assert choose_flow("auto", tmp_path / "flownet.pkl", CPU) == "rife"
+    assert choose_flow("auto", DEFAULT_RIFE, torch.device("cuda")) == "rife"
+    with pytest.raises(ValueError, match="dis-fast"):
+        MotionConfig(2, flow="farneback")
+
+
+def test_dis_motion_interpolates_every_pair_without_a_probe_at_large_sizes(monkeypatch):
+    probed = []
+    monkeypatch.setattr(Pipeline, "warm_motion_probe", lambda self, base: probed.append(base) or {})
+    sink = Collect()
+    motion = MotionStage(DisFlowStage(), MotionConfig(2))
+    p = pipeline(SyntheticSource(640, 480, fps=30), [sink], None, motion, realtime=False, max_frames=6)
+    p.open()
+    stats = p.run(log_every_s=0)
+    assert probed == []  # DIS has no probe to warm (its pyramid follows large motion)
+    assert stats["interpolation"]["frames_interpolated"] == 5 and len(sink.frames) == 11
+    images = [f.image.astype(np.float32) for f in sink.frames]
+    for k in range(1, len(images) - 1, 2):
+        apart = np.abs(images[k - 1] - images[k + 1]).mean()
+        assert np.abs(images[k] - images[k - 1]).mean() < apart and np.abs(images[k] - images[k + 1]).mean() < apart
