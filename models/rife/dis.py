@@ -22,20 +22,25 @@ DIS_PRESETS = {
     "dis-fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
     "dis-medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
-
+#: Each preset's finest pyramid level (OpenCV's defaults; 0 is full size, k is 1/2^k).
+PRESET_FINEST = {"dis-ultrafast": 2, "dis-fast": 2, "dis-medium": 1}
 
 _local = threading.local()
 
 
-def dis_for(preset: str) -> cv2.DISOpticalFlow:
-    """This thread's DIS object for ``preset``, made once (an OpenCV algorithm object is not
+def dis_for(preset: str, finest: int | None = None) -> cv2.DISOpticalFlow:
+    """This thread's DIS object for ``preset`` (at pyramid level ``finest`` instead of the
+    preset's own finest scale, when given), made once (an OpenCV algorithm object is not
     shared across threads; making one per frame would allocate its pyramids every time)."""
     if not hasattr(_local, "dis"):
         _local.dis = {}
     cache = _local.dis
-    if preset not in cache:
-        cache[preset] = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
-    return cache[preset]
+    if (preset, finest) not in cache:
+        dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+        if finest is not None:
+            dis.setFinestScale(finest)
+        cache[preset, finest] = dis
+    return cache[preset, finest]
 
 
 def check_flow_init(name: str) -> None:

@@ -7,7 +7,8 @@ size: bikes 640x272, bigbuckbunny 1280x720, carphone 176x144): the tails of bike
 bigbuckbunny after the frames training reads, and all of carphone (never read). Pairs
 across a scene cut are left out (no right answer; livefx holds them). Methods, in one
 run: linear blend, OpenCV DIS flow with bidirectional warping (medium preset, and the
-fast preset a DIS-initialised IFNet starts from), and each ``--rife`` IFNet with its
+fast preset a DIS-initialised IFNet starts from), DIS fast as the engine runs it on a CPU
+(``--flow auto``), and each ``--rife`` IFNet with its
 motion found at each ``--scales`` fraction of the frame (the engine's ``flow_scale``)
 and applied to the full-size frames. Writes bench/results/interp-halfrate-cpu.md.
 """
@@ -24,6 +25,7 @@ import torch
 from livefx.models.cuts import CutDetector
 from livefx.models.registry import DEFAULT_RIFE
 from livefx.models.rife import load_ifnet
+from livefx.models.rife.dis_stage import DisFlowStage
 from livefx.models.rife.stage import FlowStage, auto_flow_scale, blend_with
 from livefx.models.train.common import to_image, to_tensor
 from livefx.models.train.data import HELD_OUT_CLIP, TRAIN_CLIPS, clip_frames
@@ -70,6 +72,17 @@ def largest_motion(triplets: list, count: int) -> list:
     return sorted(triplets, key=motion)[-count:]
 
 
+def engine_dis_method(preset: str):
+    """The in-between frame ``livefx run --flow auto`` makes on a CPU: ``DisFlowStage`` at
+    the flow size from the frame (its finest DIS level from that size), full-size frames moved."""
+    stage = DisFlowStage(preset)
+
+    def run(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
+        return to_image(stage(to_tensor(f0, CPU), to_tensor(f1, CPU), t, auto_flow_scale(*f0.shape[:2])).frame)
+
+    return run
+
+
 def dis_fast_flow(f0: np.ndarray, f1: np.ndarray, t: float) -> np.ndarray:
     """``dis_flow`` with DIS's fast preset: the starting flow of livefx's DIS-initialised IFNet."""
     return dis_flow(f0, f1, t, "dis-fast")
@@ -104,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "linear blend": linear_blend,
         "OpenCV DIS flow, bidirectional warp": dis_flow,
         "OpenCV DIS flow (fast preset), bidirectional warp": dis_fast_flow,
+        "livefx DIS fast as the engine runs it on a CPU (--flow auto)": engine_dis_method("dis-fast"),
     }
     for path in args.rife:
         methods |= model_methods(path, args.scales)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from livefx.models.rife import dis
-from livefx.models.rife.dis_stage import DisFlowStage
+from livefx.models.rife.dis import PRESET_FINEST
+from livefx.models.rife.dis_stage import DisFlowStage, finest_scale_for
 from livefx.models.train.data import skimage_image
 
 
@@ -56,9 +58,9 @@ def test_several_times_share_one_dis_pair(monkeypatch):
     calls = []
     real = dis.dis_for
 
-    def counting(preset):
+    def counting(preset, finest=None):
         calls.append(preset)
-        return real(preset)
+        return real(preset, finest)
 
     monkeypatch.setattr("livefx.models.rife.dis_stage.dis_for", counting)
     f0, f1 = pan(8)
@@ -72,3 +74,22 @@ def test_several_times_share_one_dis_pair(monkeypatch):
 def test_an_unknown_preset_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="dis-fast"):
         DisFlowStage("farneback")
+
+
+def test_small_frames_get_a_finer_dis_level_than_the_preset():
+    # The preset's own level keeps at least MIN_FINEST_WIDTH px across; smaller frames go finer.
+    assert [finest_scale_for(w, "dis-fast") for w in (1280, 320, 176, 100, 64)] == [2, 2, 1, 0, 0]
+    assert [finest_scale_for(w, "dis-medium") for w in (1280, 176, 100)] == [1, 1, 0]
+    for preset, finest in PRESET_FINEST.items():  # the table matches OpenCV's presets
+        assert cv2.DISOpticalFlow_create(dis.DIS_PRESETS[preset]).getFinestScale() == finest
+
+
+def test_the_stage_runs_dis_at_the_level_chosen_for_the_size_it_works_at(monkeypatch):
+    used = []
+    real = dis.dis_for
+    monkeypatch.setattr("livefx.models.rife.dis_stage.dis_for", lambda p, f=None: used.append(f) or real(p, f))
+    f0, f1 = pan(8, size=(120, 176))
+    DisFlowStage("dis-fast")(f0, f1, 0.5)
+    DisFlowStage("dis-fast")(f0, f1, 0.5, scale=0.5)  # found at 88 px across
+    assert used == [1, 0]
+    assert real("dis-fast", 1).getFinestScale() == 1 and real("dis-fast").getFinestScale() == 2
