@@ -1,9 +1,19 @@
-"""PSNR, SSIM and the style score on cases with known answers."""
+"""PSNR, SSIM, the style score and the flicker measure on cases with known answers."""
 
+import numpy as np
 import pytest
 import torch
 
-from livefx.models.train.metrics import box_blur3, colour_grade_floor, psnr, quantize, ssim, style_report
+from livefx.models.train.data import skimage_image
+from livefx.models.train.metrics import (
+    box_blur3,
+    colour_grade_floor,
+    psnr,
+    quantize,
+    ssim,
+    style_report,
+    warping_error,
+)
 
 
 def test_psnr_and_ssim_are_right_on_known_cases():
@@ -39,3 +49,18 @@ def test_style_score_is_zero_for_a_colour_grade_and_one_for_the_teacher_on_a_blu
     assert itself["score"] > 1 and itself["psnr_mean"] == 99.0
     assert graded["frames"] == 3 and graded["psnr_worst"] <= graded["psnr_mean"]
     assert set(graded["per_frame"][0]) == {"frame", "psnr", "ssim", "floor_psnr", "ceiling_psnr"}
+
+
+@pytest.mark.parametrize("judge", ["dis-medium", "farneback"])
+def test_warping_error_is_low_for_output_that_moves_with_the_input_and_high_for_flicker(judge):
+    image = np.ascontiguousarray(skimage_image("astronaut")[100:244, 60:316])
+    inputs = [np.ascontiguousarray(np.roll(image, 3 * k, axis=1)[:, 40:216]) for k in range(4)]
+    flicker = [np.clip(f.astype(int) + (40 if k % 2 else -40), 0, 255).astype(np.uint8) for k, f in enumerate(inputs)]
+    steady = warping_error(inputs, inputs, judge)
+    assert steady < 0.03 and warping_error(flicker, inputs, judge) > steady + 0.2
+
+
+def test_an_unknown_flicker_judge_is_refused_with_the_choices():
+    frames = [np.zeros((8, 8, 3), np.uint8)] * 2
+    with pytest.raises(ValueError, match="farneback"):
+        warping_error(frames, frames, "lucas-kanade")
