@@ -1,9 +1,10 @@
 """Frame interpolation and flow-based stabilization between consecutive processed frames.
 
-One IFNet pass per in-between time runs on the *input* frames (real content, so the
-motion it finds is not confused by style textures); its flow and fusion mask then move
-the *stylized* frames. So each input frame is stylized once, the in-between frames cost
-only the flow, and stabilization reuses the same flow at no extra model cost.
+The motion is found on the *input* frames (real content, so it is not confused by style
+textures): one IFNet pass per in-between time, or one OpenCV DIS pair for all of them
+(``--flow``); the flow and blend mask then move the *stylized* frames. So each input frame
+is stylized once, the in-between frames cost only the flow, and stabilization reuses the
+same flow at no extra model cost.
 """
 
 from __future__ import annotations

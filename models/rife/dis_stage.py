@@ -3,8 +3,8 @@
 On a CPU, DIS (fast preset) finds the motion between two 320x240 frames in a few
 milliseconds against about 25 ms for the embedded IFNet, and on held-out real video at half
 its frame rate its in-between frames score higher (37.19 against 36.60 dB, blend 34.89;
-bench/results/interp-halfrate-cpu.md). It has the same interface as ``FlowStage``, so the motion stage
-(interpolation, stabilization) runs on either.
+bench/results/interp-halfrate-cpu.md). It has the same interface as ``FlowStage``, so the
+motion stage (interpolation, stabilization) runs on either.
 """
 
 from __future__ import annotations
