@@ -32,11 +32,9 @@ import torch
 from livefx.models.accel import default_dtype
 from livefx.models.frames import resolve_device
 from livefx.models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE, resolve_style
-from livefx.models.rife.dis_stage import DisFlowStage
-from livefx.models.rife.stage import FlowStage, build_flow_stage
 from livefx.models.stylize import build_style_stage, load_transformer_net
 from livefx.stream.device import FrameConverter
-from livefx.stream.motion import FLOW_METHODS, choose_flow
+from livefx.stream.motion import FLOW_METHODS, build_flow, choose_flow
 from livefx.stream.process import freeze_startup_heap
 
 from . import chain
@@ -63,11 +61,6 @@ def describe_machine(device: torch.device) -> str:
 def default_out() -> Path:
     """bench/results in a checkout; ./livefx-bench elsewhere (an installed wheel)."""
     return CHECKOUT_RESULTS if (CHECKOUT_RESULTS.parent.parent / "pyproject.toml").is_file() else Path("livefx-bench")
-
-
-def build_chain_flow(method: str, device: torch.device, dtype: torch.dtype, backend: str) -> FlowStage | DisFlowStage:
-    """The chain's motion finder, as ``livefx run --flow`` builds it (``method`` chosen)."""
-    return build_flow_stage(DEFAULT_RIFE, device, dtype, backend) if method == "rife" else DisFlowStage(method)
 
 
 def parse_args(argv: list[str] | None, prog: str) -> argparse.Namespace:
@@ -140,7 +133,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         converter = FrameConverter(device, dtype)
         models = chain.ChainModels(
             build_style_stage(resolve_style("default"), device, dtype, backend),
-            build_chain_flow(results["flow"], device, dtype, backend),
+            build_flow(results["flow"], DEFAULT_RIFE, device, dtype, backend),
             _load_actions(),
             converter,
         )

@@ -175,6 +175,14 @@ def choose_flow(method: str, rife: Path, device: torch.device) -> str:
     return "dis-fast" if device.type == "cpu" and rife == DEFAULT_RIFE else "rife"
 
 
+def build_flow(
+    method: str, rife: Path, device: torch.device, dtype: torch.dtype, backend: str = "auto"
+) -> FlowStage | DisFlowStage:
+    """What finds the motion for ``method`` (a ``FLOW_METHODS`` choice other than "auto"):
+    the IFNet in ``rife`` on ``device``, or DIS."""
+    return build_flow_stage(rife, device, dtype, backend) if method == "rife" else DisFlowStage(method)
+
+
 def build_motion_stage(
     rife: Path, config: MotionConfig, converter: FrameConverter, backend: str = "auto"
 ) -> MotionStage | None:
@@ -182,11 +190,13 @@ def build_motion_stage(
     ``config`` (None when ``config`` asks for nothing)."""
     if not config.active:
         return None
-    method = choose_flow(config.flow, rife, converter.device)
-    if method != "rife":
-        log.info("motion found by OpenCV DIS (%s preset) on the CPU", method.removeprefix("dis-"))
-        return MotionStage(DisFlowStage(method), config)
-    flow = build_flow_stage(rife, converter.device, converter.dtype, backend)
-    backend_text = flow.accel.describe()
-    log.info("interpolator %s (RIFE %s layout) loaded from %s; backend %s", rife.stem, flow.version, rife, backend_text)
+    device = converter.device
+    flow = build_flow(choose_flow(config.flow, rife, device), rife, device, converter.dtype, backend)
+    if isinstance(flow, DisFlowStage):
+        log.info("motion found by OpenCV DIS (%s preset) on the CPU", flow.preset.removeprefix("dis-"))
+    else:
+        backend_text = flow.accel.describe()
+        log.info(
+            "interpolator %s (RIFE %s layout) loaded from %s; backend %s", rife.stem, flow.version, rife, backend_text
+        )
     return MotionStage(flow, config)

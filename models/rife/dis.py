@@ -9,6 +9,7 @@ pyramid, so it follows large motions that a thin IFNet's coarse blocks lose.
 from __future__ import annotations
 
 import threading
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -26,6 +27,8 @@ DIS_PRESETS = {
 PRESET_FINEST = {"dis-ultrafast": 2, "dis-fast": 2, "dis-medium": 1}
 
 _local = threading.local()
+
+FlowT = TypeVar("FlowT", np.ndarray, torch.Tensor)
 
 
 def dis_for(preset: str, finest: int | None = None) -> cv2.DISOpticalFlow:
@@ -56,10 +59,13 @@ def time_flows(gray0: np.ndarray, gray1: np.ndarray, t: float, preset: str = "di
     approximation of Super SloMo (Jiang et al. 2018).
     """
     dis = dis_for(preset)
-    f01, f10 = dis.calc(gray0, gray1, None), dis.calc(gray1, gray0, None)
-    to0 = -(1 - t) * t * f01 + t * t * f10
-    to1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
-    return np.concatenate([to0, to1], -1)
+    return np.concatenate(flows_to_time(dis.calc(gray0, gray1, None), dis.calc(gray1, gray0, None), t), -1)
+
+
+def flows_to_time(f01: FlowT, f10: FlowT, t: float) -> tuple[FlowT, FlowT]:
+    """The flows from time ``t`` to frame 0 and to frame 1, from the flows frame 0 -> 1 and
+    frame 1 -> 0 (any layout, numpy or torch): Super SloMo's linear-motion approximation."""
+    return -(1 - t) * t * f01 + t * t * f10, (1 - t) ** 2 * f01 - t * (1 - t) * f10
 
 
 def gray_u8(image: torch.Tensor) -> np.ndarray:

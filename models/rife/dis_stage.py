@@ -13,8 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from livefx.models.rife.dis import DIS_PRESETS, PRESET_FINEST, dis_for, gray_u8
+from livefx.models.rife.dis import DIS_PRESETS, PRESET_FINEST, dis_for, flows_to_time, gray_u8
 from livefx.models.rife.ifnet import Interpolation, warp
+from livefx.models.rife.stage import shrink
 from livefx.models.stage import MOTION_STAGE, cheapest_run_ms
 
 #: The fewest pixels across DIS's finest pyramid level may work at: for smaller frames the
@@ -58,7 +59,7 @@ class DisFlowStage:
         the H x W inputs; found on frames shrunk by ``scale`` (cost about scale^2)."""
         size = img0.shape[-2:]
         if scale != 1.0:
-            img0, img1 = (F.interpolate(x, scale_factor=scale, mode="bilinear", antialias=True) for x in (img0, img1))
+            img0, img1 = shrink(img0, scale), shrink(img1, scale)
         gray0, gray1 = gray_u8(img0[0]), gray_u8(img1[0])
         dis = dis_for(self.preset, finest_scale_for(gray0.shape[1], self.preset))
         flows = np.concatenate([dis.calc(gray0, gray1, None), dis.calc(gray1, gray0, None)], -1)
@@ -73,9 +74,8 @@ class DisFlowStage:
     @staticmethod
     def at_time(pair: torch.Tensor, t: float) -> torch.Tensor:
         """1 x 4 x H x W flows from time ``t`` to frame 0 and to frame 1, from ``pair_flows``
-        (Super SloMo's linear-motion approximation, as ``dis.time_flows``)."""
-        f01, f10 = pair[:, :2], pair[:, 2:]
-        return torch.cat((-(1 - t) * t * f01 + t * t * f10, (1 - t) ** 2 * f01 - t * (1 - t) * f10), 1)
+        (``dis.flows_to_time``)."""
+        return torch.cat(flows_to_time(pair[:, :2], pair[:, 2:], t), 1)
 
     def interpolation(
         self, img0: torch.Tensor, img1: torch.Tensor, pair: torch.Tensor, t: float, sharp: bool = True

@@ -57,17 +57,14 @@ def warping_error(outputs: list[np.ndarray], inputs: list[np.ndarray], judge: st
         raise ValueError("need at least two output frames, one per input frame")
     if judge not in FLICKER_JUDGES:
         raise ValueError(f"judge {judge!r}: expected one of {', '.join(FLICKER_JUDGES)}")
-    if judge == "farneback":
-        dis = FarnebackFlow()
-    else:
-        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    flow = FarnebackFlow() if judge == "farneback" else cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     h, w = inputs[0].shape[:2]
     grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
     errors = []
     for k in range(1, len(outputs)):
         g_prev, g_cur = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (inputs[k - 1], inputs[k]))
-        back = dis.calc(g_cur, g_prev, None)  # current pixel -> where it was in the previous frame
-        fwd = dis.calc(g_prev, g_cur, None)
+        back = flow.calc(g_cur, g_prev, None)  # current pixel -> where it was in the previous frame
+        fwd = flow.calc(g_prev, g_cur, None)
         m = grid + back
         fwd_at = cv2.remap(fwd, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         mismatch = np.sum((back + fwd_at) ** 2, -1)
