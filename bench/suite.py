@@ -25,7 +25,9 @@ import os
 import platform
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
@@ -35,11 +37,14 @@ from livefx.models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE, resolve_style
 from livefx.models.stylize import build_style_stage, load_transformer_net
 from livefx.stream.device import FrameConverter
 from livefx.stream.motion import FLOW_METHODS, build_flow, choose_flow
+from livefx.stream.own_thread import run_on_own_thread
 from livefx.stream.process import freeze_startup_heap
 
 from . import chain
 from .report import markdown
 from .stages import run_stages
+
+T = TypeVar("T")
 
 SCENARIOS = ("stages", "chain", "overload", "heavy")
 CHECKOUT_RESULTS = Path(__file__).parent / "results"
@@ -127,15 +132,17 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     keep_up = not args.no_keep_up
     if "stages" in args.only:
         print("stages: each model alone ...", flush=True)
-        results["scenarios"]["stages"] = run_stages(device, dtype, backend, sizes, runs, base=True)
+        results["scenarios"]["stages"] = own_thread(lambda: run_stages(device, dtype, backend, sizes, runs, base=True))
     if "chain" in args.only or "overload" in args.only:
         print("loading the default chain ...", flush=True)
         converter = FrameConverter(device, dtype)
-        models = chain.ChainModels(
-            build_style_stage(resolve_style("default"), device, dtype, backend),
-            build_flow(results["flow"], DEFAULT_RIFE, device, dtype, backend),
-            _load_actions(),
-            converter,
+        models = own_thread(
+            lambda: chain.ChainModels(
+                build_style_stage(resolve_style("default"), device, dtype, backend),
+                build_flow(results["flow"], DEFAULT_RIFE, device, dtype, backend),
+                _load_actions(),
+                converter,
+            )
         )
         frames = chain.source_frames(*chain_size, 150)
     if "chain" in args.only:
@@ -147,7 +154,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         print("chain: + action labels ...", flush=True)
         full = chain.run_livefx(models, frames, fps, chain_s, actions=True, sink="null", keep_up=keep_up)
         print("chain: naive loop ...", flush=True)
-        naive = chain.run_naive(models, frames, 30 if quick else 120)
+        naive = own_thread(lambda: chain.run_naive(models, frames, 30 if quick else 120))
         results["scenarios"]["chain"] = {
             "size": list(chain_size),
             "fps": fps,
@@ -162,7 +169,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         live = chain.run_livefx(models, frames, fps, overload_s, actions=False, sink="null", keep_up=keep_up)
         print("overload: unbounded queue ...", flush=True)
         unbounded_s = args.unbounded_s or min(overload_s, 60.0)
-        unbounded = chain.run_unbounded(models, frames, fps, unbounded_s)
+        unbounded = own_thread(lambda: chain.run_unbounded(models, frames, fps, unbounded_s))
         results["scenarios"]["overload"] = {
             "size": list(chain_size),
             "fps": fps,
@@ -185,14 +192,23 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     return 0
 
 
+def own_thread(work: Callable[[], T]) -> T:
+    """Loading, a baseline's loop or a model's timed runs on a thread that ends with it, as
+    the engine loads and warms up (``livefx.stream.own_thread``): a main thread with an
+    OpenMP pool would slow every later run's worker."""
+    return run_on_own_thread(work, "bench-scenario")
+
+
 def run_heavy(device: torch.device, dtype: torch.dtype, backend: str, seconds: float, keep_up: bool) -> dict:
     """The heavy style scenario: a teacher at 640x480 from a 60 fps source, no interpolation."""
     from livefx.models.stylize import StyleStage, TransformerNet
 
     teacher = _shared_teacher()
-    net, label = (load_transformer_net(teacher), teacher.name) if teacher else (TransformerNet(), "random weights")
+    net, label = own_thread(
+        lambda: (load_transformer_net(teacher), teacher.name) if teacher else (TransformerNet(), "random weights")
+    )
     print(f"heavy: teacher ({label}) at 640x480 from 60 fps for {seconds:g} s ...", flush=True)
-    stage = StyleStage(net, device, dtype, "teacher", 255.0, backend)
+    stage = own_thread(lambda: StyleStage(net, device, dtype, "teacher", 255.0, backend))
     models = chain.ChainModels(stage, None, None, FrameConverter(device, dtype))
     run = chain.run_livefx(
         models,

@@ -25,6 +25,7 @@ import torch
 from livefx.models.action.load import ActionModel
 from livefx.models.stage import cheapest_run_ms
 from livefx.stream.budget import StageKind, StageSpec
+from livefx.stream.own_thread import run_on_own_thread
 from livefx.stream.ring import Ring
 
 log = logging.getLogger("livefx.actions")
@@ -160,9 +161,6 @@ class ActionStage(threading.Thread):
         return cheapest_run_ms(lambda: self._infer(frames), self.device, runs=2)
 
     def run(self) -> None:
-        with contextlib.suppress(Exception):
-            # Linux: a positive nice value for this thread only, so the frame path wins the CPU.
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while not self._stopping.is_set():
             self._wake.wait(0.5)
             self._wake.clear()
@@ -180,6 +178,14 @@ class ActionStage(threading.Thread):
                 self._busy.clear()
                 self._idle.set()
 
+    @torch.inference_mode()
+    def _infer_low_priority(self, frames: list[np.ndarray]) -> np.ndarray:
+        """``_infer`` at a lower CPU priority (a positive nice value for this thread only, on
+        Linux), so the frame path wins the CPU. Runs on a thread of its own (``own_thread``)."""
+        with contextlib.suppress(Exception):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        return self._infer(frames)
+
     def _classify(self) -> None:
         frames = self.ring.window(self.window)
         if len(frames) < self.window:
@@ -187,8 +193,7 @@ class ActionStage(threading.Thread):
             return
         clip = frames[:: self.stride]
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            probs = self._infer([f.image for f in clip])
+        probs = run_on_own_thread(lambda: self._infer_low_priority([f.image for f in clip]), "livefx-classify")
         self.counters.ms.append((time.perf_counter() - t0) * 1e3)
         del self.counters.ms[:-256]
         self.counters.runs += 1

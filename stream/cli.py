@@ -455,6 +455,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from livefx.models.accel import resolve_dtype
     from livefx.stream.actions import LabelLog
     from livefx.stream.device import FrameConverter, resolve_device
+    from livefx.stream.own_thread import run_on_own_thread
     from livefx.stream.pipeline import Pipeline, PipelineConfig
     from livefx.stream.process import freeze_startup_heap
     from livefx.stream.sinks import make_sink
@@ -473,8 +474,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.precision, device)
     converter = FrameConverter(device, dtype)
-    stages = style_stages(load_engine_style(args, converter), converter, args.backend)
-    motion = motion_stage(args, converter)
     config = PipelineConfig(
         budget_ms=args.budget_ms,
         on_late=OnLate(args.on_late),
@@ -485,14 +484,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         fit=args.fit,
         backend=args.backend,
     )
-    action_model, actions_config, rules = action_setup(args, motion is not None)
-    pipeline = Pipeline(source, sinks, stages, converter, config, motion, action_model, actions_config)
-    if rules:
-        from livefx.stream.rules import RuleEngine
 
-        pipeline.label_listeners.append(RuleEngine(rules, pipeline.run_rule_action, args.on_cooldown))
-    pipeline.draw_labels = args.draw_labels
-    width, height = pipeline.open()
+    def load() -> tuple[Pipeline, int, int]:
+        stages = style_stages(load_engine_style(args, converter), converter, args.backend)
+        motion = motion_stage(args, converter)
+        action_model, actions_config, rules = action_setup(args, motion is not None)
+        pipeline = Pipeline(source, sinks, stages, converter, config, motion, action_model, actions_config)
+        if rules:
+            from livefx.stream.rules import RuleEngine
+
+            pipeline.label_listeners.append(RuleEngine(rules, pipeline.run_rule_action, args.on_cooldown))
+        pipeline.draw_labels = args.draw_labels
+        return pipeline, *pipeline.open()
+
+    # Models load and warm up off the main thread, which then only waits (see own_thread).
+    pipeline, width, height = run_on_own_thread(load, "livefx-load")
     log.info(
         "%s -> %s at %dx%d, %.3g fps, on %s",
         source.spec,

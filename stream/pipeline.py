@@ -22,6 +22,7 @@ from livefx.stream.device import FrameConverter, describe_device
 from livefx.stream.errors import LivefxError
 from livefx.stream.frame import now_ns
 from livefx.stream.motion import MotionStage
+from livefx.stream.own_thread import run_on_own_thread
 from livefx.stream.post import DrawLabels
 from livefx.stream.ring import Ring
 from livefx.stream.sinks.base import Sink
@@ -116,7 +117,10 @@ class Pipeline:
 
     def warmup(self, width: int, height: int) -> None:
         """Run each stage at full and reduced scales so the first live frame pays nothing
-        and the planner starts with measured costs."""
+        and the planner starts with measured costs; on a thread of its own (``own_thread``)."""
+        run_on_own_thread(lambda: self._warmup(width, height), "livefx-warmup")
+
+    def _warmup(self, width: int, height: int) -> None:
         self.frame_size = (width, height)
         warm = [(b.spec, b.stage, 1.0) for b in self.stages]
         if self.motion:
@@ -268,7 +272,9 @@ class Pipeline:
         if not isinstance(stage, DiffusionStage):
             raise LivefxError("the running style takes no prompt: start with --style sd:PATH")
         prompt = fields.get("prompt")
-        embeddings = stage.model.encode_prompt(prompt) if prompt is not None else None
+        embeddings = None
+        if prompt is not None:
+            embeddings = run_on_own_thread(lambda: stage.model.encode_prompt(prompt), "livefx-encode-prompt")
         change = PromptChange(prompt, embeddings, fields.get("strength"), fields.get("seed"))
         self.controls.send(ConfigureStage(STYLE_STAGE, change)).result()
         self._live_prompts[stage.model.name] = {"prompt": stage.prompt, "strength": stage.strength, "seed": stage.seed}
@@ -311,9 +317,12 @@ class Pipeline:
         worker install it between two frames. The frame path never waits for it.
         The future resolves once the worker has installed the stage."""
 
-        def job() -> None:
+        def build() -> tuple[Stage | None, dict]:
             stage = prepare()
-            costs = self.warm_stage(spec, stage) if stage is not None else {}
+            return stage, self.warm_stage(spec, stage) if stage is not None else {}
+
+        def job() -> None:
+            stage, costs = run_on_own_thread(build, "livefx-prepare-stage")
             self.controls.send(StageSwap(spec, stage, costs, position=0)).result()
 
         self._prompt_changes.seal()  # prompt edits made after this switch apply after it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import ssl
@@ -18,6 +19,7 @@ from websockets.http11 import Request, Response
 from livefx.models.diffusion.stage import DiffusionStyle
 from livefx.models.registry import available_styles
 from livefx.stream.errors import UsageError
+from livefx.stream.own_thread import run_on_own_thread
 from livefx.stream.server import protocol, security, static
 from livefx.stream.server.ratelimit import TokenBucket
 from livefx.stream.server.session import BroadcastHub, Session, SessionSettings, build_hub
@@ -80,7 +82,8 @@ class LivefxServer:
     async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
         loop = asyncio.get_running_loop()
         if self.source is not None:
-            self.hub = await loop.run_in_executor(None, build_hub, self.source, self.settings, loop, self.sinks)
+            build = functools.partial(build_hub, self.source, self.settings, loop, self.sinks)
+            self.hub = await loop.run_in_executor(None, run_on_own_thread, build, "livefx-load")  # see own_thread
         try:
             await self._serve(ready, stop)
         finally:

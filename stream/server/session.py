@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from livefx.stream.device import FrameConverter
 from livefx.stream.errors import LivefxError
 from livefx.stream.frame import now_ns
 from livefx.stream.motion import MotionConfig, MotionStage, build_motion_stage
+from livefx.stream.own_thread import run_on_own_thread
 from livefx.stream.pipeline import Pipeline, PipelineConfig
 from livefx.stream.server import protocol
 from livefx.stream.server.bridge import MIN_INPUT_SIDE, ProcessedTrack, TrackSink, TrackSource, drain
@@ -206,7 +208,9 @@ class Session:
                 await self.close()
 
         if self.hub is None:
-            self.pipeline = await loop.run_in_executor(None, self._build_pipeline, loop)
+            # Models load and warm up on a thread that ends with it (see own_thread).
+            build = functools.partial(self._build_pipeline, loop)
+            self.pipeline = await loop.run_in_executor(None, run_on_own_thread, build, "livefx-load")
         else:
             self.pipeline = self.hub.pipeline
             self.hub.fan_out.add(self.out_track)

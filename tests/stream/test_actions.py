@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from fractions import Fraction
 
@@ -15,6 +17,7 @@ from livefx.models.action import load_action_model
 from livefx.models.registry import DEFAULT_ACTIONS
 from livefx.models.train.data import fit_short_side, skimage_image
 from livefx.stream.actions import ActionsConfig, ActionStage, LabelLog
+from livefx.stream.frame import Frame
 from livefx.stream.ring import Ring
 from livefx.stream.sinks.null import NullSink
 from livefx.stream.sources.synthetic import SyntheticSource
@@ -86,6 +89,34 @@ def test_the_stage_asks_every_k_frames_when_scheduled_and_counts_what_it_defers(
     stage.counters.runs, stage.counters.ms = 1, [42.0]
     assert stage.new_cost_ms() == 42.0 and stage.new_cost_ms() is None  # each run reported once
     assert stage.snapshot()["deferred"] == 2
+
+
+def test_each_classification_runs_niced_on_a_thread_that_ends_with_it(tmp_path):
+    # Not on the long-lived classifier thread: its OpenMP pool would slow the worker (own_thread).
+    model = load_action_model(tiny_videomae(tmp_path / "m"))
+    ring = Ring(16)
+    stage = ActionStage(model, ring, CPU, torch.float32, fps=30, config=ActionsConfig(every_frames=1))
+    for i in range(stage.window):
+        ring.push(Frame(i, i, i, np.full((48, 64, 3), 10 * i, np.uint8)))
+    calls = []
+    forward = stage.net.forward
+
+    def recording(*args, **kwargs):
+        calls.append((threading.current_thread(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+        return forward(*args, **kwargs)
+
+    stage.net.forward = recording
+    stage.start()
+    for _ in range(2):
+        assert stage.request()
+        assert stage._idle.wait(120), "the classification never finished"
+    stage.stop()
+    stage.join(30)
+    assert stage.counters.runs == 2 and stage.counters.errors == 0
+    threads = [t for t, _ in calls]
+    assert len(threads) == 2 and threads[0] is not threads[1]
+    assert all(t.name == "livefx-classify" and t is not stage and not t.is_alive() for t in threads)
+    assert all(nice >= os.getpriority(os.PRIO_PROCESS, 0) + 10 or nice == 19 for _, nice in calls)
 
 
 def test_label_log_writes_one_json_line_per_update(tmp_path):
