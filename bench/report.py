@@ -41,7 +41,7 @@ def markdown(results: dict) -> str:
             "| run | frames in | dropped | processed/s | out fps | in-betweens made / held"
             " | latency p50 / p95 / p99 ms | peak RSS MB (growth) |",
             "|---|---|---|---|---|---|---|---|",
-            _run_row("README main job (style + 2x, mp4)", c["readme_job"]),
+            _run_row(f"README main job (style + 2x, {c.get('readme_sink', 'mp4')})", c["readme_job"]),
             _run_row("full chain (+ action labels)", c["full_chain"]),
             _run_row("naive loop (every frame, as fast as it can)", c["naive"]),
             "",

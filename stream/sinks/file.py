@@ -14,7 +14,10 @@ import logging
 from fractions import Fraction
 from pathlib import Path
 
-import av
+try:
+    import av
+except ImportError:  # a machine without PyAV (the GPU bench machines): file sinks refuse, saying why
+    av = None
 
 from livefx.stream.errors import SinkError, UsageError
 from livefx.stream.frame import Frame
@@ -40,6 +43,8 @@ class FileSink(Sink):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.spec = f"file:{path}"
+        if av is None:
+            raise UsageError(f"--sink {self.spec}: writing files needs PyAV (pip install av)")
         if self.path.suffix.lower() not in FORMATS:
             raise UsageError(
                 f"--sink {self.spec}: unsupported file type {self.path.suffix or '(none)'};"

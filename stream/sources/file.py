@@ -6,11 +6,15 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-import av
 import numpy as np
 
+try:
+    import av
+except ImportError:  # a machine without PyAV (the GPU bench machines): file sources refuse, saying why
+    av = None
+
 from livefx.models.errors import one_line
-from livefx.stream.errors import SourceError
+from livefx.stream.errors import SourceError, UsageError
 from livefx.stream.sources.base import Source
 
 log = logging.getLogger("livefx.source")
@@ -26,6 +30,8 @@ class FileSource(Source):
     self_paced = False
 
     def __init__(self, path: str | Path, loop: bool = False) -> None:
+        if av is None:
+            raise UsageError(f"--source file:{path}: reading files needs PyAV (pip install av)")
         self.path = Path(path)
         self.loop = loop
         #: Times the file was started again (``loop``).

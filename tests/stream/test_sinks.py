@@ -179,3 +179,12 @@ def test_a_full_disk_stops_the_recording_with_a_clear_error_not_the_run(tmp_path
     stats = p.run(log_every_s=0)  # the run goes on for the other output
     assert len(kept.frames) == stats["frames_out"] > 0
     assert stats["sinks"][f"file:{full}"]["written"] < stats["frames_out"]
+
+
+def test_a_file_sink_without_pyav_is_refused_saying_what_to_install(tmp_path, monkeypatch):
+    import livefx.stream.sinks.file as file_sink
+
+    monkeypatch.setattr(file_sink, "av", None)  # as on a machine without PyAV
+    with pytest.raises(UsageError, match=r"needs PyAV \(pip install av\)"):
+        make_sink(f"file:{tmp_path / 'out.mp4'}")
+    assert isinstance(make_sink("null"), NullSink)  # the engine itself runs without it

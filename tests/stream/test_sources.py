@@ -195,3 +195,11 @@ def test_a_looping_file_starts_again_with_increasing_timestamps(make_video):
     assert source.restarts == 2
     assert times == sorted(times) and len(set(times)) == 12
     assert times[5] - times[4] == pytest.approx(1 / 25, abs=1e-3)  # one frame on, not a jump back
+
+
+def test_a_file_source_without_pyav_is_refused_saying_what_to_install(tmp_path, monkeypatch):
+    import livefx.stream.sources.file as file_source
+
+    monkeypatch.setattr(file_source, "av", None)  # as on a machine without PyAV
+    with pytest.raises(UsageError, match=r"needs PyAV \(pip install av\)"):
+        make_source(f"file:{tmp_path / 'clip.mp4'}", None, None)
