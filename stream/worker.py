@@ -30,6 +30,7 @@ from livefx.stream.control import (
     SetMotion,
     StageSwap,
 )
+from livefx.stream.core_share import CPU_SHARES, CoreShares
 from livefx.stream.device import FrameConverter
 from livefx.stream.emit import emit
 from livefx.stream.errors import LivefxError
@@ -73,6 +74,7 @@ class Worker(threading.Thread):
         post: Sequence[PostStep] = (),
         clock: Callable[[], int] = now_ns,
         measure_arrival: bool = False,
+        core_shares: CoreShares | None = None,
     ) -> None:
         super().__init__(name="livefx-worker", daemon=True)
         self.frames_out = frames_out
@@ -112,6 +114,9 @@ class Worker(threading.Thread):
         #: The action classifier beside the frame path (its spec is among the planner's stages).
         self.actions = actions
         self._stop_event = threading.Event()
+        #: On a CPU device: this worker's share of the cores for its OpenMP team (core_share).
+        self._core_shares = (core_shares or CPU_SHARES) if converter.device.type == "cpu" else None
+        self._openmp_threads: int | None = None
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -155,6 +160,8 @@ class Worker(threading.Thread):
         self.swaps += 1
 
     def run(self) -> None:
+        if self._core_shares is not None:
+            self._core_shares.join()
         try:
             with torch.inference_mode():
                 self._loop()
@@ -162,12 +169,16 @@ class Worker(threading.Thread):
             self.error = exc
             log.exception("worker failed")
         finally:
+            if self._core_shares is not None:
+                self._core_shares.leave()
             self.controls.close("the stream ended before the change could be applied")
             self.reader.close()
             self.frames_out.close()
 
     def _loop(self) -> None:
         while not self._stop_event.is_set():
+            if self._core_shares is not None:  # streams started or stopped beside this one
+                self._openmp_threads = self._core_shares.apply(self._openmp_threads)
             self.controls.drain(self._apply)
             try:
                 frame = self.reader.get(timeout=0.1)
