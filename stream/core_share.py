@@ -36,13 +36,21 @@ def _openmp_setter() -> Callable[[int], None] | None:
 
 class CoreShares:
     """How many OpenMP threads each of the live CPU workers may use: ``cores`` split evenly
-    (at least one each). Thread-safe."""
+    (at least one each). ``cores=None``: torch's thread count when the first worker joins
+    (so a ``torch.set_num_threads`` made after import still holds). Thread-safe."""
 
-    def __init__(self, cores: int, apply: Callable[[int], None] | None = None) -> None:
-        self.cores = max(1, cores)
+    def __init__(self, cores: int | None, apply: Callable[[int], None] | None = None) -> None:
+        self._cores = None if cores is None else max(1, cores)
         self._apply = apply
         self._workers = 0
         self._lock = threading.Lock()
+
+    @property
+    def cores(self) -> int:
+        if self._cores is None:
+            # Before this thread applied a share of its own: the process's setting.
+            self._cores = max(1, torch.get_num_threads())
+        return self._cores
 
     @property
     def workers(self) -> int:
@@ -50,6 +58,7 @@ class CoreShares:
 
     def join(self) -> None:
         with self._lock:
+            _ = self.cores
             self._workers += 1
 
     def leave(self) -> None:
@@ -72,4 +81,4 @@ class CoreShares:
 
 
 #: The process's CPU workers.
-CPU_SHARES = CoreShares(torch.get_num_threads(), _openmp_setter())
+CPU_SHARES = CoreShares(None, _openmp_setter())

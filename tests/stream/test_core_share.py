@@ -38,6 +38,18 @@ def test_a_share_is_applied_only_when_it_changes():
     assert CoreShares(2).apply(None) is None  # no OpenMP runtime to set: nothing applied
 
 
+def test_the_cores_are_torchs_thread_count_when_the_first_worker_joins():
+    # e.g. `python -m bench --threads 1`: set after import, it must hold for the workers.
+    before = torch.get_num_threads()
+    shares = CoreShares(None)
+    try:
+        torch.set_num_threads(1)
+        shares.join()
+        assert shares.cores == 1 and shares.share() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_worker_takes_its_share_on_its_own_thread_and_widens_when_a_stream_stops(monkeypatch):
     applied = []
     shares = CoreShares(4, lambda n: applied.append((threading.current_thread().name, n)))
