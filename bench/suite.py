@@ -215,11 +215,14 @@ def run_heavy(device: torch.device, dtype: torch.dtype, backend: str, seconds: f
     from livefx.models.stylize import StyleStage, TransformerNet
 
     teacher = _shared_teacher()
-    net, label = own_thread(
-        lambda: (load_transformer_net(teacher), teacher.name) if teacher else (TransformerNet(), "random weights")
-    )
+    label = teacher.name if teacher else "random weights"
     print(f"heavy: teacher ({label}) at 640x480 from 60 fps for {seconds:g} s ...", flush=True)
-    stage = own_thread(lambda: StyleStage(net, device, dtype, "teacher", 255.0, backend))
+
+    def load() -> StyleStage:
+        net = load_transformer_net(teacher) if teacher else TransformerNet()
+        return StyleStage(net, device, dtype, "teacher", 255.0, backend)
+
+    stage = own_thread(load)
     models = chain.ChainModels(stage, None, None, FrameConverter(device, dtype))
     run = chain.run_livefx(
         models,

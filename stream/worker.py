@@ -30,7 +30,7 @@ from livefx.stream.control import (
     SetMotion,
     StageSwap,
 )
-from livefx.stream.core_share import CPU_SHARES, CoreShares
+from livefx.stream.core_share import CPU_SHARES
 from livefx.stream.device import FrameConverter
 from livefx.stream.emit import emit
 from livefx.stream.errors import LivefxError
@@ -74,7 +74,6 @@ class Worker(threading.Thread):
         post: Sequence[PostStep] = (),
         clock: Callable[[], int] = now_ns,
         measure_arrival: bool = False,
-        core_shares: CoreShares | None = None,
     ) -> None:
         super().__init__(name="livefx-worker", daemon=True)
         self.frames_out = frames_out
@@ -115,7 +114,7 @@ class Worker(threading.Thread):
         self.actions = actions
         self._stop_event = threading.Event()
         #: On a CPU device: this worker's share of the cores for its OpenMP team (core_share).
-        self._core_shares = (core_shares or CPU_SHARES) if converter.device.type == "cpu" else None
+        self._core_shares = CPU_SHARES if converter.device.type == "cpu" else None
         self._openmp_threads: int | None = None
 
     def stop(self) -> None:
