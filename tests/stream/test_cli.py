@@ -312,25 +312,32 @@ def test_size_keeps_a_wide_clips_shape_by_letterboxing(tmp_path, make_video, fit
     assert (top < 12) == bars  # letterbox bars are black; stretched content reaches the edge
 
 
-def _record_until_signal(tmp_path, sig: int, after_s: float) -> tuple[subprocess.Popen, Path, Path]:
-    """``livefx run`` recording a live synthetic stream to mp4, sent ``sig`` once frames flow."""
+def _fragments_on_disk(path: Path) -> int:
+    """How many fragments (``moof`` boxes) of a fragmented MP4 have reached the disk."""
+    return path.read_bytes().count(b"moof") if path.exists() else 0
+
+
+def _record_until_signal(tmp_path, sig: int, fragments: int) -> tuple[subprocess.Popen, Path, Path]:
+    """``livefx run`` recording a live synthetic stream to mp4 (a fragment each half second),
+    sent ``sig`` once ``fragments`` fragments are on disk, however long that takes here."""
     out, stats_path = tmp_path / "live.mp4", tmp_path / "s.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "livefx.stream", "run", "--source", "synthetic", "--size", "160x96", "--fps", "25",
-         "--style", "none", "--sink", f"file:{out}", "--stats", str(stats_path), "--log-every", "0.5"],
+         "--style", "none", "--sink", f"file:{out}", "--stats", str(stats_path), "--log-every", "0"],
         cwd=REPO, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert proc.stderr is not None
-    for line in proc.stderr:  # a stats line with frames out: the recording has started
-        if " out " in line and "fps" in line and "out 0.0 fps" not in line:
-            break
-    time.sleep(after_s)
+    deadline = time.monotonic() + 120  # a hang guard, not a speed check
+    while _fragments_on_disk(out) < fragments and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _fragments_on_disk(out) < fragments:
+        proc.kill()
+        pytest.fail(f"no {fragments} fragments in {out}: {proc.communicate()[1][-2000:]}")
     proc.send_signal(sig)
     return proc, out, stats_path
 
 
 def test_sigterm_during_a_recording_finalises_a_playable_file_with_every_frame(tmp_path):
-    proc, out, stats_path = _record_until_signal(tmp_path, signal.SIGTERM, after_s=1.5)
+    proc, out, stats_path = _record_until_signal(tmp_path, signal.SIGTERM, fragments=3)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]
     assert "stopping (SIGTERM)" in err
@@ -341,8 +348,8 @@ def test_sigterm_during_a_recording_finalises_a_playable_file_with_every_frame(t
 
 
 def test_a_recording_survives_a_hard_kill_up_to_its_last_fragment(tmp_path):
-    # A few fragments (a keyframe a second, plus the encoder's look-ahead) on disk first.
-    proc, out, _ = _record_until_signal(tmp_path, signal.SIGKILL, after_s=4.0)
+    # Four fragments of about 13 frames begun on disk, the last perhaps cut short by the kill.
+    proc, out, _ = _record_until_signal(tmp_path, signal.SIGKILL, fragments=4)
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     decoded = 0

@@ -63,12 +63,16 @@ async def interpolating_session(tmp_path):
         while session.pipeline is None or session.pipeline.stats.frames_interpolated < 10:
             await asyncio.sleep(0.1)
         await ws.send(json.dumps({"type": "interpolate", "on": False}))
-        off = await read_until("interpolate")
-        await asyncio.sleep(0.3)
-        made_when_off = session.pipeline.stats.frames_interpolated
-        processed_when_off = session.pipeline.stats.frames_in
-        await asyncio.sleep(1.0)
-        after = session.pipeline.stats.frames_interpolated, session.pipeline.stats.frames_in
+        off = await read_until("interpolate")  # sent once the worker applied it, between frames
+        stats = session.pipeline.stats
+        made_when_off, processed_when_off = stats.frames_interpolated, stats.frames_out
+
+        async def frames_out_reach(count: int) -> None:
+            while stats.frames_out < count:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(frames_out_reach(processed_when_off + 5), 60)  # five more through the worker
+        after = stats.frames_interpolated, stats.frames_out
     await pc.close()
     stop.set()
     await serving

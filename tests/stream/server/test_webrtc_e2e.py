@@ -124,7 +124,7 @@ async def session_run(tmp_path):
         metrics = await read_until("metrics")
         assert len(server.sessions) == 1
     await pc.close()
-    for _ in range(100):  # the server notices the hang-up and frees the session
+    for _ in range(300):  # the server notices the hang-up and frees the session (30 s guard)
         if not server.sessions:
             break
         await asyncio.sleep(0.1)
