@@ -10,7 +10,8 @@ from torch import nn
 
 from livefx.models.accel import accelerate
 from livefx.models.rife.dis import batch_time_flows
-from livefx.models.rife.ifnet import IFNet, Interpolation, pad_to_multiple, warp
+from livefx.models.rife.ifnet import IFNet, Interpolation, pad_to_multiple
+from livefx.models.rife.sharp_warp import sharp_warp
 from livefx.models.stage import MOTION_STAGE, cheapest_run_ms
 
 
@@ -58,8 +59,9 @@ class FlowStage:
         """``img0``/``img1``: 1 x 3 x H x W in [0, 1] on the stage's device. ``scale`` < 1
         finds the motion on frames shrunk by that factor (about scale^2 of the cost) and
         returns flow and mask at H x W (flow in full-size pixels), and the frame made by
-        moving the full-size frames (``sharp``) or, cheaper, the small frame enlarged (for
-        callers that only use the flow, as the engine does)."""
+        moving the full-size frames with bicubic sampling (``sharp``) or, cheaper, the
+        network's own frame, enlarged when found small (for callers that only use the flow,
+        as the engine does)."""
         size = img0.shape[-2:]
         small0, small1 = img0, img1
         if scale != 1.0:
@@ -76,7 +78,7 @@ class FlowStage:
             out[:, 3:7:2] *= size[-1] / w  # flow (x0, y0, x1, y1) in the full-size frame's pixels
             out[:, 4:7:2] *= size[-2] / h
         result = Interpolation(out[:, :3].clamp(0, 1), out[:, 3:7].float(), out[:, 7:8].float())
-        if scale != 1.0 and sharp:  # the motion found small, applied to the full-size frames
+        if sharp:  # the full-size frames moved with bicubic sampling (the network's own warp is bilinear)
             result.frame = blend_with(result, img0, img1).clamp(0, 1)
         return result
 
@@ -151,9 +153,9 @@ def shrink(x: torch.Tensor, scale: float) -> torch.Tensor:
 def blend_with(result: Interpolation, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
     """The frame at t made from *other* images (e.g. stylized ones) with the flow and mask
     IFNet found between the inputs: one stylization per input frame, pixels moved by
-    motion measured on the real content."""
-    w0 = warp(img0, result.flow[:, :2])
-    w1 = warp(img1, result.flow[:, 2:4])
+    motion measured on the real content (bicubic sampling, ``sharp_warp``)."""
+    w0 = sharp_warp(img0, result.flow[:, :2])
+    w1 = sharp_warp(img1, result.flow[:, 2:4])
     return w0 * result.mask.to(w0.dtype) + w1 * (1 - result.mask.to(w1.dtype))
 
 

@@ -64,18 +64,23 @@ def dis_time_flows(
     return flows[..., :2], flows[..., 2:]
 
 
-def dis_flow(f0: np.ndarray, f1: np.ndarray, t: float, preset: str = "dis-medium") -> np.ndarray:
-    """DIS flows to time t (``dis_time_flows``); both frames backward-warped and blended by distance."""
-    ft0, ft1 = dis_time_flows(f0, f1, t, preset)
-    h, w = f0.shape[:2]
+def back_warp(img: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """H x W x C ``img`` sampled at p + ``flow``(p) (H x W x 2, pixels), borders replicated; float32."""
+    h, w = img.shape[:2]
     grid = np.stack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)), -1)
+    m = grid + flow
+    return cv2.remap(img, m[..., 0], m[..., 1], interpolation, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
 
-    def back_warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
-        m = grid + flow
-        return cv2.remap(img, m[..., 0], m[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-    out = (1 - t) * back_warp(f0, ft0).astype(np.float32) + t * back_warp(f1, ft1).astype(np.float32)
-    return out.round().astype(np.uint8)
+def dis_flow(
+    f0: np.ndarray, f1: np.ndarray, t: float, preset: str = "dis-medium", interpolation: int = cv2.INTER_LINEAR
+) -> np.ndarray:
+    """DIS flows to time t (``dis_time_flows``); both frames backward-warped (bilinear
+    sampling, the usual classical baseline, unless ``interpolation`` says otherwise) and
+    blended by distance."""
+    ft0, ft1 = dis_time_flows(f0, f1, t, preset)
+    out = (1 - t) * back_warp(f0, ft0, interpolation) + t * back_warp(f1, ft1, interpolation)
+    return out.clip(0, 255).round().astype(np.uint8)
 
 
 def ifnet_method(model: IFNet, device: torch.device) -> Method:

@@ -13,6 +13,7 @@ from livefx.models.errors import WeightsError
 from livefx.models.registry import DEFAULT_RIFE
 from livefx.models.rife import IFNet, IFNetConfig, load_ifnet, pad_to_multiple, warp
 from livefx.models.rife.ifnet import V4_22, V4_22_LITE, V4_25, V4_25_HEAVY, V4_25_LITE, V4_26_HEAVY
+from livefx.models.rife.sharp_warp import sharp_warp
 from livefx.models.rife.stage import FlowStage, blend_with
 from livefx.models.train.data import skimage_image
 
@@ -88,7 +89,12 @@ def test_a_published_later_checkpoint_is_recognised_loaded_and_run(tmp_path, con
     x0, _ = pad_to_multiple(a, config.pad_multiple)
     x1, _ = pad_to_multiple(b, config.pad_multiple)
     with torch.no_grad():
-        assert torch.allclose(r.frame, net(x0, x1, 0.5).frame[..., :100, :130].clamp(0, 1), atol=1e-6)
+        ref = net(x0, x1, 0.5)
+    flow, mask = ref.flow[..., :100, :130], ref.mask[..., :100, :130]
+    assert torch.allclose(r.flow, flow, atol=1e-5) and torch.allclose(r.mask, mask, atol=1e-6)
+    # The frame: the inputs moved by the network's flow with bicubic sampling, mixed by its mask.
+    moved = sharp_warp(a, flow[:, :2]) * mask + sharp_warp(b, flow[:, 2:]) * (1 - mask)
+    assert torch.allclose(r.frame, moved.clamp(0, 1), atol=1e-5)
 
 
 def test_bad_checkpoints_are_refused_with_the_reason(tmp_path):
