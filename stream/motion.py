@@ -18,6 +18,7 @@ import torch
 from livefx.models.cuts import CutDetector
 from livefx.models.rife.dis_stage import DisFlowStage
 from livefx.models.rife.ifnet import Interpolation, warp
+from livefx.models.rife.sharp_warp import sharp_warp
 from livefx.models.rife.stage import FlowStage, auto_flow_scale, blend_with, build_flow_stage
 from livefx.models.stage import MOTION_STAGE
 from livefx.stream.budget import StageKind, StageSpec
@@ -160,7 +161,10 @@ class MotionStage:
         error = (warp(prev_in, back) - frame_in).abs().mean(1, keepdim=True)
         confidence = (1 - error / self.config.confidence_error).clamp_(0, 1)
         weight = self.config.stabilize_strength * confidence
-        return frame_out + weight.to(frame_out.dtype) * (warp(prev_out, back) - frame_out)
+        # Bicubic: the previous output is re-sampled every frame, and bilinear sampling would
+        # soften it a little more each time (mean |Laplacian| on bikes with candy: 27.3 -> 29.1,
+        # unstabilized 39.5; flicker unchanged).
+        return frame_out + weight.to(frame_out.dtype) * (sharp_warp(prev_out, back) - frame_out)
 
 
 def choose_flow(method: str, rife: Path, device: torch.device) -> str:
