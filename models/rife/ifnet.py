@@ -149,8 +149,9 @@ class IFBlock(nn.Module):
         return out[:, :4] * scale, out[:, 4:5], out[:, 5 : 5 + self.feat] if self.feat else None
 
 
-def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Backward-warp ``image`` by ``flow`` (pixels, x then y): out(p) = image(p + flow(p)).
+def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """Backward-warp ``image`` by ``flow`` (pixels, x then y): out(p) = image(p + flow(p)),
+    sampled with ``grid_sample``'s ``mode`` (bilinear, as the networks were trained).
 
     Sampling runs in fp32 even for half-precision models: in fp16 the normalised grid
     loses sub-pixel precision on large frames.
@@ -162,7 +163,7 @@ def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     gx = xs + flow[:, 0] * (2.0 / max(w - 1, 1))
     gy = ys + flow[:, 1] * (2.0 / max(h - 1, 1))
     grid = torch.stack((gx, gy), dim=-1)
-    out = F.grid_sample(image.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
+    out = F.grid_sample(image.float(), grid, mode=mode, padding_mode="border", align_corners=True)
     return out.to(image.dtype)
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import cv2
 import torch
-import torch.nn.functional as F
+
+from livefx.models.rife.ifnet import warp
 
 
 def sharp_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -24,13 +25,7 @@ def sharp_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     up, same values to 2e-4)."""
     if image.device.type == "cpu" and image.dtype == torch.float32 and not image.requires_grad:
         return _remap_planes(image, flow.float())
-    n, _, h, w = flow.shape
-    flow = flow.float()
-    ys = torch.linspace(-1.0, 1.0, h, device=flow.device).view(1, h, 1).expand(n, h, w)
-    xs = torch.linspace(-1.0, 1.0, w, device=flow.device).view(1, 1, w).expand(n, h, w)
-    grid = torch.stack((xs + flow[:, 0] * (2.0 / max(w - 1, 1)), ys + flow[:, 1] * (2.0 / max(h - 1, 1))), dim=-1)
-    out = F.grid_sample(image.float(), grid, mode="bicubic", padding_mode="border", align_corners=True)
-    return out.to(image.dtype)
+    return warp(image, flow, mode="bicubic")
 
 
 def _remap_planes(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
