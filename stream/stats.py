@@ -79,6 +79,8 @@ class RunStats:
         self._interp_wait: deque[float] = deque(maxlen=WINDOW)
         #: Action classifier counters and the latest labels (filled in by the pipeline).
         self.actions: dict | None = None
+        #: Each loaded model's runtime: {model: {"backend": ..., "precision": ...}} (set by the pipeline).
+        self.engine: dict[str, dict[str, str]] = {}
         #: Quiet degradation, warned about once per kind (see ``stream/degrade.py``).
         self.degrade = DegradeWatch()
 
@@ -140,6 +142,7 @@ class RunStats:
                 "degraded": {kind: MESSAGES[kind] for kind in self.degrade.active()},
                 "sinks": {k: dict(v) for k, v in self.sinks.items()},
                 "warmup_s": dict(self.warmup_s),
+                "engine": {k: dict(v) for k, v in self.engine.items()},
                 **({"source_fps": round(self.source_fps, 1)} if self.source_fps is not None else {}),
                 **self._interpolation(),
                 **({"steps": {str(n): c for n, c in sorted(self.steps.items())}} if self.steps else {}),
