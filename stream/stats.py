@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from livefx.stream.degrade import MESSAGES, DegradeWatch
+
+log = logging.getLogger("livefx.stats")
 
 #: Samples kept per series; enough for stable p99, bounded so memory stays flat.
 WINDOW = 4096
@@ -83,6 +87,17 @@ class RunStats:
         self.engine: dict[str, dict[str, str]] = {}
         #: Quiet degradation, warned about once per kind (see ``stream/degrade.py``).
         self.degrade = DegradeWatch()
+        #: Called with each FrameRecord on the worker thread, after it is counted (e.g. the
+        #: server's /metrics). A tuple, replaced whole, so ``record`` reads it without the lock.
+        self._observers: tuple[Callable[[FrameRecord], None], ...] = ()
+
+    def add_observer(self, observer: Callable[[FrameRecord], None]) -> None:
+        with self._lock:
+            self._observers = (*self._observers, observer)
+
+    def remove_observer(self, observer: Callable[[FrameRecord], None]) -> None:
+        with self._lock:
+            self._observers = tuple(o for o in self._observers if o != observer)
 
     def record(self, rec: FrameRecord) -> None:
         with self._lock:
@@ -97,6 +112,13 @@ class RunStats:
                 self._stages.setdefault(name, deque(maxlen=WINDOW)).append(ms)
                 self._stage_counts[name] += 1
             self.recent.append(rec)
+            observers = self._observers
+        for observe in observers:  # outside the lock: an observer may read these stats
+            try:
+                observe(rec)
+            except Exception:  # noqa: BLE001 - an observer's bug must not stop the stream
+                log.exception("a frame-record observer failed; it is removed")
+                self.remove_observer(observe)
 
     def record_motion(self, interpolated: int, held: int, wait_ms: float) -> None:
         """In-between frames pushed before one real frame: made (``interpolated``) or, when

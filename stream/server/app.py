@@ -7,7 +7,7 @@ import functools
 import logging
 import re
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -21,6 +21,8 @@ from livefx.models.registry import available_styles
 from livefx.stream.errors import UsageError
 from livefx.stream.own_thread import run_on_own_thread
 from livefx.stream.server import protocol, security, static
+from livefx.stream.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from livefx.stream.server.metrics import ServerMetrics
 from livefx.stream.server.ratelimit import TokenBucket
 from livefx.stream.server.session import BroadcastHub, Session, SessionSettings, build_hub
 from livefx.stream.sinks.base import Sink
@@ -68,6 +70,8 @@ class LivefxServer:
         self.tls = tls
         self.sessions: set[Session] = set()
         self._files: dict[str, tuple[bytes, str]] = {}
+        #: ``GET /metrics``: every session's and the hub's frames, summed since the start.
+        self.metrics = ServerMetrics(sessions=lambda: len(self.sessions))
 
     def url(self, path: str = "/", host: str | None = None) -> str:
         query = f"?token={self.token}" if self.token else ""
@@ -82,7 +86,7 @@ class LivefxServer:
     async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
         loop = asyncio.get_running_loop()
         if self.source is not None:
-            build = functools.partial(build_hub, self.source, self.settings, loop, self.sinks)
+            build = functools.partial(build_hub, self.source, self.settings, loop, self.sinks, self.metrics)
             self.hub = await loop.run_in_executor(None, run_on_own_thread, build, "livefx-load")  # see own_thread
         try:
             await self._serve(ready, stop)
@@ -110,7 +114,7 @@ class LivefxServer:
         for session in list(self.sessions):
             await session.close()
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | Awaitable[Response] | None:
         path = urlsplit(request.path).path
         if not security.token_ok(request.path, self.token, request.headers.get("Cookie")):
             return _text(HTTPStatus.FORBIDDEN, "livefx: a token is required: open the URL printed by livefx serve")
@@ -120,7 +124,23 @@ class LivefxServer:
             return None  # go on with the websocket handshake
         if request.headers.get("Upgrade"):
             return _text(HTTPStatus.NOT_FOUND, "livefx: the websocket lives at /ws")
+        if path == "/metrics":
+            return self._metrics_page()
         return self._file(path, request.headers.get("Host"))
+
+    async def _metrics_page(self) -> Response:
+        """The Prometheus text: the pipelines' numbers refreshed off the loop, rendered on it."""
+        await asyncio.get_running_loop().run_in_executor(None, self.metrics.refresh)
+        body = self.metrics.render()
+        headers = Headers(
+            {
+                "Content-Type": METRICS_CONTENT_TYPE,
+                "Content-Length": str(len(body)),
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            }
+        )
+        return Response(HTTPStatus.OK.value, "OK", headers, body)
 
     def _file(self, path: str, host: str | None = None) -> Response:
         if path not in self._files:
@@ -176,7 +196,7 @@ class LivefxServer:
             await ws.send(protocol.error(f"busy: {self.max_sessions} sessions already running; try again later"))
             await ws.close(1013, "busy")
             return
-        session = Session(ws.send, self.settings, self._publish, self.hub)
+        session = Session(ws.send, self.settings, self._publish, self.hub, self.metrics)
         self.sessions.add(session)
         log.info("client %s connected (%d of %d sessions)", peer, len(self.sessions), self.max_sessions)
         try:

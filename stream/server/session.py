@@ -27,6 +27,7 @@ from livefx.stream.pipeline import Pipeline, PipelineConfig
 from livefx.stream.server import protocol
 from livefx.stream.server.bridge import MIN_INPUT_SIDE, ProcessedTrack, TrackSink, TrackSource, drain
 from livefx.stream.server.codecs import prefer_codec
+from livefx.stream.server.metrics import ServerMetrics
 from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.base import Source
 from livefx.stream.sources.file import FileSource
@@ -98,11 +99,16 @@ class BroadcastHub:
 
 
 def build_hub(
-    source: Source, settings: SessionSettings, loop: asyncio.AbstractEventLoop, sinks: Sequence[Sink] = ()
+    source: Source,
+    settings: SessionSettings,
+    loop: asyncio.AbstractEventLoop,
+    sinks: Sequence[Sink] = (),
+    metrics: ServerMetrics | None = None,
 ) -> BroadcastHub:
     """Off the loop: open the server-side source, load and warm the style, start processing.
     ``sinks`` (a virtual camera, a recording) get the same processed frames as the viewers.
-    A file with nowhere else to go waits for its first viewer instead of playing to nobody."""
+    A file with nowhere else to go waits for its first viewer instead of playing to nobody.
+    ``metrics``: the server's ``/metrics``, which counts the hub's frames from the start."""
     fan_out = TrackSink(loop)
     pipeline = Pipeline(
         source,
@@ -115,6 +121,8 @@ def build_hub(
         settings.actions_config,
     )
     pipeline.open()
+    if metrics is not None:
+        metrics.attach(pipeline.stats, pipeline.snapshot)
     hub = BroadcastHub(pipeline, fan_out)
     if sinks or not isinstance(source, FileSource):
         hub.start()
@@ -122,8 +130,16 @@ def build_hub(
 
 
 class Session:
-    def __init__(self, send, settings: SessionSettings, publish=None, hub: BroadcastHub | None = None) -> None:
+    def __init__(
+        self,
+        send,
+        settings: SessionSettings,
+        publish=None,
+        hub: BroadcastHub | None = None,
+        metrics: ServerMetrics | None = None,
+    ) -> None:
         self._send = send
+        self.metrics = metrics  # the server's /metrics: counts this session's own pipeline
         self._publish = publish  # server-wide event fan-out (observers such as the overlay)
         self.hub = hub  # broadcast mode: the shared pipeline, not this session's
         self.observer = False
@@ -231,7 +247,7 @@ class Session:
             if self.out_track is not None and self.pipeline is not None:
                 self.hub.fan_out.remove(self.out_track)
         elif self.pipeline is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.pipeline.close)
+            await asyncio.get_running_loop().run_in_executor(None, self._release_pipeline, self.pipeline)
         self.pipeline, self.source, self.out_track = None, None, None
 
     def _build_pipeline(self, loop: asyncio.AbstractEventLoop) -> Pipeline:
@@ -245,8 +261,23 @@ class Session:
             self.source, [sink], stages, s.converter, config, s.motion_stage(), s.actions, s.actions_config
         )
         pipeline.warmup(*s.size)
-        pipeline.start()
+        if self.metrics is not None:
+            self.metrics.attach(pipeline.stats, pipeline.snapshot)
+        try:
+            pipeline.start()
+        except BaseException:
+            if self.metrics is not None:
+                self.metrics.detach(pipeline.stats)
+            raise
         return pipeline
+
+    def _release_pipeline(self, pipeline: Pipeline) -> None:
+        """Off the loop: stop this session's own pipeline; /metrics keeps what it counted."""
+        try:
+            pipeline.close()
+        finally:
+            if self.metrics is not None:
+                self.metrics.detach(pipeline.stats)
 
     async def _on_candidate(self, data: dict) -> None:
         if self.pc is None:
@@ -386,7 +417,7 @@ class Session:
             if self.out_track is not None:
                 self.hub.fan_out.remove(self.out_track)
         elif self.pipeline is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.pipeline.close)
+            await asyncio.get_running_loop().run_in_executor(None, self._release_pipeline, self.pipeline)
 
 
 def _first_line(exc: BaseException) -> str:
