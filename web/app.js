@@ -1,5 +1,7 @@
 // livefx browser client: camera in, processed video back, controls and live stats.
 // window.livefx = { state, start(), stop(), stats() } makes the page scriptable and testable.
+// stats().distinctFrames counts the frames shown whose frame code differs from the previous
+// frame's (a held or repeated frame shows an old code; each in-between frame has its own).
 "use strict";
 
 (() => {
@@ -24,6 +26,12 @@
   const MARK_BITS = 10, CELL = 8, MARK_W = (MARK_BITS + 2) * CELL, MARK_H = CELL;
   const sentAt = new Map();
   let counter = 0, sentWidth = 0, measured = [], markerFrames = 0;
+  let distinctFrames = 0, lastCode = null;
+
+  // The page's own verdict on smoothness: what it shows against what the server takes in,
+  // over the last few seconds, and its measured latency against the budget.
+  const RATE_WINDOW_MS = 3000, MIN_SHOWN_SHARE = 0.8;
+  let history = [], pageDegraded = [];
 
   const api = {
     state: "idle", start, stop, stats, snapshot, startRecording, stopRecording,
@@ -180,6 +188,10 @@
     pc = ws = camera = null;
     server = {};
     measured = [];
+    history = [];
+    pageDegraded = [];
+    distinctFrames = 0;
+    lastCode = null;
     sentAt.clear();
     setState("idle");
   }
@@ -238,6 +250,8 @@
       if (lum(0) > 160 && lum(MARK_BITS + 1) < 96) {
         let code = 0;
         for (let i = 1; i <= MARK_BITS; i++) code = (code << 1) | (lum(i) > 128 ? 1 : 0);
+        if (code !== lastCode) distinctFrames++;
+        lastCode = code;
         const t = sentAt.get(code);
         if (t !== undefined) {
           measured.push((meta.expectedDisplayTime || now) - t);
@@ -251,6 +265,7 @@
   }
 
   async function stats() {
+    const distinct = distinctFrames; // read before decoding is counted: never above framesDecoded
     let framesDecoded = 0, fps = 0, jitterMs = 0;
     if (pc) {
       const report = await pc.getStats();
@@ -277,8 +292,45 @@
       latencyMs = server.capture_to_send_ms + jitterMs;
       latencySource = "estimate";
     }
-    return { framesDecoded, fps, latencyMs, latencySource, labels };
+    return { framesDecoded, distinctFrames: distinct, fps, latencyMs, latencySource, labels, pageDegraded };
   }
+
+  // Frames in (at the server) and frames shown per second over the last RATE_WINDOW_MS;
+  // null until the window is mostly full. Shown counts distinct frame codes where the page
+  // reads them (its own camera, visible), else decoded frames (a broadcast has no codes).
+  function recentRates(s) {
+    if (server.frames_in === undefined || hidden) { history = []; return null; }
+    const now = performance.now();
+    const byCode = mode !== "broadcast" && markerFrames > 0;
+    const sample = { t: now, framesIn: server.frames_in, shown: byCode ? s.distinctFrames : s.framesDecoded, byCode };
+    const last = history.at(-1);
+    // A new stream (counters restarted) or a switch of what is counted: start the window again.
+    if (last && (sample.framesIn < last.framesIn || sample.shown < last.shown || byCode !== last.byCode)) history = [];
+    history.push(sample);
+    while (history.length > 1 && now - history[1].t >= RATE_WINDOW_MS) history.shift();
+    const first = history[0], seconds = (now - first.t) / 1000;
+    if (seconds < (0.66 * RATE_WINDOW_MS) / 1000) return null;
+    return { in: (sample.framesIn - first.framesIn) / seconds, shown: (sample.shown - first.shown) / seconds, byCode };
+  }
+
+  // The page's own degraded reasons, advising the page's controls (not the server's flags).
+  function degradedHere(s) {
+    const reasons = [];
+    const lower = mode === "broadcast" ? "" : "a lower Resolution or "; // a broadcast's size is the server's
+    const lighter = `pick ${lower}a lighter Style${interpolating() ? ", or turn Interpolate off" : ""}`;
+    const rates = recentRates(s);
+    if (rates && rates.in > 1 && rates.shown < MIN_SHOWN_SHARE * rates.in) {
+      const what = rates.byCode ? "distinct frames shown" : "frames shown";
+      reasons.push(`${what} ${rates.shown.toFixed(1)} fps of ${rates.in.toFixed(1)} fps in: frames are dropped or repeated; ${lighter}`);
+    }
+    const budget = server.budget_ms;
+    if (s.latencyMs !== null && budget && s.latencyMs > budget) {
+      reasons.push(`capture → display ${s.latencyMs.toFixed(0)} ms is over the ${budget} ms Budget; ${lighter}, or raise the Budget`);
+    }
+    return reasons;
+  }
+
+  const interpolating = () => !$("interp-label").hidden && $("interpolate").checked;
 
   async function renderStats() {
     const s = await stats();
@@ -298,7 +350,9 @@
     const lag = server.diffusion && server.diffusion.lag_frames ? `, output ${server.diffusion.lag_frames} frames late (stream batch)` : "";
     const skipped = server.diffusion && server.diffusion.skipped_similar ? `, ${server.diffusion.skipped_similar} similar frames repeated` : "";
     $("steps").textContent = steps ? steps + lag + skipped : "-";
-    const degraded = Object.values(server.degraded || {}).concat(
+    pageDegraded = degradedHere(s);
+    const degraded = pageDegraded.concat(
+      Object.values(server.degraded || {}),
       (server.disabled_stages || []).map((name) => `${name} turned off after failing (${server.last_stage_error})`),
     );
     $("degraded").textContent = degraded.join(" · ") || "no";

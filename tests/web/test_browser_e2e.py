@@ -109,13 +109,30 @@ def _drive(browser, url: str, shot: Path) -> dict:
     }
 
 
+SET_BUDGET = "(b => { b.value = '%s'; b.dispatchEvent(new Event('change')); })(document.getElementById('budget'))"
+
+
 def test_page_with_fake_camera_reaches_connected_and_decodes(chromium, server):
-    result = run_page(Browser(chromium), server.url("/"), Path("browser-fake-camera.png"))
+    browser = Browser(chromium)
+    try:
+        result = _drive(browser, server.url("/"), Path("browser-fake-camera.png"))
+        # Latency over the budget is degraded on the page, advised in the page's own controls.
+        browser.evaluate(SET_BUDGET % 1)
+        deadline, degraded = time.monotonic() + 30, ""
+        while "over the 1 ms Budget" not in degraded:
+            assert time.monotonic() < deadline, f"the panel never said so: {degraded!r}"
+            time.sleep(0.25)
+            degraded = browser.evaluate("document.getElementById('degraded').textContent")
+    finally:
+        browser.close()
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"] >= 0
     # Capture-to-display measured from frame codes that made the whole round trip.
     assert result["marker_frames"] >= 5
     assert result["last"]["latencySource"] == "marker"
     assert 0 < result["last"]["latencyMs"] < 5000
+    # Frames shown with a code of their own: some, never more than were decoded.
+    assert 0 < result["last"]["distinctFrames"] <= result["last"]["framesDecoded"]
+    assert "--" not in degraded.split(" · ")[0]  # the page's reason names no CLI flag
     assert (ARTIFACTS / "browser-fake-camera.png").stat().st_size > 10_000
 
 
