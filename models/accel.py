@@ -9,9 +9,21 @@ arguments are passed through) plus a report of what it did. Backends:
   CUDA graphs per fixed input shape. Shapes compile on first use, so callers warm up
   every shape they will use (the pipeline does, before the first live frame).
 - ``tensorrt``: torch-tensorrt through ``torch.compile(backend="tensorrt")``, CUDA only.
-- ``auto``: ``compile`` on CUDA (falling back to eager if compilation fails), ``eager`` on
-  the CPU: there compile measured 1.2-1.9x faster but costs ~9 s of start-up per frame
-  size (bench/results/stylize-speed-cpu.md), so it is opt-in with ``--backend compile``.
+- ``openvino``: the OpenVINO runtime on the CPU (``models.openvino_runtime``), in bf16 where
+  the CPU runs it natively and the model tolerates it, fp32 otherwise or when asked.
+- ``auto``: ``compile`` on CUDA (falling back to eager if compilation fails). On the CPU,
+  OpenVINO and eager measured against each other on the first calls (``MeasuredChoice``),
+  the faster kept: the shipped styles run 3-10x faster in OpenVINO bf16 on a CPU with AMX,
+  while the IFNet gains nothing there (bench/results/backends-cpu.md). Eager alone where
+  OpenVINO is missing, with one line saying so. ``compile`` costs ~9 s of start-up per frame
+  size on the CPU, so it stays opt-in.
+
+Only models whose class sets ``converts_at_any_size = True`` (no size-dependent Python steps,
+checked by the tests at two sizes) go to OpenVINO; the others stay in torch.
+
+``precision``: ``auto`` (fp16 on CUDA; on the CPU, bf16 inside OpenVINO where the CPU has it
+and the model is not ``exact``), ``fp32`` (fp32 everywhere, inside the CPU runtime too), or
+``bf16``. ``exact`` models (flow fields: their coordinates need fp32) never get bf16 from auto.
 
 Every model stage (style, RIFE, VideoMAE, the diffusion parts) goes through this function.
 """
@@ -20,6 +32,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -30,7 +43,7 @@ from livefx.models.errors import UsageError
 
 log = logging.getLogger("livefx.accel")
 
-BACKENDS = ("auto", "eager", "compile", "tensorrt")
+BACKENDS = ("auto", "eager", "compile", "tensorrt", "openvino")
 DTYPES = {"auto": None, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -47,6 +60,13 @@ class AccelReport:
     def describe(self) -> str:
         extras = [self.dtype] + ["channels_last"] * self.channels_last + ["cuda-graphs"] * self.cuda_graphs
         return f"{self.backend} ({', '.join(extras)})" + (f"; {'; '.join(self.notes)}" if self.notes else "")
+
+    def engine_entry(self) -> dict[str, str]:
+        """The stats JSON's ``engine`` entry: ``{"backend": ..., "precision": ...}``."""
+        return {"backend": self.backend, "precision": _PRECISION_NAMES.get(self.dtype, self.dtype)}
+
+
+_PRECISION_NAMES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 
 
 def default_dtype(device: torch.device) -> torch.dtype:
@@ -73,12 +93,21 @@ def accelerate(
     *,
     backend: str = "auto",
     dtype: torch.dtype | None = None,
+    precision: str = "auto",
+    exact: bool = False,
 ) -> tuple[Callable[..., torch.Tensor], AccelReport]:
-    """``model`` on ``device`` in its fastest available form, and what was done to it."""
+    """``model`` on ``device`` in its fastest available form, and what was done to it.
+
+    ``dtype``: the tensors' dtype (and eager's); ``precision``: the user's ``--precision``,
+    which also rules inside a CPU runtime; ``exact``: the model needs fp32 (see the module doc)."""
     if backend not in BACKENDS:
         raise UsageError(f"{backend}: unknown; use one of {', '.join(BACKENDS)}", setting="backend")
     dtype = dtype or default_dtype(device)
     cuda = device.type == "cuda"
+    if backend == "openvino" or (backend == "auto" and not cuda):
+        chosen = _cpu_runtime(model, device, backend, dtype, precision, exact)
+        if chosen is not None:
+            return chosen
     if backend == "tensorrt" and not cuda:
         raise UsageError("tensorrt: needs a CUDA device; use compile or eager on the CPU", setting="backend")
     if backend == "tensorrt" and not tensorrt_available():
@@ -112,6 +141,150 @@ def accelerate(
             report.cuda_graphs = cuda
             return CompiledWithFallback(compiled, model, report, strict=backend == "compile", cuda=cuda), report
     return _channels_last_input(model, cuda), report
+
+
+def _cpu_runtime(
+    model: nn.Module, device: torch.device, backend: str, dtype: torch.dtype, precision: str, exact: bool
+) -> tuple[Callable[..., torch.Tensor], AccelReport] | None:
+    """OpenVINO (``backend="openvino"``), or OpenVINO measured against eager (``auto``); None
+    where auto finds no OpenVINO (the caller goes on with eager)."""
+    from livefx.models import openvino_runtime as ov
+
+    if device.type != "cpu":
+        raise UsageError(f"openvino: runs on the CPU, not {device.type}; use compile or tensorrt", setting="backend")
+    if not getattr(model, "converts_at_any_size", False):
+        # A traced conversion freezes shape-dependent Python steps (padding choices, grid
+        # scales): only models that declare they have none may run at sizes other than the first.
+        if backend == "openvino":
+            raise UsageError(
+                f"openvino: {type(model).__name__} has size-dependent steps a converted model would freeze;"
+                " use eager",
+                setting="backend",
+            )
+        return None
+    problem = ov.openvino_problem()
+    if problem is not None:
+        if backend == "openvino":
+            raise UsageError(f"openvino: {problem}; pip install openvino, or use eager", setting="backend")
+        _say_once(f"{problem}: models run in torch eager (pip install openvino for the fast CPU path)")
+        return None
+    if precision == "bf16" or (precision == "auto" and not exact and ov.cpu_has_bf16()):
+        runtime_precision = "bf16"
+    else:
+        runtime_precision = "fp32"
+    cores = max(1, torch.get_num_threads())
+    runtime = ov.OpenVinoModel(model, runtime_precision, ov.thread_levels(cores))
+    report = AccelReport("openvino", {"bf16": "bfloat16", "fp32": "float32"}[runtime_precision], False, False)
+    if backend == "openvino":
+        return _FallbackOnFailure(runtime, None, report), report
+    eager = model.to(device=device, dtype=dtype).eval()
+    eager_report = AccelReport("eager", str(dtype).removeprefix("torch."), False, False)
+    choice = MeasuredChoice([("openvino", runtime, report), ("eager", eager, eager_report)])
+    return choice, choice.report
+
+
+_said: set[str] = set()
+
+
+def _say_once(message: str) -> None:
+    if message not in _said:
+        _said.add(message)
+        log.warning(message)
+
+
+class _FallbackOnFailure:
+    """A runtime that, if it fails (conversion, compilation), hands over to ``fallback`` for good,
+    saying so once; with no fallback the error goes to the caller."""
+
+    def __init__(self, runtime: Callable, fallback: Callable | None, report: AccelReport) -> None:
+        self._runtime, self._fallback, self._report = runtime, fallback, report
+
+    def set_threads(self, count: int) -> None:
+        if hasattr(self._runtime, "set_threads"):
+            self._runtime.set_threads(count)
+
+    def __call__(self, x: torch.Tensor, *rest: object) -> torch.Tensor:
+        try:
+            return self._runtime(x, *rest)
+        except Exception as exc:  # noqa: BLE001 - any runtime failure: eager, said once
+            if self._fallback is None:
+                raise UsageError(f"{self._report.backend}: {one_line(exc)}", setting="backend") from None
+            log.warning("%s failed (%s); running torch eager", self._report.backend, one_line(exc))
+            self._runtime = self._fallback
+            self._fallback = None
+            return self._runtime(x, *rest)
+
+
+def one_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+class MeasuredChoice:
+    """Several forms of one model timed against each other on its first calls; the fastest
+    is kept. Each candidate's first call (conversion, compilation) is not counted; then the
+    candidates take turns, so that load on the machine hits all alike, until each has ``trials``
+    timed calls. Calls may differ in size (warm-up runs several): costs are compared per
+    input element, the cheapest call of each. A candidate that fails is dropped. ``report``
+    follows the choice."""
+
+    def __init__(
+        self,
+        candidates: list[tuple[str, Callable, AccelReport]],
+        trials: int = 2,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._candidates = candidates
+        self._calls: dict[str, int] = {name: 0 for name, _, _ in candidates}
+        #: Timed calls of each candidate: ms per input element.
+        self._costs: dict[str, list[float]] = {name: [] for name, _, _ in candidates}
+        self._trials = trials
+        self._clock = clock
+        self._chosen: tuple[str, Callable, AccelReport] | None = None
+        self.report = AccelReport(**{**vars(candidates[0][2]), "notes": ["measuring against eager"]})
+
+    @property
+    def chosen(self) -> str | None:
+        return self._chosen[0] if self._chosen else None
+
+    def set_threads(self, count: int) -> None:
+        for _, run, _ in self._candidates:
+            set_threads = getattr(run, "set_threads", None)
+            if set_threads is not None:
+                set_threads(count)
+
+    def __call__(self, x: torch.Tensor, *rest: object) -> torch.Tensor:
+        if self._chosen is not None:
+            return self._chosen[1](x, *rest)
+        name, run, _ = min(self._candidates, key=lambda c: (len(self._costs[c[0]]), self._calls[c[0]]))
+        t0 = self._clock()
+        try:
+            y = run(x, *rest)
+        except Exception as exc:  # noqa: BLE001 - drop the candidate, say why
+            log.warning("%s failed (%s); measuring the others", name, one_line(exc))
+            self._candidates = [c for c in self._candidates if c[0] != name]
+            if not self._candidates:
+                raise
+            if len(self._candidates) == 1:
+                self._choose(self._candidates[0], f"{name} failed: {one_line(exc)}")
+            return self(x, *rest)
+        elapsed_ms = (self._clock() - t0) * 1e3
+        self._calls[name] += 1
+        if self._calls[name] > 1:
+            self._costs[name].append(elapsed_ms / x.numel())
+        if all(len(self._costs[c[0]]) >= self._trials for c in self._candidates):
+            best = min(self._candidates, key=lambda c: min(self._costs[c[0]]))
+            figures = ", ".join(f"{c[0]} {min(self._costs[c[0]]) * x.numel():.1f} ms" for c in self._candidates)
+            self._choose(best, f"measured, at {x.shape[-1]}x{x.shape[-2]}: {figures}")
+        return y
+
+    def _choose(self, candidate: tuple[str, Callable, AccelReport], why: str) -> None:
+        self._chosen = candidate
+        self._candidates = [candidate]
+        chosen_report = candidate[2]
+        for key in ("backend", "dtype", "channels_last", "cuda_graphs"):
+            setattr(self.report, key, getattr(chosen_report, key))
+        self.report.notes = [*chosen_report.notes, why]
+        log.info("backend %s (%s)", self.report.backend, why)
 
 
 def _channels_last_input(fn: Callable, cuda: bool) -> Callable[..., torch.Tensor]:

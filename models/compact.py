@@ -135,6 +135,9 @@ class CompactResidual(nn.Module):
 class CompactStyleNet(nn.Module):
     """See the module docstring. ``features`` exposes the two hint points used in training."""
 
+    #: No size-dependent Python steps: a traced conversion (OpenVINO) holds at every size.
+    converts_at_any_size = True
+
     def __init__(self, config: CompactConfig | None = None) -> None:
         super().__init__()
         self.config = config or CompactConfig()

@@ -57,6 +57,11 @@ class Stage(ABC):
         """Run with ``steps`` of ``step_choices`` (stages without steps ignore it)."""
         return self(x)
 
+    def set_threads(self, count: int) -> None:
+        """Use ``count`` CPU threads from the next call (runtimes that fix their threads when
+        compiled switch between compiled forms; others ignore it: the worker sets OpenMP's)."""
+        set_runtime_threads(getattr(self, "run", None), count)
+
     def configure(self, change: object) -> None:
         """Apply a live change of the stage's own settings (e.g. a prompt), between frames."""
         raise TypeError(f"the {self.name} stage takes no live settings ({type(change).__name__})")
@@ -70,6 +75,13 @@ class Stage(ABC):
         """
         x = torch.full((1, 3, height, width), 0.5, device=self.device, dtype=self.dtype)
         return cheapest_run_ms(lambda: self(x), self.device, runs)
+
+
+def set_runtime_threads(run: object, count: int) -> None:
+    """Pass ``count`` to an accelerated callable that takes a thread count (``models.accel``)."""
+    setter = getattr(run, "set_threads", None)
+    if setter is not None:
+        setter(count)
 
 
 def run_times_ms(run: Callable[[], object], device: torch.device | None, runs: int) -> list[float]:

@@ -53,6 +53,9 @@ class ResidualBlock(nn.Module):
 class TransformerNet(nn.Module):
     """The teacher network: RGB 0..255 in, RGB (unclamped) out, sizes divisible by 4."""
 
+    #: No size-dependent Python steps: a traced conversion (OpenVINO) holds at every size.
+    converts_at_any_size = True
+
     def __init__(self) -> None:
         super().__init__()
         self.conv1 = ConvLayer(3, 32, 9, 1)
@@ -124,9 +127,10 @@ class StyleStage(Stage):
         label: str,
         value_range: float = 255.0,
         backend: str = "eager",
+        precision: str = "auto",
     ) -> None:
         super().__init__(device, dtype)
-        self.run, self.accel = accelerate(net, device, backend=backend, dtype=dtype)
+        self.run, self.accel = accelerate(net, device, backend=backend, dtype=dtype, precision=precision)
         self.label = label
         self.value_range = value_range
 
@@ -141,7 +145,9 @@ class StyleStage(Stage):
         return (y / self.value_range).clamp_(0.0, 1.0)
 
 
-def build_style_stage(path: Path, device: torch.device, dtype: torch.dtype, backend: str = "auto") -> StyleStage:
+def build_style_stage(
+    path: Path, device: torch.device, dtype: torch.dtype, backend: str = "auto", precision: str = "auto"
+) -> StyleStage:
     """Load the style in ``path`` (teacher or student) as a ready-to-warm-up stage."""
     net, value_range = load_style(path)
-    return StyleStage(net, device, dtype, path.stem, value_range, backend)
+    return StyleStage(net, device, dtype, path.stem, value_range, backend, precision)

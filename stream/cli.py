@@ -18,6 +18,7 @@ from livefx.stream.diffusion_args import add_diffusion_args, load_engine_style
 from livefx.stream.errors import LivefxError, UsageError
 from livefx.stream.fit import FITS
 from livefx.stream.motion import FLOW_METHODS
+from livefx.stream.signals import stop_during_startup
 
 if TYPE_CHECKING:
     import asyncio
@@ -106,14 +107,16 @@ def add_engine_args(
         "--backend",
         default="auto",
         choices=BACKENDS,
-        help="model form: eager, torch.compile (CUDA graphs on GPU), torch-tensorrt;"
-        " auto = compile on CUDA, eager on CPU (default: auto)",
+        help="model form: eager, torch.compile (CUDA graphs on GPU), torch-tensorrt, openvino (CPU);"
+        " auto = compile on CUDA; on the CPU, OpenVINO or eager, whichever measures faster per model"
+        " at warm-up (default: auto)",
     )
     parser.add_argument(
         "--precision",
         default="auto",
         choices=list(DTYPES),
-        help="compute precision; auto = fp16 on CUDA, fp32 on CPU (default: auto)",
+        help="compute precision; auto = fp16 on CUDA; on the CPU bf16 inside OpenVINO where the CPU has"
+        " bf16 units (never for motion), fp32 otherwise; fp32 forces fp32 in every runtime (default: auto)",
     )
 
 
@@ -473,7 +476,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = make_source(args.source, size, args.fps, loop=args.loop)
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.precision, device)
-    converter = FrameConverter(device, dtype)
+    converter = FrameConverter(device, dtype, args.precision)
     config = PipelineConfig(
         budget_ms=args.budget_ms,
         on_late=OnLate(args.on_late),
@@ -498,7 +501,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return pipeline, *pipeline.open()
 
     # Models load and warm up off the main thread, which then only waits (see own_thread).
-    pipeline, width, height = run_on_own_thread(load, "livefx-load")
+    with stop_during_startup():
+        pipeline, width, height = run_on_own_thread(load, "livefx-load")
     log.info(
         "%s -> %s at %dx%d, %.3g fps, on %s",
         source.spec,
@@ -609,23 +613,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from livefx.stream.server.codecs import set_video_bitrate
 
     set_video_bitrate(args.bitrate)
-    device = resolve_device(args.device)
-    converter = FrameConverter(device, resolve_dtype(args.precision, device))
-    settings = SessionSettings(
-        converter,
-        load_engine_style(args, converter),
-        budget_ms=args.budget_ms,
-        on_late=OnLate(args.on_late),
-        size=size,
-        fit=args.fit,
-        backend=args.backend,
-        codec=args.codec,
-        motion=motion_config(args),
-    )
-    settings.actions, settings.actions_config, _ = action_setup(args, settings.motion.active)
-    if settings.motion.active:
-        settings.rife = resolve_rife(args.rife)
-        settings.motion_stage()  # fail now, not per client, on a missing or bad weights file
+    with stop_during_startup():  # models load here: a stop signal ends the start cleanly
+        device = resolve_device(args.device)
+        converter = FrameConverter(device, resolve_dtype(args.precision, device), args.precision)
+        settings = SessionSettings(
+            converter,
+            load_engine_style(args, converter),
+            budget_ms=args.budget_ms,
+            on_late=OnLate(args.on_late),
+            size=size,
+            fit=args.fit,
+            backend=args.backend,
+            codec=args.codec,
+            motion=motion_config(args),
+        )
+        settings.actions, settings.actions_config, _ = action_setup(args, settings.motion.active)
+        if settings.motion.active:
+            settings.rife = resolve_rife(args.rife)
+            settings.motion_stage()  # fail now, not per client, on a missing or bad weights file
     tls = tls_context(args)
     freeze_startup_heap()
     server = LivefxServer(

@@ -69,12 +69,13 @@ class CoreShares:
         """Threads per worker now."""
         return max(1, self.cores // max(1, self._workers))
 
-    def apply(self, current: int | None) -> int | None:
-        """Set the calling thread's OpenMP team to ``share()`` if that differs from ``current``
-        (what this thread last applied); returns what the thread now has (None: not applied)."""
+    def apply(self, current: int | None, cap: int | None = None) -> int | None:
+        """Set the calling thread's OpenMP team to ``share()`` (at most ``cap``) if that differs
+        from ``current`` (what this thread last applied); returns what the thread now has (None:
+        not applied)."""
         if self._apply is None:
             return None
-        threads = self.share()
+        threads = self.share() if cap is None else max(1, min(cap, self.share()))
         if threads != current:
             self._apply(threads)
         return threads

@@ -25,9 +25,11 @@ class FrameConverter:
     through a reused pinned buffer so the copy is asynchronous.
     """
 
-    def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, device: torch.device, dtype: torch.dtype, precision: str = "auto") -> None:
         self.device = device
         self.dtype = dtype
+        #: The user's ``--precision``: it also rules inside a CPU runtime (see ``models.accel``).
+        self.precision = precision
         self._pinned: torch.Tensor | None = None
 
     def to_tensor(self, image: np.ndarray) -> torch.Tensor:

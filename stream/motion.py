@@ -180,11 +180,13 @@ def choose_flow(method: str, rife: Path, device: torch.device) -> str:
 
 
 def build_flow(
-    method: str, rife: Path, device: torch.device, dtype: torch.dtype, backend: str = "auto"
+    method: str, rife: Path, device: torch.device, dtype: torch.dtype, backend: str = "auto", precision: str = "auto"
 ) -> FlowStage | DisFlowStage:
     """What finds the motion for ``method`` (a ``FLOW_METHODS`` choice other than "auto"):
     the IFNet in ``rife`` on ``device``, or DIS."""
-    return build_flow_stage(rife, device, dtype, backend) if method == "rife" else DisFlowStage(method)
+    if method == "rife":
+        return build_flow_stage(rife, device, dtype, backend, precision)
+    return DisFlowStage(method)
 
 
 def build_motion_stage(
@@ -195,7 +197,9 @@ def build_motion_stage(
     if not config.active:
         return None
     device = converter.device
-    flow = build_flow(choose_flow(config.flow, rife, device), rife, device, converter.dtype, backend)
+    flow = build_flow(
+        choose_flow(config.flow, rife, device), rife, device, converter.dtype, backend, converter.precision
+    )
     if isinstance(flow, DisFlowStage):
         log.info("motion found by OpenCV DIS (%s preset) on the CPU", flow.preset.removeprefix("dis-"))
     else:

@@ -79,7 +79,7 @@ class Pipeline:
         self.controls = ControlQueue()
         # Each pipeline owns its converter: its reused (pinned) upload buffer must not be
         # shared by two sessions' workers. The caller's converter only names device and dtype.
-        self.converter = FrameConverter(converter.device, converter.dtype)
+        self.converter = FrameConverter(converter.device, converter.dtype, converter.precision)
         self.config = config
         self.stats = RunStats(config.budget_ms, describe_device(converter.device))
         self.motion = motion if motion is not None and motion.config.active else None
@@ -217,6 +217,8 @@ class Pipeline:
         seconds = time.perf_counter() - t0
         self.stats.warmup_s[spec.name] = round(self.stats.warmup_s.get(spec.name, 0.0) + seconds, 3)
         accel = f" ({stage.accel.describe()})" if stage.accel is not None else ""
+        if stage.accel is not None:
+            self.stats.engine[spec.name] = stage.accel.engine_entry()
         log.info("%s ready in %.1f s%s", spec.name, seconds, accel)
         return costs
 

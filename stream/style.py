@@ -33,7 +33,7 @@ def build_style(style: Style, converter: FrameConverter, backend: str) -> Stage 
         return style.build_stage(backend)
     from livefx.models.stylize import build_style_stage
 
-    return build_style_stage(style, converter.device, converter.dtype, backend)
+    return build_style_stage(style, converter.device, converter.dtype, backend, converter.precision)
 
 
 def style_stages(style: Style, converter: FrameConverter, backend: str) -> list[BoundStage]:

@@ -39,6 +39,7 @@ from livefx.stream.motion import MotionStage
 from livefx.stream.post import KeepRegion, PostStep, Processed
 from livefx.stream.ring import ReadPolicy, Ring, RingClosed
 from livefx.stream.stats import FrameRecord, RunStats
+from livefx.stream.thread_tuner import CpuThreads
 
 log = logging.getLogger("livefx.worker")
 
@@ -113,9 +114,9 @@ class Worker(threading.Thread):
         #: The action classifier beside the frame path (its spec is among the planner's stages).
         self.actions = actions
         self._stop_event = threading.Event()
-        #: On a CPU device: this worker's share of the cores for its OpenMP team (core_share).
+        #: On a CPU device: this worker's share of the cores (core_share), tuned to the load.
         self._core_shares = CPU_SHARES if converter.device.type == "cpu" else None
-        self._openmp_threads: int | None = None
+        self.cpu_threads = CpuThreads(CPU_SHARES) if self._core_shares is not None else None
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -176,8 +177,8 @@ class Worker(threading.Thread):
 
     def _loop(self) -> None:
         while not self._stop_event.is_set():
-            if self._core_shares is not None:  # streams started or stopped beside this one
-                self._openmp_threads = self._core_shares.apply(self._openmp_threads)
+            if self.cpu_threads is not None:  # streams started or stopped beside this one, or load came
+                self.cpu_threads.before_frame([*self.stages.values(), self.motion and self.motion.flow])
             self.controls.drain(self._apply)
             try:
                 frame = self.reader.get(timeout=0.1)
@@ -188,6 +189,8 @@ class Worker(threading.Thread):
             self._observe_arrival(frame)
             plan = self._plan(frame)
             result = self._process(frame, plan)
+            if self.cpu_threads is not None:
+                self.cpu_threads.after_frame(result.stage_ms, frame.width * frame.height, plan.scale)
             for step in self.post:
                 result = step(frame, result)
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,6 +12,9 @@ import numpy as np
 import pytest
 
 from livefx.models.train.data import package_dir
+
+# Converted and compiled models (models.openvino_runtime) go to a folder of this run, not the user's cache.
+os.environ.setdefault("LIVEFX_CACHE_DIR", tempfile.mkdtemp(prefix="livefx-test-cache-"))
 
 REPO = Path(__file__).resolve().parent.parent
 TEACHERS_DIR = REPO.parent / "shared" / "weights" / "fast-neural-style"

@@ -12,7 +12,7 @@ from livefx.models.accel import accelerate
 from livefx.models.rife.dis import batch_time_flows
 from livefx.models.rife.ifnet import IFNet, Interpolation, pad_to_multiple
 from livefx.models.rife.sharp_warp import sharp_warp
-from livefx.models.stage import MOTION_STAGE, cheapest_run_ms
+from livefx.models.stage import MOTION_STAGE, cheapest_run_ms, set_runtime_threads
 
 
 class _PackedIFNet(nn.Module):
@@ -37,7 +37,14 @@ class FlowStage:
     name = MOTION_STAGE
 
     def __init__(
-        self, net: IFNet, device: torch.device, dtype: torch.dtype, *, backend: str = "auto", label: str = "rife"
+        self,
+        net: IFNet,
+        device: torch.device,
+        dtype: torch.dtype,
+        *,
+        backend: str = "auto",
+        label: str = "rife",
+        precision: str = "auto",
     ) -> None:
         self.device, self.dtype, self.label = device, dtype, label
         #: Frame sides are padded to this (the layout's coarsest block needs it).
@@ -50,7 +57,14 @@ class FlowStage:
         self.probes = not self.flow_init
         #: Under time pressure the motion is found at this fraction of its size first.
         self.reduced_scale = 0.5
-        self.run, self.accel = accelerate(_PackedIFNet(net), device, backend=backend, dtype=dtype)
+        # exact: flow coordinates need fp32 (bf16 moved pixels by up to 0.8 of a unit here).
+        self.run, self.accel = accelerate(
+            _PackedIFNet(net), device, backend=backend, dtype=dtype, precision=precision, exact=True
+        )
+
+    def set_threads(self, count: int) -> None:
+        """See ``Stage.set_threads``."""
+        set_runtime_threads(self.run, count)
 
     @torch.inference_mode()
     def __call__(
@@ -159,7 +173,9 @@ def blend_with(result: Interpolation, img0: torch.Tensor, img1: torch.Tensor) ->
     return w0 * result.mask.to(w0.dtype) + w1 * (1 - result.mask.to(w1.dtype))
 
 
-def build_flow_stage(path: Path, device: torch.device, dtype: torch.dtype, backend: str = "auto") -> FlowStage:
+def build_flow_stage(
+    path: Path, device: torch.device, dtype: torch.dtype, backend: str = "auto", precision: str = "auto"
+) -> FlowStage:
     from livefx.models.rife.load import load_ifnet
 
-    return FlowStage(load_ifnet(path), device, dtype, backend=backend, label=path.stem)
+    return FlowStage(load_ifnet(path), device, dtype, backend=backend, label=path.stem, precision=precision)

@@ -2,24 +2,54 @@ import pytest
 import torch
 
 import livefx.models.accel as accel
-from livefx.models.accel import AccelReport, CompiledWithFallback, accelerate, resolve_dtype
+from livefx.models.accel import AccelReport, CompiledWithFallback, MeasuredChoice, accelerate, resolve_dtype
 from livefx.models.errors import UsageError
 from livefx.models.student import StudentNet
 
 CPU = torch.device("cpu")
 
 
+class AnySize(torch.nn.Sequential):
+    converts_at_any_size = True
+
+
 def tiny() -> torch.nn.Module:
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 1))
+    return AnySize(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 1))
 
 
-def test_auto_on_cpu_is_eager_fp32():
-    net = tiny()
+def test_models_with_size_dependent_steps_stay_in_torch():
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1))  # declares nothing: may branch on sizes
     run, report = accelerate(net, CPU)
+    assert report.backend == "eager" and run is net
+    with pytest.raises(UsageError, match="openvino: Sequential has size-dependent steps"):
+        accelerate(net, CPU, backend="openvino")
+
+
+def test_eager_on_cpu_is_the_module_in_fp32():
+    net = tiny()
+    run, report = accelerate(net, CPU, backend="eager")
     assert report.backend == "eager" and report.dtype == "float32" and not report.cuda_graphs
     x = torch.rand(1, 3, 16, 16)
     assert torch.equal(run(x), net(x))
+
+
+def test_auto_on_cpu_without_openvino_is_eager_and_says_so(monkeypatch, caplog):
+    import livefx.models.openvino_runtime as ov
+
+    monkeypatch.setattr(ov, "openvino_problem", lambda: "OpenVINO unavailable (ImportError: test)")
+    monkeypatch.setattr(accel, "_said", set())
+    net = tiny()
+    with caplog.at_level("WARNING", logger="livefx.accel"):
+        run, report = accelerate(net, CPU)
+        accelerate(net, CPU)
+    assert report.backend == "eager" and report.engine_entry() == {"backend": "eager", "precision": "fp32"}
+    said = [r.message for r in caplog.records if r.message.startswith("OpenVINO unavailable (ImportError: test)")]
+    assert len(said) == 1 and "models run in torch eager (pip install openvino" in said[0]
+    x = torch.rand(1, 3, 16, 16)
+    assert torch.equal(run(x), net(x))
+    with pytest.raises(UsageError, match="openvino: OpenVINO unavailable"):
+        accelerate(net, CPU, backend="openvino")
 
 
 def test_compile_on_cpu_matches_eager():
@@ -70,3 +100,65 @@ def test_failed_compilation_is_an_error_when_asked_for(monkeypatch):
     run, _ = accelerate(tiny(), CPU, backend="compile")
     with pytest.raises(UsageError, match="backend compile: compilation failed .*C\\+\\+ compiler"):
         run(torch.rand(1, 3, 8, 8))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def timed(clock: FakeClock, seconds: float, value: float):
+    def run(x):
+        clock.now += seconds
+        return torch.full_like(x, value)
+
+    return run
+
+
+def test_measured_choice_keeps_the_cheaper_form_and_its_report():
+    clock = FakeClock()
+    slow = AccelReport("eager", "float32", False, False)
+    fast = AccelReport("openvino", "bfloat16", False, False)
+    choice = MeasuredChoice(
+        [("eager", timed(clock, 0.050, 1.0), slow), ("openvino", timed(clock, 0.010, 2.0), fast)], trials=2, clock=clock
+    )
+    x = torch.zeros(1, 3, 8, 8)
+    outputs = [choice(x)[0, 0, 0, 0].item() for _ in range(6)]  # 1 untimed + 2 timed each, in turns
+    assert outputs == [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]
+    assert choice.chosen == "openvino" and choice.report.backend == "openvino"
+    assert choice.report.engine_entry() == {"backend": "openvino", "precision": "bf16"}
+    assert "eager 50.0 ms" in choice.report.describe() and "openvino 10.0 ms" in choice.report.describe()
+    assert [choice(x)[0, 0, 0, 0].item() for _ in range(3)] == [2.0] * 3
+
+
+def test_measured_choice_compares_calls_of_different_sizes_per_element():
+    clock = FakeClock()
+
+    def per_element(ms_per_element: float, value: float):
+        def run(x):
+            clock.now += ms_per_element * x.numel() / 1e3
+            return torch.full_like(x, value)
+
+        return run
+
+    report = AccelReport("a", "float32", False, False)
+    choice = MeasuredChoice([("a", per_element(1.0, 1.0), report), ("b", per_element(2.0, 2.0), report)], clock=clock)
+    for size in (8, 8, 16, 16, 4, 4):  # "b" meets only the small sizes: it is still dearer per element
+        choice(torch.zeros(1, 3, size, size))
+    assert choice.chosen == "a"
+
+
+def test_measured_choice_drops_a_failing_form():
+    clock = FakeClock()
+
+    def broken(x):
+        raise RuntimeError("conversion failed: unsupported op")
+
+    eager = ("eager", timed(clock, 0.01, 3.0), AccelReport("eager", "float32", False, False))
+    openvino = ("openvino", broken, AccelReport("openvino", "bfloat16", False, False))
+    choice = MeasuredChoice([openvino, eager], clock=clock)
+    assert choice(torch.zeros(1, 3, 4, 4))[0, 0, 0, 0].item() == 3.0
+    assert choice.chosen == "eager" and "conversion failed" in choice.report.describe()

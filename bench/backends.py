@@ -1,0 +1,161 @@
+"""Each CPU model in each backend and precision, at three sizes, idle and beside a busy process.
+
+    python -m bench.backends [--runs 9] [--sizes 320x240 640x480 1280x720] [--no-busy]
+
+Models: the default style as shipped (the compact student), its teacher (the real
+fast-neural-style weights from ../shared where present; speed does not depend on the weights)
+and the embedded IFNet (one in-between frame). Forms: torch eager fp32 (what ran before
+OpenVINO: the baseline), torch eager with bf16 autocast, OpenVINO fp32 (what a CPU without bf16
+units gets), OpenVINO bf16 where the CPU has it. Every form of a model runs interleaved,
+round by round, on the same input, so load hits all alike; each row's ratio is to torch eager
+fp32 in the same condition of the same run. "busy" runs one spinning process beside it (what
+a call app, OBS or a game does to a laptop); threads: torch's setting (``--threads``).
+Writes bench/results/backends-cpu.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import torch
+
+from livefx.models.accel import accelerate
+from livefx.models.compact import load_compact
+from livefx.models.openvino_runtime import cpu_has_bf16, openvino_problem
+from livefx.models.registry import DEFAULT_RIFE, resolve_style
+from livefx.models.rife.load import load_ifnet
+from livefx.models.rife.stage import _PackedIFNet
+from livefx.models.stylize import TransformerNet, load_transformer_net
+
+from .common import machine, write_results
+
+SIZES = ["320x240", "640x480", "1280x720"]
+TEACHER = Path(__file__).resolve().parents[2] / "shared" / "weights" / "fast-neural-style" / "rain_princess.pth"
+CPU = torch.device("cpu")
+
+
+@contextlib.contextmanager
+def busy_process(on: bool) -> Iterator[None]:
+    """One process spinning on a core for the duration (nothing when ``on`` is False)."""
+    if not on:
+        yield
+        return
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def models() -> dict[str, tuple[torch.nn.Module, int, float, bool]]:
+    """name -> (module, input channels, input scale, exact)."""
+    teacher = load_transformer_net(TEACHER) if TEACHER.is_file() else TransformerNet().eval()
+    return {
+        "style student (rain_princess, shipped)": (load_compact(resolve_style("default")), 3, 1.0, False),
+        "style teacher (rain_princess)": (teacher, 3, 255.0, False),
+        "IFNet (embedded, 1 in-between)": (_PackedIFNet(load_ifnet(DEFAULT_RIFE)), 7, 1.0, True),
+    }
+
+
+def forms(net: torch.nn.Module, exact: bool) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """The backend x precision forms of ``net`` this machine can run."""
+    eager, _ = accelerate(net, CPU, backend="eager")
+
+    def autocast(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return eager(x)
+
+    out = {"eager fp32": eager, "eager bf16 autocast": autocast}
+    if openvino_problem() is None:
+        out["openvino fp32"] = accelerate(net, CPU, backend="openvino", precision="fp32")[0]
+        if cpu_has_bf16():
+            out["openvino bf16"] = accelerate(net, CPU, backend="openvino", precision="bf16", exact=exact)[0]
+    return out
+
+
+def time_forms(runners: dict[str, Callable], x: torch.Tensor, runs: int) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {name: [] for name in runners}
+    with torch.inference_mode():
+        for round_ in range(runs + 1):
+            for name, run in runners.items():
+                t0 = time.perf_counter()
+                run(x)
+                if round_:  # round 0 warms up (conversion, compilation)
+                    samples[name].append((time.perf_counter() - t0) * 1e3)
+    return samples
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=9, help="timed rounds per size and condition")
+    ap.add_argument("--sizes", nargs="+", default=SIZES, metavar="WxH")
+    ap.add_argument("--threads", type=int, default=None, help="torch and OpenVINO threads (default: torch's)")
+    ap.add_argument("--no-busy", action="store_true", help="idle only")
+    ap.add_argument("--max-teacher-pixels", type=int, default=640 * 480, help="skip the teacher above this")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = []
+    for model_name, (net, channels, scale, exact) in models().items():
+        runners = forms(net, exact)
+        for size in args.sizes:
+            w, h = (int(v) for v in size.split("x"))
+            if "teacher" in model_name and w * h > args.max_teacher_pixels:
+                continue
+            torch.manual_seed(0)
+            x = torch.rand(1, channels, h, w) * scale
+            if channels == 7:
+                x[:, 6:] = 0.5  # the time plane
+            for busy in (False,) if args.no_busy else (False, True):
+                with busy_process(busy):
+                    samples = time_forms(runners, x, args.runs)
+                base = statistics.median(samples["eager fp32"])
+                for form, times in samples.items():
+                    med = statistics.median(times)
+                    rows.append(
+                        {
+                            "model": model_name,
+                            "form": form,
+                            "size": size,
+                            "condition": "busy" if busy else "idle",
+                            "median_ms": round(med, 1),
+                            "p95_ms": round(p95(times), 1),
+                            "speedup_over_eager_fp32": round(base / med, 2),
+                        }
+                    )
+                    print(rows[-1], flush=True)
+    lines = [
+        f"Threads: {torch.get_num_threads()}; runs per cell: {args.runs}; bf16 units: {cpu_has_bf16()}.",
+        "",
+        "| model | form | size | condition | median ms | p95 ms | x eager fp32 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['model']} | {r['form']} | {r['size']} | {r['condition']} | {r['median_ms']} | {r['p95_ms']} |"
+        f" {r['speedup_over_eager_fp32']:.2f} |"
+        for r in rows
+    ]
+    write_results(
+        "backends-cpu",
+        {"machine": machine(), "runs": args.runs, "threads": torch.get_num_threads(), "rows": rows},
+        "\n".join(lines),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
