@@ -7,8 +7,8 @@ the shipped styles (bench/results/backends-cpu.md): dynamic shapes cost nothing 
 
 Two caches make the second start fast (``cache_dir()``; ``LIVEFX_CACHE_DIR`` moves it):
 
-- the converted model (OpenVINO IR), keyed by the module's class, its weights, the input's rank
-  and channels and the runtime's version (conversion costs ~3 s, reading the IR ~30 ms);
+- the converted model (OpenVINO IR), keyed by the module's class and source file, its weights,
+  the input's rank and channels and the runtime's version (conversion costs ~3 s, reading the IR ~30 ms);
 - OpenVINO's own compiled-blob cache (``CACHE_DIR``), which it keys by model, precision,
   thread count and runtime version itself.
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import inspect
 import logging
 import os
 import tempfile
@@ -90,6 +91,11 @@ def module_key(module: nn.Module, example: torch.Tensor) -> str:
     """A digest of what the converted model depends on: class, weights, input layout, runtime."""
     digest = hashlib.sha256()
     digest.update(f"{_CACHE_FORMAT}|{type(module).__module__}.{type(module).__qualname__}|".encode())
+    # The code that defines the graph: an edited model file converts again.
+    source = inspect.getsourcefile(type(module))
+    if source is not None and os.path.isfile(source):
+        digest.update(Path(source).read_bytes())
+    digest.update(repr(sorted((name, vars(m).get("fold_norms")) for name, m in module.named_modules())).encode())
     digest.update(f"{example.dim()}|{example.shape[1]}|{runtime_version()}|".encode())
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())
@@ -107,7 +113,10 @@ class OpenVinoModel:
     def __init__(self, module: nn.Module, precision: str, threads: Sequence[int]) -> None:
         if precision not in ("bf16", "fp32"):
             raise ValueError(f"OpenVINO precision {precision!r}: use bf16 or fp32")
-        self._module = copy.deepcopy(module).float().eval()  # the caller may cast its own copy
+        # A copy (the caller may cast its own), in the form a graph runtime runs best where the
+        # model has one (``graph_form``: the same function, other operations).
+        graph_form = getattr(module, "graph_form", None)
+        self._module = (graph_form() if graph_form is not None else copy.deepcopy(module)).float().eval()
         self.precision = precision
         self.levels = tuple(sorted(set(threads))) or (1,)
         self.threads = self.levels[-1]

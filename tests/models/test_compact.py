@@ -125,3 +125,14 @@ def test_every_shipped_style_loads_by_name_and_its_held_out_score_is_reproduced(
         report = style_report(held_out_style_frames(), lambda x: (teacher(x * 255) / 255).clamp(0, 1), lambda x: net(x))
     assert report["score"] >= 0.5
     assert report["score"] == pytest.approx(record["held_out"]["score"], abs=0.01)
+
+
+def test_graph_form_computes_the_same_function_with_plain_norms():
+    torch.manual_seed(0)
+    net = CompactStyleNet(CompactConfig(rank=8, width=8)).eval()
+    graph = net.graph_form()
+    assert all(not getattr(m, "fold_norms", False) for m in graph.modules())
+    assert net.fold_norms  # the original keeps its eager form
+    x = torch.rand(1, 3, 32, 48)
+    with torch.inference_mode():
+        assert torch.allclose(graph(x), net(x), atol=1e-4)
