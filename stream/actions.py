@@ -39,9 +39,13 @@ class ActionsConfig:
     top_k: int = 3
     #: Weight of the previous smoothed probabilities in the EMA (0: no smoothing).
     smoothing: float = 0.6
+    #: The minimum rate: a run the planner kept deferring goes ahead once this long has passed
+    #: since the last one (a clip costs ~13 ms on a CPU, on a low-priority thread beside the
+    #: frame path), so a user who asked for labels gets them on a busy machine too. 0: none.
+    max_interval_s: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.every_frames < 1 or self.top_k < 1 or not 0 <= self.smoothing < 1:
+        if self.every_frames < 1 or self.top_k < 1 or not 0 <= self.smoothing < 1 or self.max_interval_s < 0:
             raise ValueError(f"bad actions config {self}")
 
     @property
@@ -76,6 +80,8 @@ class ActionCounters:
     errors: int = 0
     #: Frames on which a run was due but the planner had no time for it.
     deferred: int = 0
+    #: Runs started by the minimum rate although the planner deferred them.
+    forced: int = 0
     ms: list[float] = field(default_factory=list)
 
 
@@ -114,6 +120,7 @@ class ActionStage(threading.Thread):
         self._idle.set()
         self._stopping = threading.Event()
         self._frames_since_request = 0
+        self._last_request_ns: int | None = None
         self._runs_reported = 0
         self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
 
@@ -127,14 +134,25 @@ class ActionStage(threading.Thread):
         self._wake.set()
         return True
 
-    def on_frame(self, scheduled: bool) -> None:
+    def on_frame(self, scheduled: bool, now_ns: int | None = None) -> None:
         """The worker's call, once per frame: every ``every_frames`` frames ask for a run if
-        the planner scheduled the stage on this frame (``scheduled``), else defer it (counted)."""
+        the planner scheduled the stage on this frame (``scheduled``) or the minimum rate says
+        it is overdue at ``now_ns`` (the worker's monotonic clock), else defer it (counted)."""
         self._frames_since_request += 1
+        if now_ns is not None and self._last_request_ns is None:
+            self._last_request_ns = now_ns  # the minimum rate counts from the first frame
         if self._frames_since_request < self.config.every_frames:
             return
-        if scheduled and self.request():
+        overdue = (
+            self.config.max_interval_s > 0
+            and now_ns is not None
+            and self._last_request_ns is not None
+            and now_ns - self._last_request_ns >= self.config.max_interval_s * 1e9
+        )
+        if (scheduled or overdue) and self.request():
+            self.counters.forced += not scheduled
             self._frames_since_request = 0
+            self._last_request_ns = now_ns
             while self.synchronous and not self._idle.wait(0.5):
                 if self._stopping.is_set() or not self.is_alive():
                     break
@@ -231,6 +249,7 @@ class ActionStage(threading.Thread):
             "short_window": c.short_window,
             "errors": c.errors,
             "deferred": c.deferred,
+            "forced": c.forced,
             "ms": {"p50": ms[0], "p95": ms[1]},
             "latest": self.latest.to_json() if self.latest else None,
         }

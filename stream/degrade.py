@@ -30,6 +30,8 @@ MESSAGES = {
     " raise --budget-ms, lower --size, or turn --interpolate off",
     "deferred": "optional work (action labels) is being deferred to hold the budget;"
     " raise --budget-ms or --actions-every",
+    "unstabilized": "stabilization is skipped on most frames (no time left in the budget after the"
+    " effect); raise --budget-ms or lower --size",
 }
 
 

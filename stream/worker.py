@@ -191,6 +191,8 @@ class Worker(threading.Thread):
             result = self._process(frame, plan)
             if self.cpu_threads is not None:
                 self.cpu_threads.after_frame(result.stage_ms, frame.width * frame.height, plan.scale)
+            if self.motion is not None and self.motion.config.stabilize and self.motion_enabled:
+                self.stats.degrade.observe(unstabilized=MOTION_STAGE not in result.stage_ms)
             for step in self.post:
                 result = step(frame, result)
             try:
@@ -201,7 +203,7 @@ class Worker(threading.Thread):
                 cost_ms = self.actions.new_cost_ms()
                 if cost_ms is not None:
                     self.planner.cost.observe(ACTIONS_STAGE, frame.width * frame.height, cost_ms)
-                self.actions.on_frame(ACTIONS_STAGE in plan.schedule)
+                self.actions.on_frame(ACTIONS_STAGE in plan.schedule, self.clock())
             latency_ms = (self.clock() - frame.t_capture) / 1e6
             self.stats.record(
                 FrameRecord(

@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, required=True, help="where to write the student .safetensors")
     ap.add_argument("--rank", type=int, default=24, help="Tucker rank of the middle's 128-channel convs")
     ap.add_argument("--width", type=int, default=32, help="channels of the encoder and decoder")
+    ap.add_argument(
+        "--ends", choices=("full", "light"), default="full",
+        help="encoder/decoder form: full (5x5/3x3 into the teacher's 64 channels) or light (the VGA-sized students)",
+    )  # fmt: skip
     ap.add_argument("--views", type=int, default=800, help="augmented training views (teacher run once each)")
     ap.add_argument("--size", default="256x192", help="training view size WxH")
     ap.add_argument("--steps", type=int, default=1500)
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     if device.type == "cpu":
         torch.set_num_threads(max(1, torch.get_num_threads()))
     teacher = load_transformer_net(args.teacher).to(device)
-    config = CompactConfig(rank=args.rank, width=args.width)
+    config = CompactConfig(rank=args.rank, width=args.width, ends=args.ends)
     student = CompactStyleNet.from_teacher(teacher, config).to(device)
     size = tuple(int(v) for v in args.size.split("x"))
 

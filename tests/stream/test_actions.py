@@ -91,6 +91,48 @@ def test_the_stage_asks_every_k_frames_when_scheduled_and_counts_what_it_defers(
     assert stage.snapshot()["deferred"] == 2
 
 
+def test_a_deferred_stage_still_runs_at_its_minimum_rate(tmp_path):
+    model = load_action_model(tiny_videomae(tmp_path / "m"))
+    config = ActionsConfig(every_frames=2, max_interval_s=2.0)
+    stage = ActionStage(model, Ring(8), CPU, torch.float32, fps=30, config=config)
+    second = 1_000_000_000
+    for i in range(60):  # 1.97 s at 30 fps, the planner never has time: deferred, not yet overdue
+        stage.on_frame(False, i * second // 30)
+    assert not stage._busy.is_set() and stage.counters.deferred == 59 and stage.counters.forced == 0
+    stage.on_frame(False, 2 * second)
+    stage.on_frame(False, 2 * second + second // 30)  # due (every 2 frames) and overdue: asked anyway
+    assert stage._busy.is_set() and stage.counters.forced == 1
+    stage._busy.clear()
+    stage.on_frame(False, 3 * second)
+    stage.on_frame(False, 3 * second + second // 30)  # due, but a run went 1 s ago: deferred
+    assert not stage._busy.is_set() and stage.counters.forced == 1
+    assert stage.snapshot()["forced"] == 1
+
+
+def test_no_minimum_rate_when_turned_off(tmp_path):
+    model = load_action_model(tiny_videomae(tmp_path / "m"))
+    stage = ActionStage(model, Ring(8), CPU, torch.float32, fps=30, config=ActionsConfig(1, max_interval_s=0))
+    for i in range(10):
+        stage.on_frame(False, i * 10**9)
+    assert not stage._busy.is_set() and stage.counters.forced == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (DEFAULT_ACTIONS / "config.json").is_file(), reason="embedded action model not built")
+def test_live_run_with_the_default_style_classifies_at_least_three_times_in_ten_seconds(tmp_path):
+    # Issue 31: on a CPU the planner never had room for the clip beside the style (300 frames,
+    # 0 runs). The minimum rate (a run every 2 s at least) holds however busy the machine is:
+    # the synthetic source is paced in real time, so 10 s of input last 10 s.
+    stats_path = tmp_path / "s.json"
+    proc = livefx(
+        "run", "--actions", "default", "--source", "synthetic", "--size", "320x240", "--fps", "30",
+        "--frames", "300", "--stats", str(stats_path),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    actions = json.loads(stats_path.read_text())["actions"]
+    assert actions["runs"] >= 3, actions
+
+
 def test_each_classification_runs_niced_on_a_thread_that_ends_with_it(tmp_path):
     # Not on the long-lived classifier thread: its OpenMP pool would slow the worker (own_thread).
     model = load_action_model(tiny_videomae(tmp_path / "m"))

@@ -325,3 +325,17 @@ def test_dis_motion_interpolates_every_pair_without_a_probe_at_large_sizes(monke
     for k in range(1, len(images) - 1, 2):
         apart = np.abs(images[k - 1] - images[k + 1]).mean()
         assert np.abs(images[k] - images[k - 1]).mean() < apart and np.abs(images[k] - images[k + 1]).mean() < apart
+
+
+def test_stabilization_the_budget_keeps_skipping_is_said_in_the_stats():
+    # The flow measured at 500 ms in a 60 ms budget: the planner skips it on every frame. On a
+    # frozen clock every frame is planned at its capture instant, however busy the machine.
+    motion = MotionStage(DisFlowStage("dis-fast"), MotionConfig(factor=1, stabilize=True))
+    p = pipeline(
+        SyntheticSource(64, 48, fps=20), [Collect()], SlowInvert(0), motion, budget_ms=60, max_frames=80,
+        clock=lambda: 0,
+    )  # fmt: skip
+    p.open()
+    p.planner.cost.observe("interpolate", 64 * 48, 500.0)
+    stats = p.run(log_every_s=0)
+    assert "unstabilized" in stats["degraded"] and "stabilization is skipped" in stats["degraded"]["unstabilized"]
