@@ -3,6 +3,7 @@ by the planner and counted, and its prompt changed under a running worker withou
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -197,3 +198,35 @@ def test_a_prompt_for_a_style_without_one_is_refused(tmp_path):
         p.set_prompt("a fox").result(timeout=10)
     assert p.style_stage() is None
     assert STYLE_STAGE == "stylize"
+
+
+@pytest.mark.slow
+def test_the_default_run_uses_a_cpu_runtime_with_the_picture_of_eager_fp32(tmp_path, real_clip):
+    """Issue 30: ``livefx run`` with the default backend names a CPU runtime other than eager in
+    its stats' ``engine``, and its pictures stay within 32 dB PSNR of eager fp32 (offline, full scale)."""
+    import av
+
+    from livefx.models.openvino_runtime import openvino_problem
+
+    from .test_cli import livefx
+
+    if openvino_problem() is not None:
+        pytest.skip(openvino_problem())
+    runs = {"default": (), "eager": ("--backend", "eager", "--precision", "fp32")}
+    frames, engines = {}, {}
+    for name, extra in runs.items():
+        out, stats = tmp_path / f"{name}.y4m", tmp_path / f"{name}.json"
+        proc = livefx(
+            "run", "--source", f"file:{real_clip}", "--no-realtime", "--frames", "6", "--size", "320x180",
+            "--sink", f"file:{out}", "--stats", str(stats), *extra,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        engines[name] = json.loads(stats.read_text())["engine"]["stylize"]
+        with av.open(str(out)) as container:
+            frames[name] = [f.to_ndarray(format="rgb24").astype(np.float64) for f in container.decode(video=0)]
+    assert engines["default"]["backend"] not in ("eager", "compile")
+    assert engines["eager"] == {"backend": "eager", "precision": "fp32"}
+    assert len(frames["default"]) == len(frames["eager"]) == 6
+    for a, b in zip(frames["default"], frames["eager"]):
+        psnr = 10 * np.log10(255.0**2 / max(np.mean((a - b) ** 2), 1e-9))
+        assert psnr >= 32.0, psnr
