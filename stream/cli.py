@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from livefx.stream.motion import MotionConfig, MotionStage
     from livefx.stream.pipeline import Pipeline
     from livefx.stream.rules import Rule
+    from livefx.stream.sinks.base import Sink
+    from livefx.stream.sources.base import Source
 
 log = logging.getLogger("livefx")
 
@@ -136,8 +138,10 @@ def add_motion_args(parser: argparse.ArgumentParser) -> None:
         const=2,
         default=1,
         metavar="N",
-        help="emit N frames per input frame (N-1 made by RIFE between the previous and current"
-        " output); plain --interpolate means 2 (default: 1, off)",
+        help="emit N frames per input frame: N-1 in-between frames, the previous and current output"
+        " moved along the motion that --flow finds (on a CPU with the embedded weights: OpenCV DIS"
+        " optical flow; on a GPU or with your own --rife weights: the RIFE network);"
+        " plain --interpolate means 2 (default: 1, off)",
     )
     parser.add_argument(
         "--stabilize",
@@ -148,8 +152,8 @@ def add_motion_args(parser: argparse.ArgumentParser) -> None:
         "--rife",
         default="default",
         metavar="PATH|default",
-        help="interpolation weights: RIFE v4.6 flownet.pkl or a livefx .safetensors"
-        " (default: the embedded one trained by livefx)",
+        help="the RIFE network's weights, used when --flow is rife, or auto on a GPU or with weights"
+        " given here: RIFE v4.6 flownet.pkl or a livefx .safetensors (default: the embedded one trained by livefx)",
     )
     parser.add_argument(
         "--flow",
@@ -192,6 +196,17 @@ def add_action_args(parser: argparse.ArgumentParser, *, outputs: bool) -> None:
     )
     parser.add_argument(
         "--on-cooldown", type=float, default=3.0, metavar="S", help="seconds a rule rests after firing (default: 3)"
+    )
+
+
+def add_overwrite_arg(parser: argparse.ArgumentParser) -> None:
+    """-y/--overwrite: replace existing files behind --sink file: (refused without it)."""
+    parser.add_argument(
+        "-y",
+        "--overwrite",
+        action="store_true",
+        help="replace a file that already exists behind --sink file:PATH (default: refuse it, keeping the file);"
+        " a sink that is the source file is refused even so",
     )
 
 
@@ -246,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="null | file:PATH.{mp4,mkv,y4m} | virtualcam[:DEVICE] | window; repeat for several (default: null)",
     )
+    add_overwrite_arg(run)
     add_engine_args(
         run,
         style_help="style weights: a .pth/.safetensors file, a shipped style's name (livefx weights lists them),"
@@ -322,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with a server-side --source, also send the processed stream to file:PATH.{mp4,mkv,y4m} |"
         " virtualcam[:DEVICE] | window (the page is then its control panel); repeat for several",
     )
+    add_overwrite_arg(srv)
     add_engine_args(
         srv,
         style_help="initial style; the page's menu switches it live",
@@ -390,8 +407,7 @@ def cmd_weights(args: argparse.Namespace) -> int:
     if not styles:
         print("no styles found; the shipped ones live in models/weights/styles/")
         return 0
-    row = "{:<15} {:>8}  {:<9} {:>6} {:>16} {:>9} {:>12}  {}"
-    print(row.format("style", "size", "kind", "score", "PSNR mean/worst", "SSIM mean", "GMAC 640x480", "path"))
+    rows = []
     for name, path in styles.items():
         info = describe_style(path)
         held_out = info.get("held_out", info)
@@ -401,26 +417,43 @@ def cmd_weights(args: argparse.Namespace) -> int:
         ssim = f"{held_out['ssim_mean']:.3f}" if "ssim_mean" in held_out else "-"
         gmacs = f"{info['gmacs_640x480']:.1f}" if "gmacs_640x480" in info else "-"
         size = f"{path.stat().st_size / 1024:.0f}KB"
-        print(row.format(name + mark, size, info["kind"], score, psnr, ssim, gmacs, path))
+        rows.append([name + mark, size, str(info["kind"]), score, psnr, ssim, gmacs, str(path)])
+    print("\n".join(table(WEIGHTS_COLUMNS, rows)))
     return 0
+
+
+#: The ``livefx weights`` table: (header, alignment) per column; numbers align right.
+WEIGHTS_COLUMNS = [
+    ("style", "<"),
+    ("size", ">"),
+    ("kind", "<"),
+    ("score", ">"),
+    ("PSNR mean/worst", ">"),
+    ("SSIM mean", ">"),
+    ("GMAC 640x480", ">"),
+    ("path", "<"),
+]
+
+
+def table(columns: list[tuple[str, str]], rows: list[list[str]]) -> list[str]:
+    """Lines of a plain-text table: each column as wide as its widest cell (header included),
+    two spaces between columns, the last column unpadded."""
+    widths = [max([len(header), *(len(row[i]) for row in rows)]) for i, (header, _) in enumerate(columns)]
+    lines = []
+    for cells in [[header for header, _ in columns], *rows]:
+        padded = [f"{cell:{align}{width}}" for cell, (_, align), width in zip(cells, columns, widths)]
+        lines.append("  ".join(padded).rstrip())
+    return lines
 
 
 def action_setup(args: argparse.Namespace, has_motion: bool) -> tuple[ActionModel | None, ActionsConfig, list[Rule]]:
     """The action model, its schedule and the label rules that the flags ask for."""
     from livefx.stream.actions import ActionsConfig
 
-    if args.actions_every < 1:
-        raise UsageError(f"--actions-every {args.actions_every}: must be at least 1")
+    check_action_args(args)
     config = ActionsConfig(every_frames=args.actions_every)
-    needs = [
-        flag for flag, on in (("--events", args.events), ("--draw-labels", args.draw_labels), ("--on", args.on)) if on
-    ]
     if args.actions is None:
-        if needs:
-            raise UsageError(f"{needs[0]} needs --actions (e.g. --actions default)")
         return None, config, []
-    if args.events and not args.events.parent.is_dir():
-        raise UsageError(f"--events {args.events}: folder {args.events.parent} does not exist")
     from livefx.models.action import load_action_model
     from livefx.models.registry import resolve_actions, resolve_style
     from livefx.stream.rules import parse_rule
@@ -434,6 +467,56 @@ def action_setup(args: argparse.Namespace, has_motion: bool) -> tuple[ActionMode
         if rule.action == "interpolate" and not has_motion:
             raise UsageError(f"--on {rule.text!r}: needs --interpolate or --stabilize")
     return model, config, rules
+
+
+def check_action_args(args: argparse.Namespace) -> None:
+    """The action flags that need no model: checked before anything loads."""
+    if args.actions_every < 1:
+        raise UsageError(f"--actions-every {args.actions_every}: must be at least 1")
+    needs = [
+        flag for flag, on in (("--events", args.events), ("--draw-labels", args.draw_labels), ("--on", args.on)) if on
+    ]
+    if args.actions is None and needs:
+        raise UsageError(f"{needs[0]} needs --actions (e.g. --actions default)")
+
+
+def check_files(args: argparse.Namespace, source: Source | None) -> list[Sink]:
+    """Everything a run reads and writes, checked before any model loads (see
+    ``stream/preflight.py``), then the sinks: a file source opens (a folder, text or an empty
+    file fails here); no output may be the source file or another output; file sinks
+    refuse an existing file without --overwrite; every output's folder takes new files."""
+    from livefx.stream.preflight import check_distinct, check_output_file, file_sink_path, file_source_path
+    from livefx.stream.sinks import make_sink
+    from livefx.stream.sources.file import FileSource
+
+    if isinstance(source, FileSource):
+        source.check()
+    specs = args.sink or []
+    outputs = [(f"--sink {spec}", path) for spec in specs if (path := file_sink_path(spec)) is not None]
+    for flag in ("stats", "events"):
+        path = getattr(args, flag, None)
+        if path is not None:
+            outputs.append((f"--{flag} {path}", path))
+    check_distinct(file_source_path(args.source), outputs)
+    sinks = [make_sink(spec, overwrite=args.overwrite) for spec in specs]
+    for what, path in outputs:
+        if not what.startswith("--sink"):  # the sinks checked their own
+            check_output_file(path, what)
+    return sinks
+
+
+def write_stats(path: Path, document: dict) -> bool:
+    """``--stats``: the JSON at ``path``; when that fails after all (the disk filled, the folder
+    went away), the figures go to stderr under the reason instead of being lost."""
+    text = json.dumps(document, indent=2) + "\n"
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(f"livefx: error: --stats {path}: cannot write ({reason}); the statistics follow:", file=sys.stderr)
+        sys.stderr.write(text)
+        return False
+    return True
 
 
 def motion_config(args: argparse.Namespace) -> MotionConfig:
@@ -461,7 +544,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from livefx.stream.own_thread import run_on_own_thread
     from livefx.stream.pipeline import Pipeline, PipelineConfig
     from livefx.stream.process import freeze_startup_heap
-    from livefx.stream.sinks import make_sink
+    from livefx.stream.sinks.null import NullSink
     from livefx.stream.sources import make_source
     from livefx.stream.style import style_stages
 
@@ -470,10 +553,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--fps {args.fps:g}: must be positive")
     if args.frames is not None and args.frames <= 0:
         raise UsageError(f"--frames {args.frames}: must be positive")
-    if args.stats and not args.stats.parent.is_dir():
-        raise UsageError(f"--stats {args.stats}: folder {args.stats.parent} does not exist")
-    sinks = [make_sink(spec) for spec in args.sink or ["null"]]
+    check_action_args(args)
     source = make_source(args.source, size, args.fps, loop=args.loop)
+    sinks = check_files(args, source) or [NullSink()]
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.precision, device)
     converter = FrameConverter(device, dtype, args.precision)
@@ -498,6 +580,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             pipeline.label_listeners.append(RuleEngine(rules, pipeline.run_rule_action, args.on_cooldown))
         pipeline.draw_labels = args.draw_labels
+        # Offline (--no-realtime) nothing has a deadline: the stats lines say so, not "misses".
+        pipeline.stats.realtime = args.realtime
         return pipeline, *pipeline.open()
 
     # Models load and warm up off the main thread, which then only waits (see own_thread).
@@ -516,6 +600,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if label_log is not None:
         pipeline.label_listeners.append(label_log)
     freeze_startup_heap()
+    stats_written = True
     try:
         with stop_run_on_signals(pipeline):
             stats = pipeline.run(log_every_s=args.log_every)
@@ -523,10 +608,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if label_log is not None:
             label_log.close()
         if args.stats:
-            args.stats.write_text(json.dumps(pipeline.snapshot(), indent=2) + "\n")
+            stats_written = write_stats(args.stats, pipeline.snapshot())
     log.info("done: %s", pipeline.stats.log_line(None, 1.0).split(" | ", 1)[1])
     log.info("frames in %d, out %d, dropped %d", stats["frames_in"], stats["frames_out"], stats["frames_dropped"])
-    return 1 if pipeline.sink_errors else 0
+    return 1 if pipeline.sink_errors or not stats_written else 0
 
 
 @contextlib.contextmanager
@@ -568,7 +653,12 @@ def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
         return None
     if args.cert is None:
         folder = args.tls_dir or tls.default_tls_dir()
-        cert, key = tls.self_signed(folder, reachable_hosts(args.host))
+        try:
+            cert, key = tls.self_signed(folder, reachable_hosts(args.host))
+        except OSError as exc:
+            raise UsageError(
+                f"--tls-dir {folder}: cannot keep the certificate there ({exc.strerror or exc}); give another --tls-dir"
+            ) from None
         log.info("HTTPS with a self-signed certificate (%s): browsers ask once to accept it", cert)
     else:
         cert, key = args.cert, args.key
@@ -600,16 +690,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from livefx.stream.process import freeze_startup_heap
     from livefx.stream.server.app import LivefxServer
     from livefx.stream.server.session import SessionSettings
-    from livefx.stream.sinks import make_sink
     from livefx.stream.sources import make_source
 
     size = check_engine_args(args)
     if args.sink and args.source == "browser":
         raise UsageError(f"--sink {args.sink[0]}: needs a server-side --source (synthetic, file:PATH, webcam[:N])")
-    source = None if args.source == "browser" else make_source(args.source, size, None, loop=args.loop)
-    sinks = [make_sink(spec) for spec in args.sink or []]
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: must be 0-65535")
+    check_action_args(args)
+    source = None if args.source == "browser" else make_source(args.source, size, None, loop=args.loop)
+    sinks = check_files(args, source)
+    tls = tls_context(args)  # a certificate problem fails now, before models load
     from livefx.stream.server.codecs import set_video_bitrate
 
     set_video_bitrate(args.bitrate)
@@ -631,7 +722,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if settings.motion.active:
             settings.rife = resolve_rife(args.rife)
             settings.motion_stage()  # fail now, not per client, on a missing or bad weights file
-    tls = tls_context(args)
     freeze_startup_heap()
     server = LivefxServer(
         settings,

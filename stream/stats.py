@@ -195,10 +195,16 @@ class RunStats:
         stage_txt = " ".join(f"{k} {v['p95']:.0f}" for k, v in now["stages"].items())
         total = sum(now["decisions"].values()) or 1
         plan_txt = " ".join(f"{k} {100 * v / total:.0f}%" for k, v in now["decisions"].items())
+        # Offline (``realtime`` False, set by whoever runs the pipeline) nothing has a deadline:
+        # "misses" would count nothing real.
+        if getattr(self, "realtime", True):
+            deadline_txt = f"budget {now['budget_ms']:g}, misses {now['deadline_misses']}"
+        else:
+            deadline_txt = "offline: no deadlines"
         return (
             f"in {fps_in:.1f} fps, out {fps_out:.1f} fps | dropped {now['frames_dropped']}"
             f" | latency p50 {lat['p50']:.0f} p95 {lat['p95']:.0f} p99 {lat['p99']:.0f} ms"
-            f" (budget {now['budget_ms']:g}, misses {now['deadline_misses']})"
+            f" ({deadline_txt})"
             f" | stage p95 ms: {stage_txt or '-'} | plan: {plan_txt or '-'}"
         )
 

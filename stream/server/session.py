@@ -199,6 +199,8 @@ class Session:
             def on_track(track) -> None:
                 if track.kind == "video":
                     self._spawn(drain(track, self.source))
+                elif track.kind == "audio":  # until audio is supported: said once a session, not dropped unsaid
+                    log.warning("the browser sends audio: livefx processes video only for now; the audio is dropped")
 
         # Created before the offer is applied so the codec choice shapes the negotiation;
         # aiortc pairs it with the offer's video m-line.

@@ -12,13 +12,14 @@ from livefx.stream.sinks.window import WindowSink
 SINK_HELP = "null | file:PATH.{mp4,mkv,y4m} | virtualcam[:DEVICE] | window"
 
 
-def make_sink(spec: str) -> Sink:
-    """Build the sink named by ``spec`` (opened later, on the first frame)."""
+def make_sink(spec: str, *, overwrite: bool = False) -> Sink:
+    """Build the sink named by ``spec`` (opened later, on the first frame). A ``file:`` sink
+    refuses an existing file unless ``overwrite`` (``--overwrite``)."""
     kind, _, arg = spec.partition(":")
     if kind == "null" and not arg:
         return NullSink()
     if kind == "file" and arg:
-        return FileSink(arg)
+        return FileSink(arg, overwrite=overwrite)
     if kind == "virtualcam":
         return VirtualCamSink(arg or None)
     if kind == "window" and not arg:

@@ -21,6 +21,7 @@ except ImportError:  # a machine without PyAV (the GPU bench machines): file sin
 
 from livefx.stream.errors import SinkError, UsageError
 from livefx.stream.frame import Frame
+from livefx.stream.preflight import check_output_file
 from livefx.stream.sinks.base import FixedSize, Sink
 
 log = logging.getLogger("livefx.sink")
@@ -40,9 +41,12 @@ class FileSink(Sink):
 
     in_order = True
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, overwrite: bool = False) -> None:
         self.path = Path(path)
         self.spec = f"file:{path}"
+        #: Replace an existing file (``--overwrite``); without it an existing file is refused,
+        #: here and again when the recording starts (the file may have appeared meanwhile).
+        self.overwrite = overwrite
         if av is None:
             raise UsageError(f"--sink {self.spec}: writing files needs PyAV (pip install av)")
         if self.path.suffix.lower() not in FORMATS:
@@ -50,8 +54,9 @@ class FileSink(Sink):
                 f"--sink {self.spec}: unsupported file type {self.path.suffix or '(none)'};"
                 f" use one of {', '.join(FORMATS)}"
             )
-        if not self.path.parent.is_dir():
-            raise UsageError(f"--sink {self.spec}: folder {self.path.parent} does not exist")
+        check_output_file(self.path, f"--sink {self.spec}", replace=overwrite)
+        #: The file is this sink's (created or replaced by its first ``open``): reopening rewrites it.
+        self._claimed = False
         self._container: av.container.OutputContainer | None = None
         self._stream = None
         self._fit: FixedSize | None = None
@@ -71,7 +76,10 @@ class FileSink(Sink):
             )
             width, height = width & ~1, height & ~1
         try:
-            self.path.open("wb").close()  # PyAV opens lazily; fail here, not on the first frame
+            # PyAV opens lazily: fail here, not on the first frame. Without --overwrite the file is
+            # created exclusively, so a file that appeared since the checks is never replaced.
+            self.path.open("wb" if self.overwrite or self._claimed else "xb").close()
+            self._claimed = True
             # Each packet reaches the file at once (not a 32 KB buffer later): what a kill keeps.
             options = {"flush_packets": "1"}
             if fmt == "mp4":
@@ -88,6 +96,11 @@ class FileSink(Sink):
                 self._stream.options = {"preset": "veryfast", "crf": "18", "g": gop, "keyint_min": gop}
                 if fmt == "mp4":  # fragments carry no edit list: without B-frames pts start at 0
                     self._stream.options["bf"] = "0"
+        except FileExistsError:
+            self.close()
+            raise SinkError(
+                f"{self.spec}: {self.path} appeared since the start and is kept; add --overwrite (or -y) to replace it"
+            ) from None
         except (av.FFmpegError, OSError) as exc:
             self.close()
             raise SinkError(f"{self.spec}: cannot write this file ({exc}); check the path and permissions") from None

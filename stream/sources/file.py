@@ -21,6 +21,8 @@ log = logging.getLogger("livefx.source")
 
 #: Consecutive undecodable packets tolerated before the file counts as unreadable.
 MAX_BAD_PACKETS = 25
+#: FFmpeg's text-art demuxers: they "play" any text file (notes.txt as ANSI art), never a video.
+TEXT_FORMATS = frozenset({"tty", "bintext", "xbin", "adf", "idf"})
 
 
 class FileSource(Source):
@@ -49,15 +51,33 @@ class FileSource(Source):
     def size(self) -> tuple[int, int]:
         return self._size
 
+    def check(self) -> None:
+        """Open and close at once: what ``open`` would refuse (no file, a folder, text, an
+        empty or corrupt file) fails now, before any model loads, as one SourceError line."""
+        try:
+            self.open()
+        finally:
+            self.close()
+
     def open(self) -> None:
-        if not self.path.is_file():
+        if self.path.is_dir():
+            raise SourceError(f"{self.spec}: is a folder, not a video file; name a video file in it")
+        if not self.path.exists():
             raise SourceError(f"{self.spec}: no such file; check the path")
+        if not self.path.is_file():
+            raise SourceError(f"{self.spec}: not a regular file; name a video file (mp4, mkv, webm, y4m)")
+        if self.path.stat().st_size == 0:
+            raise SourceError(f"{self.spec}: the file is empty; use an mp4, mkv, webm or y4m file")
         try:
             self._container = av.open(str(self.path), mode="r")
         except (av.FFmpegError, OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or one_line(exc)
             raise SourceError(
-                f"{self.spec}: not a readable video ({one_line(exc)}); use an mp4, mkv, webm or y4m file"
+                f"{self.spec}: not a readable video ({reason}); use an mp4, mkv, webm or y4m file"
             ) from None
+        if set(self._container.format.name.split(",")) & TEXT_FORMATS:
+            self.close()
+            raise SourceError(f"{self.spec}: a text file, not a video; use an mp4, mkv, webm or y4m file")
         if not self._container.streams.video:
             self.close()
             raise SourceError(f"{self.spec}: has no video stream; pick a file with video in it")
@@ -120,7 +140,7 @@ class FileSource(Source):
         return True
 
     def close(self) -> None:
-        self._frames = None
+        self._frames = self._first = None
         if self._container is not None:
             self._container.close()
             self._container = None

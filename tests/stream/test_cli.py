@@ -13,7 +13,7 @@ import pytest
 
 from livefx.stream.cli import main
 
-from ..conftest import REPO, count_frames, read_frames
+from ..conftest import REPO, count_frames, read_frames, write_video
 
 
 def livefx(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -360,3 +360,218 @@ def test_a_recording_survives_a_hard_kill_up_to_its_last_fragment(tmp_path):
             except av.error.InvalidDataError:  # the fragment being written when it died
                 break
     assert decoded >= 25  # at least the first full second, as a player shows it
+
+
+# --- Nothing lost, nothing silent (issue 31) ------------------------------------------------
+
+
+def last_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert lines and "Traceback" not in err, err
+    return lines[-1]
+
+
+@pytest.mark.parametrize("spelling", ["relative", "dot", "absolute", "dotdot", "symlink", "hardlink"])
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+def test_a_sink_that_is_the_source_is_refused_however_spelled(tmp_path, monkeypatch, capsys, spelling, overwrite):
+    clip = tmp_path / "talk.mp4"
+    write_video(clip, 10)
+    before = clip.read_bytes()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.mp4").symlink_to(clip)
+    (tmp_path / "hard.mp4").hardlink_to(clip)
+    monkeypatch.chdir(tmp_path)
+    sink = {
+        "relative": "talk.mp4",
+        "dot": "./talk.mp4",
+        "absolute": str(clip),
+        "dotdot": "sub/../talk.mp4",
+        "symlink": "link.mp4",
+        "hardlink": "hard.mp4",
+    }[spelling]
+    code = main(["run", "--source", "file:talk.mp4", "--sink", f"file:{sink}", "--style", "none", *overwrite])
+    assert code == 2
+    assert last_error(capsys.readouterr().err) == (
+        f"livefx: error: --sink file:{sink}: that is the source file (--source file:talk.mp4);"
+        " writing it would destroy the input while it is read: name another file"
+    )
+    assert clip.read_bytes() == before
+
+
+def test_a_sink_that_is_the_source_exits_at_once_as_a_user_runs_it(tmp_path, make_video):
+    clip = make_video("talk.mp4", frames=10)
+    before = clip.read_bytes()
+    t0 = time.monotonic()
+    proc = livefx("run", "--source", f"file:{clip}", "--sink", f"file:{clip}", timeout=60)  # the default style
+    assert proc.returncode == 2 and time.monotonic() - t0 < 45
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr  # one line: refused before any model loads
+    assert "that is the source file" in last_error(proc.stderr)
+    assert clip.read_bytes() == before
+
+
+def test_an_existing_file_sink_is_kept_without_overwrite_and_replaced_with_it(tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"last week's recording")
+    base = ["run", "--frames", "4", "--size", "64x48", "--style", "none", "--no-realtime", "-q"]
+    assert main([*base, "--sink", f"file:{out}"]) == 2
+    assert last_error(capsys.readouterr().err) == (
+        f"livefx: error: --sink file:{out}: {out} already exists; add --overwrite (or -y) to replace it"
+    )
+    assert out.read_bytes() == b"last week's recording"
+    assert main([*base, "--sink", f"file:{out}", "--overwrite"]) == 0
+    assert count_frames(out) == 4
+    assert main([*base, "--frames", "6", "--sink", f"file:{out}", "-y"]) == 0  # ffmpeg's habit
+    assert count_frames(out) == 6
+    assert "--overwrite" in livefx("run", "--help").stdout
+
+
+def test_two_sinks_naming_one_file_and_stats_over_the_source_are_refused(tmp_path, make_video, capsys):
+    clip = make_video("talk.mkv")
+    out = tmp_path / "o.mkv"
+    assert main(["run", "--style", "none", "--sink", f"file:{out}", "--sink", f"file:{tmp_path}/./o.mkv"]) == 2
+    assert f"the same file as --sink file:{out}" in last_error(capsys.readouterr().err)
+    assert main(["run", "--style", "none", "--source", f"file:{clip}", "--stats", str(clip)]) == 2
+    assert "that is the source file" in last_error(capsys.readouterr().err)
+    assert not out.exists() and count_frames(clip) == 10
+
+
+def test_serve_refuses_a_recording_over_its_source_or_an_existing_file(tmp_path, make_video, capsys):
+    clip = make_video("talk.mkv")
+    before = clip.read_bytes()
+    base = ["serve", "--style", "none", "--port", "0", "--source", f"file:{clip}"]
+    assert main([*base, "--sink", f"file:{clip}", "--overwrite"]) == 2  # refused before it listens: no hang
+    assert "that is the source file" in last_error(capsys.readouterr().err)
+    kept = tmp_path / "kept.mkv"
+    kept.write_bytes(b"keep me")
+    assert main([*base, "--sink", f"file:{kept}"]) == 2
+    assert "already exists; add --overwrite" in last_error(capsys.readouterr().err)
+    assert clip.read_bytes() == before and kept.read_bytes() == b"keep me"
+    assert "--overwrite" in livefx("serve", "--help").stdout
+
+
+def unwritable_paths(tmp_path: Path) -> list[str]:
+    """Paths where even root cannot create a file: under a regular file, in a missing folder,
+    in /sys and /proc (Linux: no new files there for anyone)."""
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    paths = [str(tmp_path / "notes.txt" / "s.json"), str(tmp_path / "missing" / "s.json")]
+    return paths + [f"{root}/livefx-stats.json" for root in ("/sys", "/proc") if Path(root).is_dir()]
+
+
+@pytest.mark.parametrize("flag", ["--stats", "--events", "--sink"])
+def test_outputs_that_cannot_be_written_fail_in_one_line_before_models_load(tmp_path, flag):
+    for path in unwritable_paths(tmp_path):
+        value = f"file:{path[:-5]}.mp4" if flag == "--sink" else path
+        extra = ["--actions", "default"] if flag == "--events" else []
+        t0 = time.monotonic()
+        # The default style, 100000 frames: had the run started, it would load models and run for minutes.
+        proc = livefx("run", "--frames", "100000", flag, value, *extra, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"livefx: error: {flag} {value}: "), proc.stderr
+        assert time.monotonic() - t0 < 45
+        assert not Path(path).exists()
+
+
+def test_a_read_only_folder_is_refused_by_trying_it_not_by_permission_bits(tmp_path, capsys):
+    sys_dir = Path("/sys")
+    if not sys_dir.is_dir():
+        pytest.skip("needs Linux's /sys")
+    assert main(["run", "--style", "none", "--stats", "/sys/s.json"]) == 2
+    assert last_error(capsys.readouterr().err) == (
+        "livefx: error: --stats /sys/s.json: cannot create files in folder /sys (Permission denied)"
+    )
+    assert main(["run", "--style", "none", "--stats", str(tmp_path)]) == 2
+    assert f"--stats {tmp_path}: {tmp_path} is a folder; name a file in it" in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == []  # the probe is gone
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full (every write fails: disk full)")
+def test_stats_that_cannot_be_written_at_the_end_go_to_stderr_with_the_reason():
+    proc = livefx("run", "--frames", "5", "--size", "64x48", "--style", "none", "--stats", "/dev/full")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    err = proc.stderr
+    assert "livefx: error: --stats /dev/full: cannot write (No space left on device); the statistics follow:" in err
+    document = err[err.index("follow:\n{") + len("follow:\n") :]
+    stats = json.loads(document[: document.index("\n}\n") + 2])
+    assert stats["frames_in"] == 5 and stats["frames_out"] == 5
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("notes.txt", "meeting notes\n" * 50, "a text file, not a video"),
+        ("short.txt", "hi\n", "not a readable video (Invalid data found when processing input)"),
+        ("empty.mp4", "", "the file is empty"),
+        ("folder", None, "is a folder, not a video file"),
+        (".", None, "is a folder, not a video file"),
+    ],
+)
+def test_a_source_that_is_not_a_video_fails_before_models_load(tmp_path, monkeypatch, capsys, name, content, message):
+    monkeypatch.chdir(tmp_path)
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    elif name != ".":
+        (tmp_path / name).mkdir()
+    assert main(["run", "--source", f"file:{name}", "--frames", "100000"]) == 1  # the default style: nothing loads
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and last_error(err).startswith(f"livefx: error: file:{name}: {message}"), err
+
+
+def test_a_folder_as_the_source_is_one_line_as_a_user_runs_it():
+    for spec in ("file:.", f"file:{REPO}"):
+        proc = livefx("run", "--source", spec, "--frames", "100000", timeout=60)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr == f"livefx: error: {spec}: is a folder, not a video file; name a video file in it\n"
+
+
+def test_interpolate_help_names_what_runs_on_the_cpu():
+    import torch
+
+    from livefx.models.registry import DEFAULT_RIFE
+    from livefx.stream.motion import choose_flow
+
+    assert choose_flow("auto", DEFAULT_RIFE, torch.device("cpu")) == "dis-fast"
+    words = " ".join(livefx("run", "--help").stdout.split())
+    interpolate = words[words.index("--interpolate [N]") : words.index("--stabilize ")]
+    assert "on a CPU with the embedded weights: OpenCV DIS optical flow" in interpolate
+    assert "RIFE network" in interpolate and "--flow" in interpolate
+
+
+def test_offline_summaries_say_no_deadlines_instead_of_misses():
+    offline = livefx("run", "--no-realtime", "--frames", "40", "--size", "64x48", "--style", "none",
+                     "--log-every", "0.01")  # fmt: skip
+    assert offline.returncode == 0, offline.stderr
+    assert "misses" not in offline.stderr and "budget" not in offline.stderr
+    done = [line for line in offline.stderr.splitlines() if line.startswith("livefx: done:")]
+    assert len(done) == 1 and "(offline: no deadlines)" in done[0]
+    live = livefx("run", "--frames", "10", "--size", "64x48", "--style", "none", "--fps", "100")
+    assert "(budget 100, misses " in next(line for line in live.stderr.splitlines() if "done:" in line)
+
+
+def test_the_weights_table_lines_up(tmp_path, monkeypatch, capsys):
+    import re
+
+    from .test_switching import student_file
+
+    student_file(tmp_path / "a_style_with_a_rather_long_name.safetensors", 1)
+    monkeypatch.setenv("LIVEFX_STYLE_PATH", str(tmp_path))
+    assert main(["weights"]) == 0
+    out = capsys.readouterr().out
+    lines = out[out.index("style ") :].strip().splitlines()
+    assert len(lines) >= 3 and "a_style_with_a_rather_long_name" in out
+    # Cells are separated by two spaces or more (a cell holds single spaces at most).
+    cells = [[m.span() for m in re.finditer(r"\S+(?: \S+)*", line)] for line in lines]
+    assert len({len(row) for row in cells}) == 1, lines
+    for column in zip(*cells):
+        starts, ends = {span[0] for span in column}, {span[1] for span in column}
+        assert len(starts) == 1 or len(ends) == 1, (column, lines)  # left- or right-aligned
+
+
+def test_serve_refuses_a_certificate_folder_it_cannot_write_before_models_load(tmp_path):
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    proc = livefx("serve", "--https", "--tls-dir", f"{tmp_path}/notes.txt/tls", "--port", "0", timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"livefx: error: --tls-dir {tmp_path}/notes.txt/tls: cannot keep the certificate there (Not a directory);"
+        " give another --tls-dir\n"
+    )

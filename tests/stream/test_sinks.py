@@ -100,6 +100,58 @@ def test_file_sink_unwritable_path(tmp_path):
         sink.open(64, 48, 30)
 
 
+def test_an_existing_file_is_kept_unless_overwrite_is_asked_for(tmp_path):
+    out = tmp_path / "talk.mp4"
+    out.write_bytes(b"a recording worth keeping")
+    with pytest.raises(UsageError, match=r"talk.mp4 already exists; add --overwrite \(or -y\)"):
+        FileSink(out)
+    with pytest.raises(UsageError, match="already exists"):
+        make_sink(f"file:{out}")
+    assert out.read_bytes() == b"a recording worth keeping"
+    sink = make_sink(f"file:{out}", overwrite=True)
+    sink.open(64, 48, 30)
+    for f in frames(3):
+        sink.write(f)
+    sink.close()
+    assert count_frames(out) == 3
+
+
+def test_a_file_that_appears_after_the_checks_is_not_replaced(tmp_path):
+    """The checks run at start-up, the recording starts after the models load: a file made
+    in between is still refused (created exclusively), and the sink can be opened again later."""
+    out = tmp_path / "late.mkv"
+    sink = FileSink(out)
+    out.write_bytes(b"made meanwhile")
+    with pytest.raises(SinkError, match="appeared since the start and is kept; add --overwrite"):
+        sink.open(64, 48, 30)
+    assert out.read_bytes() == b"made meanwhile"
+    out.unlink()
+    mine = FileSink(out)
+    for _ in range(2):  # a reopened sink rewrites its own file
+        mine.open(64, 48, 30)
+        for f in frames(2):
+            mine.write(f)
+        mine.close()
+    assert count_frames(out) == 2
+
+
+def test_folder_checks_are_real_and_leave_nothing_behind(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a folder")
+    with pytest.raises(UsageError, match="notes.txt is not a folder"):
+        FileSink(tmp_path / "notes.txt" / "o.mp4")
+    (tmp_path / "dir.mp4").mkdir()
+    with pytest.raises(UsageError, match="is a folder; name a file in it"):
+        FileSink(tmp_path / "dir.mp4")
+    FileSink(tmp_path / "fine.mp4")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.mp4", "notes.txt"]  # no probe left, nothing made
+
+
+@pytest.mark.skipif(not Path("/sys").is_dir(), reason="needs Linux's /sys (no new files there, even for root)")
+def test_a_folder_that_takes_no_new_files_is_refused_at_once():
+    with pytest.raises(UsageError, match=r"cannot create files in folder /sys \("):
+        FileSink("/sys/livefx-out.mp4")
+
+
 class CapturingBackend:
     """A pyvirtualcam backend that keeps frames: no v4l2loopback device can exist on CI."""
 
@@ -168,13 +220,14 @@ def test_window_sink_without_display_is_a_clear_error(monkeypatch):
 def test_a_full_disk_stops_the_recording_with_a_clear_error_not_the_run(tmp_path):
     full = tmp_path / "full.mp4"
     full.symlink_to("/dev/full")  # every write fails with ENOSPC, as on a full disk
-    sink = FileSink(full)
+    sink = FileSink(full, overwrite=True)  # it exists: only --overwrite writes there
     with pytest.raises(SinkError, match="No space left on device"):
         sink.open(64, 48, 30)  # the header is flushed at once
         for f in frames(40):
             sink.write(f)
     sink.close()  # safe after the failure
-    p = pipeline(SyntheticSource(64, 48, fps=30), [FileSink(full), (kept := Collect())], None, max_frames=30)
+    sinks = [FileSink(full, overwrite=True), (kept := Collect())]
+    p = pipeline(SyntheticSource(64, 48, fps=30), sinks, None, max_frames=30)
     p.open()
     stats = p.run(log_every_s=0)  # the run goes on for the other output
     assert len(kept.frames) == stats["frames_out"] > 0

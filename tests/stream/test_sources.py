@@ -86,6 +86,39 @@ def test_not_a_video(tmp_path):
         FileSource(path).open()
 
 
+NOTES = "meeting notes: FFmpeg reads a .txt as ANSI art, a 'video'\n" * 50
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (".", None, "is a folder, not a video file; name a video file in it"),
+        ("notes.txt", NOTES, "a text file, not a video"),
+        ("notes.mp4", NOTES, r"not a readable video \(Invalid data found when processing input\)"),
+        ("short.txt", "hi\n", r"not a readable video \(Invalid data found when processing input\)"),
+        ("empty.mp4", "", "the file is empty"),
+    ],
+)
+def test_what_is_not_a_video_is_refused_by_check_in_one_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(SourceError, match=message) as caught:
+        FileSource(path).check()
+    assert "\n" not in str(caught.value) and "Errno" not in str(caught.value)
+
+
+def test_check_leaves_the_source_ready_to_open_from_its_first_frame(make_video):
+    source = FileSource(make_video("clip.mkv", frames=5))
+    source.check()
+    source.open()
+    times = []
+    while (got := source.read()) is not None:
+        times.append(got[1])
+    source.close()
+    assert len(times) == 5 and times[0] == 0.0
+
+
 def test_truncated_stream_plays_the_frames_it_has(make_video):
     full = make_video("full.mkv", frames=30, size=(64, 48))
     cut = full.with_name("cut.mkv")
