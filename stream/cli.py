@@ -580,8 +580,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             pipeline.label_listeners.append(RuleEngine(rules, pipeline.run_rule_action, args.on_cooldown))
         pipeline.draw_labels = args.draw_labels
-        # Offline (--no-realtime) nothing has a deadline: the stats lines say so, not "misses".
-        pipeline.stats.realtime = args.realtime
         return pipeline, *pipeline.open()
 
     # Models load and warm up off the main thread, which then only waits (see own_thread).

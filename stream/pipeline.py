@@ -93,6 +93,7 @@ class Pipeline:
         specs += [self.actions_config.spec] if actions is not None else []
         self.planner = BudgetPlanner(specs, config.budget_ms, on_late=config.on_late)
         self.stats.on_late = config.on_late.value
+        self.stats.realtime = config.realtime
         self.frames_in = Ring(config.ring_capacity, lossless=not config.realtime)
         self.frames_out = Ring(config.out_capacity, lossless=not config.realtime)
         self.capture: CaptureThread | None = None

@@ -48,6 +48,8 @@ class RunStats:
         self.device = device
         #: What frames get when even the cheapest plan misses the budget (``--on-late``).
         self.on_late = "best-effort"
+        #: False for offline rendering (``--no-realtime``): nothing has a deadline then.
+        self.realtime = True
         self._lock = threading.Lock()
         self.frames_out = 0
         self.deadline_misses = 0
@@ -197,7 +199,7 @@ class RunStats:
         plan_txt = " ".join(f"{k} {100 * v / total:.0f}%" for k, v in now["decisions"].items())
         # Offline (``realtime`` False, set by whoever runs the pipeline) nothing has a deadline:
         # "misses" would count nothing real.
-        if getattr(self, "realtime", True):
+        if self.realtime:
             deadline_txt = f"budget {now['budget_ms']:g}, misses {now['deadline_misses']}"
         else:
             deadline_txt = "offline: no deadlines"
