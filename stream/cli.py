@@ -114,6 +114,15 @@ def add_engine_args(
         " at warm-up (default: auto)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads for the models, fixed (e.g. 1 to leave a core to OBS or a call app);"
+        " default: tuned between frames from the engine's own timings, fewer when other programs"
+        " take the cores",
+    )
+    parser.add_argument(
         "--precision",
         default="auto",
         choices=list(DTYPES),
@@ -126,6 +135,8 @@ def check_engine_args(args: argparse.Namespace) -> tuple[int, int] | None:
     """Validate the shared engine options; returns the parsed --size (None: the source's)."""
     if not args.budget_ms > 0:
         raise UsageError(f"--budget-ms {args.budget_ms:g}: must be positive")
+    if args.threads is not None and not 1 <= args.threads <= 1024:
+        raise UsageError(f"--threads {args.threads}: must be 1 or more")
     return parse_size(args.size) if args.size else None
 
 
@@ -568,6 +579,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         size=size,
         fit=args.fit,
         backend=args.backend,
+        threads=args.threads,
     )
 
     def load() -> tuple[Pipeline, int, int]:

@@ -54,6 +54,9 @@ class PipelineConfig:
     out_capacity: int = 8
     #: Model backend for stages built during the run (see models.accel).
     backend: str = "auto"
+    #: CPU threads for the models, fixed (None: tuned between frames from the worker's timings,
+    #: see stream.thread_tuner).
+    threads: int | None = None
     #: Monotonic ns read for capture stamps, planning and latency; tests inject a fake one.
     clock: Callable[[], int] = now_ns
 
@@ -348,6 +351,7 @@ class Pipeline:
             controls=self.controls,
             post=[DrawLabels(self.actions)] if self.draw_labels and self.actions is not None else [],
             clock=cfg.clock,
+            threads=cfg.threads,
             # A browser or webcam may deliver fewer frames than it declares.
             measure_arrival=cfg.keep_up and self.source.self_paced,
         )

@@ -39,7 +39,7 @@ from livefx.stream.motion import MotionStage
 from livefx.stream.post import KeepRegion, PostStep, Processed
 from livefx.stream.ring import ReadPolicy, Ring, RingClosed
 from livefx.stream.stats import FrameRecord, RunStats
-from livefx.stream.thread_tuner import CpuThreads
+from livefx.stream.thread_tuner import CpuThreads, ThreadTuner
 
 log = logging.getLogger("livefx.worker")
 
@@ -75,6 +75,7 @@ class Worker(threading.Thread):
         post: Sequence[PostStep] = (),
         clock: Callable[[], int] = now_ns,
         measure_arrival: bool = False,
+        threads: int | None = None,
     ) -> None:
         super().__init__(name="livefx-worker", daemon=True)
         self.frames_out = frames_out
@@ -116,7 +117,8 @@ class Worker(threading.Thread):
         self._stop_event = threading.Event()
         #: On a CPU device: this worker's share of the cores (core_share), tuned to the load.
         self._core_shares = CPU_SHARES if converter.device.type == "cpu" else None
-        self.cpu_threads = CpuThreads(CPU_SHARES) if self._core_shares is not None else None
+        fixed = ThreadTuner((threads,)) if threads else None  # ``threads``: fixed, not tuned
+        self.cpu_threads = CpuThreads(CPU_SHARES, fixed) if self._core_shares is not None else None
 
     def stop(self) -> None:
         self._stop_event.set()

@@ -78,3 +78,16 @@ def test_cpu_threads_learn_per_pixel_and_never_from_frames_without_models():
     threads.after_frame({STYLE_STAGE: 10.0}, 400, 0.5)
     threads.after_frame({MOTION_STAGE: 8.0}, 400, 1.0)
     assert list(tuner._recent) == [0.1, 0.02]  # noqa: SLF001
+
+
+def test_a_fixed_thread_count_is_applied_and_never_tuned():
+    from livefx.stream.sinks.null import NullSink
+    from livefx.stream.sources.synthetic import SyntheticSource
+
+    from .helpers import SlowInvert, pipeline
+
+    p = pipeline(SyntheticSource(64, 48, fps=200), [NullSink()], SlowInvert(0), max_frames=30, threads=1)
+    p.open()
+    p.run(log_every_s=0)
+    threads = p.worker.cpu_threads
+    assert threads.tuner.levels == (1,) and threads.applied == 1 and not threads.tuner.switches
