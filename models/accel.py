@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from livefx.models.errors import UsageError
+from .errors import UsageError
 
 log = logging.getLogger("livefx.accel")
 
@@ -148,7 +148,7 @@ def _cpu_runtime(
 ) -> tuple[Callable[..., torch.Tensor], AccelReport] | None:
     """OpenVINO (``backend="openvino"``), or OpenVINO measured against eager (``auto``); None
     where auto finds no OpenVINO (the caller goes on with eager)."""
-    from livefx.models import openvino_runtime as ov
+    from . import openvino_runtime as ov
 
     if device.type != "cpu":
         raise UsageError(f"openvino: runs on the CPU, not {device.type}; use compile or tensorrt", setting="backend")

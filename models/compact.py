@@ -252,7 +252,7 @@ def teacher_activations(teacher: nn.Module, x: torch.Tensor) -> list[torch.Tenso
 
 def is_compact_file(path) -> bool:
     """True for a safetensors file written by ``models.train.distill_compact``."""
-    from livefx.models.weights import read_metadata
+    from .weights import read_metadata
 
     return read_metadata(path).get("format") == COMPACT_FORMAT
 
@@ -261,14 +261,14 @@ def read_compact_record(path) -> dict:
     """The training record (teacher, steps, held-out score, MACs) stored in the file's metadata."""
     import json
 
-    from livefx.models.weights import read_metadata
+    from .weights import read_metadata
 
     return json.loads(read_metadata(path).get("record", "{}"))
 
 
 def load_compact(path) -> CompactStyleNet:
     """A CompactStyleNet from a distilled safetensors file (eval mode, on the CPU)."""
-    from livefx.models.weights import WeightsError, load_tensors, match_state_dict, read_metadata
+    from .weights import WeightsError, load_tensors, match_state_dict, read_metadata
 
     try:
         config = CompactConfig.from_metadata(read_metadata(path))

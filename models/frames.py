@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from livefx.models.errors import UsageError
+from .errors import UsageError
 
 
 def resolve_device(spec: str) -> torch.device:

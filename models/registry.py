@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from livefx.models.errors import UsageError
+from .errors import UsageError
 
 EMBEDDED_DIR = Path(__file__).parent / "weights"
 #: Styles the project distilled and ships (safetensors), with a model card per style beside them.
@@ -60,8 +60,8 @@ def resolve_style(spec: str) -> Path | None:
 
 def describe_style(path: Path) -> dict:
     """``kind`` (compact/student/teacher) and, for distilled styles, the training record in the file."""
-    from livefx.models.compact import is_compact_file, read_compact_record
-    from livefx.models.student import is_student_file, read_record
+    from .compact import is_compact_file, read_compact_record
+    from .student import is_student_file, read_record
 
     if is_compact_file(path):
         return {"kind": "compact", **read_compact_record(path)}
@@ -96,7 +96,7 @@ def resolve_actions(spec: str) -> Path:
 
 def describe_rife(path: Path = DEFAULT_RIFE) -> dict:
     """The interpolator's training record (its held-out PSNRs) and file size, from the file."""
-    from livefx.models.weights import read_metadata
+    from .weights import read_metadata
 
     record = json.loads(read_metadata(path).get("record", "{}"))
     return {**record, "size_kb": path.stat().st_size / 1024}

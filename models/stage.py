@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import torch
 
 if TYPE_CHECKING:
-    from livefx.models.accel import AccelReport
+    from .accel import AccelReport
 
 #: The planner's and the stats' names of the model stages (one place for each name).
 STYLE_STAGE = "stylize"

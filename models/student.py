@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from livefx.models.weights import load_tensors, match_state_dict, read_metadata
+from .weights import load_tensors, match_state_dict, read_metadata
 
 STUDENT_FORMAT = "livefx-student"
 

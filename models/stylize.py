@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from livefx.models.accel import accelerate
-from livefx.models.stage import STYLE_STAGE, Stage
-from livefx.models.weights import load_tensors, match_state_dict
+from .accel import accelerate
+from .stage import STYLE_STAGE, Stage
+from .weights import load_tensors, match_state_dict
 
 _LEGACY_KEY = re.compile(r"(^|\.)in\d+\.running_(mean|var)$")
 
@@ -100,8 +100,8 @@ def load_style(path: str | Path) -> tuple[nn.Module, float]:
     Distilled styles are safetensors files tagged ``format=livefx-compact`` (the shipped
     ones) or ``livefx-student``; anything else is read as a TransformerNet teacher.
     """
-    from livefx.models.compact import is_compact_file, load_compact
-    from livefx.models.student import is_student_file, load_student
+    from .compact import is_compact_file, load_compact
+    from .student import is_student_file, load_student
 
     if is_compact_file(path):
         return load_compact(path), 1.0

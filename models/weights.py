@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from livefx.models.errors import WeightsError, one_line
+from .errors import WeightsError, one_line
 
 
 def load_tensors(path: str | Path, *, expected: str) -> dict[str, torch.Tensor]:

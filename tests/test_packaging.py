@@ -33,6 +33,16 @@ def test_models_import_nothing_from_the_engine():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_inside_models_imports_are_relative_so_tools_reading_the_tree_see_them():
+    """Issue 32: ``from .stage import Stage``, not ``from livefx.models.stage ...``: an import-graph
+    tool or an IDE without the install resolves relative imports by path."""
+    offenders = {
+        str(path.relative_to(REPO)): sorted(n for n in imported_modules(path) if n.startswith("livefx.models"))
+        for path in (REPO / "models").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
 def test_no_module_is_imported_under_a_bare_top_level_name():
     """A bare ``models``/``stream``/``web`` import would load a second copy beside ``livefx.*``."""
     bare = {"stream", "models", "web"}

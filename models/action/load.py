@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from livefx.models.action.preprocess import ClipPreprocessing
-from livefx.models.errors import WeightsError
+from ..errors import WeightsError
+from .preprocess import ClipPreprocessing
 
 log = logging.getLogger("livefx.actions")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from livefx.models.errors import UsageError, WeightsError, one_line
+from ..errors import UsageError, WeightsError, one_line
 
 log = logging.getLogger("livefx.diffusion")
 

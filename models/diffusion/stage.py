@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from livefx.models.accel import accelerate
-from livefx.models.diffusion import sampler
-from livefx.models.diffusion.folder import DiffusionModel
-from livefx.models.errors import UsageError
-from livefx.models.stage import STYLE_STAGE, Stage, cheapest_run_ms
+from ..accel import accelerate
+from ..errors import UsageError
+from ..stage import STYLE_STAGE, Stage, cheapest_run_ms
+from . import sampler
+from .folder import DiffusionModel
 
 #: Step counts the planner chooses among by default, best first (see ``DiffusionOptions.steps``).
 DEFAULT_STEPS = (4, 2, 1)

@@ -13,11 +13,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from livefx.models.rife.dis import DIS_PRESETS, PRESET_FINEST, dis_for, flows_to_time, gray_u8
-from livefx.models.rife.ifnet import Interpolation
-from livefx.models.rife.sharp_warp import sharp_warp
-from livefx.models.rife.stage import shrink
-from livefx.models.stage import MOTION_STAGE, cheapest_run_ms
+from ..stage import MOTION_STAGE, cheapest_run_ms
+from .dis import DIS_PRESETS, PRESET_FINEST, dis_for, flows_to_time, gray_u8
+from .ifnet import Interpolation
+from .sharp_warp import sharp_warp
+from .stage import shrink
 
 #: The fewest pixels across DIS's finest pyramid level may work at: for smaller frames the
 #: preset's finest scale is lowered (finer). At 176x144 (carphone) the fast preset's scale 2

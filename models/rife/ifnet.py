@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from livefx.models.rife.dis import check_flow_init
+from .dis import check_flow_init
 
 #: v4.6: channels per block, coarse to fine, and the scale each block works at.
 V4_6_CHANNELS = (192, 128, 96, 64)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import torch
 
-from livefx.models.errors import WeightsError
-from livefx.models.rife.ifnet import (
+from ..errors import WeightsError
+from ..weights import load_tensors, match_state_dict, read_metadata
+from .ifnet import (
     V4_6_SCALES,
     V4_22,
     V4_22_LITE,
@@ -20,7 +21,6 @@ from livefx.models.rife.ifnet import (
     IFNet,
     IFNetConfig,
 )
-from livefx.models.weights import load_tensors, match_state_dict, read_metadata
 
 EXPECTED = (
     "RIFE IFNet weights (a Practical-RIFE flownet.pkl: v4.6, 4.21-4.23, 4.22.lite, 4.25, 4.26, 4.25.lite,"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import torch
 
-from livefx.models.rife.ifnet import warp
+from .ifnet import warp
 
 
 def sharp_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:

@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from livefx.models.accel import accelerate
-from livefx.models.rife.dis import batch_time_flows
-from livefx.models.rife.ifnet import IFNet, Interpolation, pad_to_multiple
-from livefx.models.rife.sharp_warp import sharp_warp
-from livefx.models.stage import MOTION_STAGE, cheapest_run_ms, set_runtime_threads
+from ..accel import accelerate
+from ..stage import MOTION_STAGE, cheapest_run_ms, set_runtime_threads
+from .dis import batch_time_flows
+from .ifnet import IFNet, Interpolation, pad_to_multiple
+from .sharp_warp import sharp_warp
 
 
 class _PackedIFNet(nn.Module):
@@ -176,6 +176,6 @@ def blend_with(result: Interpolation, img0: torch.Tensor, img1: torch.Tensor) ->
 def build_flow_stage(
     path: Path, device: torch.device, dtype: torch.dtype, backend: str = "auto", precision: str = "auto"
 ) -> FlowStage:
-    from livefx.models.rife.load import load_ifnet
+    from .load import load_ifnet
 
     return FlowStage(load_ifnet(path), device, dtype, backend=backend, label=path.stem, precision=precision)

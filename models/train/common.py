@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from livefx.models.frames import image_to_tensor, resolve_device, tensor_to_image
+from ..frames import image_to_tensor, resolve_device, tensor_to_image
 
 
 def training_device(name: str) -> torch.device:

@@ -28,12 +28,12 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from livefx.models.compact import COMPACT_FORMAT, CompactConfig, CompactStyleNet, teacher_activations
-from livefx.models.student import count_macs
-from livefx.models.stylize import load_transformer_net
-from livefx.models.train.common import training_device, warmup_cosine
-from livefx.models.train.metrics import style_report
-from livefx.models.train.style_data import held_out_style_frames, training_views
+from ..compact import COMPACT_FORMAT, CompactConfig, CompactStyleNet, teacher_activations
+from ..student import count_macs
+from ..stylize import load_transformer_net
+from .common import training_device, warmup_cosine
+from .metrics import style_report
+from .style_data import held_out_style_frames, training_views
 
 
 def to_batch(views: list[np.ndarray]) -> torch.Tensor:

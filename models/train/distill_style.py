@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from livefx.models.student import STUDENT_FORMAT, StudentConfig, StudentNet, count_macs
-from livefx.models.stylize import TransformerNet, load_transformer_net
-from livefx.models.train.common import to_tensor, training_device, warmup_cosine
-from livefx.models.train.data import held_out_frames, training_frames
-from livefx.models.train.metrics import gradient_l1, psnr, quantize, ssim
+from ..student import STUDENT_FORMAT, StudentConfig, StudentNet, count_macs
+from ..stylize import TransformerNet, load_transformer_net
+from .common import to_tensor, training_device, warmup_cosine
+from .data import held_out_frames, training_frames
+from .metrics import gradient_l1, psnr, quantize, ssim
 
 
 @torch.no_grad()

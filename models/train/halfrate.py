@@ -24,16 +24,16 @@ import cv2
 import numpy as np
 import torch
 
-from livefx.models.cuts import CutDetector
-from livefx.models.registry import DEFAULT_RIFE
-from livefx.models.rife import load_ifnet
-from livefx.models.rife.dis import dis_for
-from livefx.models.rife.dis_stage import DisFlowStage
-from livefx.models.rife.stage import FlowStage, auto_flow_scale, blend_with
-from livefx.models.train.common import to_image, to_tensor
-from livefx.models.train.data import HELD_OUT_CLIP, TRAIN_CLIPS, clip_frames
-from livefx.models.train.metrics import psnr
-from livefx.models.train.train_rife import back_warp, dis_flow, linear_blend
+from ..cuts import CutDetector
+from ..registry import DEFAULT_RIFE
+from ..rife import load_ifnet
+from ..rife.dis import dis_for
+from ..rife.dis_stage import DisFlowStage
+from ..rife.stage import FlowStage, auto_flow_scale, blend_with
+from .common import to_image, to_tensor
+from .data import HELD_OUT_CLIP, TRAIN_CLIPS, clip_frames
+from .metrics import psnr
+from .train_rife import back_warp, dis_flow, linear_blend
 
 CPU = torch.device("cpu")
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "interp-halfrate-cpu.md"

@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 import torch
 
-from livefx.models.registry import EMBEDDED_DIR
-from livefx.models.student import is_student_file, load_student, read_record
-from livefx.models.stylize import load_transformer_net
-from livefx.models.train.common import to_image, to_tensor
-from livefx.models.train.data import HELD_OUT_CLIP, HELD_OUT_IMAGES, TRAIN_CLIPS, TRAIN_IMAGES, held_out_frames
-from livefx.models.train.distill_style import teach
+from ..registry import EMBEDDED_DIR
+from ..student import is_student_file, load_student, read_record
+from ..stylize import load_transformer_net
+from .common import to_image, to_tensor
+from .data import HELD_OUT_CLIP, HELD_OUT_IMAGES, TRAIN_CLIPS, TRAIN_IMAGES, held_out_frames
+from .distill_style import teach
 
 GRID_FRAMES = ["chelsea", f"{HELD_OUT_CLIP}#60", "bikes.mp4#226"]
 

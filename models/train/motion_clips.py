@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from livefx.models.train.data import (
+from .data import (
     HELD_OUT_CLIP,
     HELD_OUT_IMAGES,
     TRAIN_CLIPS,

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from livefx.models.rife.ifnet import IFNet
-from livefx.models.rife.stage import FlowStage
-from livefx.models.train.common import to_tensor
-from livefx.models.train.data import HELD_OUT_IMAGES, fit_short_side, skimage_image
+from ..rife.ifnet import IFNet
+from ..rife.stage import FlowStage
+from .common import to_tensor
+from .data import HELD_OUT_IMAGES, fit_short_side, skimage_image
 
 
 def pan_frames(shift: int, size: tuple[int, int] = (640, 480)) -> tuple[np.ndarray, np.ndarray]:

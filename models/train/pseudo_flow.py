@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from livefx.models.rife.ifnet import warp
+from ..rife.ifnet import warp
 
 
 class PseudoFlow:

@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 import torch
 
-from livefx.models.registry import DEFAULT_RIFE
-from livefx.models.rife import load_ifnet
-from livefx.models.train.data import HELD_OUT_CLIP, TRAIN_CLIPS
-from livefx.models.train.train_rife import dis_flow, ifnet_method, linear_blend
-from livefx.models.train.triplets import held_out_triplets
-from livefx.models.weights import read_metadata
+from ..registry import DEFAULT_RIFE
+from ..rife import load_ifnet
+from ..weights import read_metadata
+from .data import HELD_OUT_CLIP, TRAIN_CLIPS
+from .train_rife import dis_flow, ifnet_method, linear_blend
+from .triplets import held_out_triplets
 
 GRID_TRIPLETS = ["bikes.mp4#229", "bigbuckbunny.mp4#123", f"{HELD_OUT_CLIP}#61"]
 METHOD_NAMES = {
@@ -71,8 +71,8 @@ CHAIN_MINUTES = 75
 def fast_grid(path: Path, out: Path, count: int = 3) -> list[str]:
     """frame i | linear blend | DIS | livefx on a CPU (DIS fast) | livefx IFNet (the engine's
     way) | true frame i+1 | frame i+2 for the held-out half-rate triplets with the largest motion."""
-    from livefx.models.rife.stage import FlowStage
-    from livefx.models.train.halfrate import engine_dis_method, engine_method, half_rate_triplets, largest_motion
+    from ..rife.stage import FlowStage
+    from .halfrate import engine_dis_method, engine_method, half_rate_triplets, largest_motion
 
     method = engine_method(FlowStage(load_ifnet(path), torch.device("cpu"), torch.float32, backend="eager"))
     cpu_default = engine_dis_method("dis-fast")
@@ -99,9 +99,9 @@ def _write(rows: list[np.ndarray], out: Path) -> None:
 
 
 def pan_table(path: Path) -> str:
-    from livefx.models.rife.stage import FlowStage
-    from livefx.models.train.common import to_tensor
-    from livefx.models.train.pan import pan_frames, pan_recovery
+    from ..rife.stage import FlowStage
+    from .common import to_tensor
+    from .pan import pan_frames, pan_recovery
 
     net = load_ifnet(path)
     stage = FlowStage(net, torch.device("cpu"), torch.float32, backend="eager")

@@ -17,12 +17,12 @@ import cv2
 import numpy as np
 import torch
 
-from livefx.models.compact import is_compact_file, load_compact, read_compact_record
-from livefx.models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR
-from livefx.models.student import count_macs
-from livefx.models.stylize import load_transformer_net
-from livefx.models.train.common import to_image, to_tensor
-from livefx.models.train.style_data import (
+from ..compact import is_compact_file, load_compact, read_compact_record
+from ..registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR
+from ..student import count_macs
+from ..stylize import load_transformer_net
+from .common import to_image, to_tensor
+from .style_data import (
     HELD_OUT_PHOTOS,
     HELD_OUT_STYLE_CLIP,
     TRAIN_PHOTOS,

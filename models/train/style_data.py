@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from livefx.models.train.data import clip_frames, fit_short_side, package_dir, skimage_image
+from .data import clip_frames, fit_short_side, package_dir, skimage_image
 
 HELD_OUT_PHOTOS = ["astronaut", "chelsea", "coffee", "motorcycle_right"]
 NEVER_READ = [*HELD_OUT_PHOTOS, "motorcycle_left"]  # the left view is a near-copy of the right

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from livefx.models.action.preprocess import ClipPreprocessing
-from livefx.models.train.common import training_device, warmup_cosine
-from livefx.models.train.motion_clips import (
+from ..action.preprocess import ClipPreprocessing
+from .common import training_device, warmup_cosine
+from .motion_clips import (
     CLASSES,
     held_out_pictures,
     make_clip,

@@ -26,14 +26,15 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from livefx.models.rife.dis import DIS_PRESETS, batch_time_flows, time_flows
-from livefx.models.rife.ifnet import IFNet, IFNetConfig, pad_to_multiple
-from livefx.models.rife.load import config_metadata
-from livefx.models.student import count_macs
-from livefx.models.train.common import to_image, to_tensor, training_device, warmup_cosine
-from livefx.models.train.metrics import gradient_l1, psnr, quantize, ssim
-from livefx.models.train.pseudo_flow import PseudoFlow, consistent
-from livefx.models.train.triplets import (
+from ..rife.dis import DIS_PRESETS, batch_time_flows, time_flows
+from ..rife.ifnet import IFNet, IFNetConfig, pad_to_multiple
+from ..rife.load import config_metadata
+from ..student import count_macs
+from ..weights import read_metadata
+from .common import to_image, to_tensor, training_device, warmup_cosine
+from .metrics import gradient_l1, psnr, quantize, ssim
+from .pseudo_flow import PseudoFlow, consistent
+from .triplets import (
     Triplet,
     held_out_triplets,
     strided_sample,
@@ -41,7 +42,6 @@ from livefx.models.train.triplets import (
     training_images,
     training_shots,
 )
-from livefx.models.weights import read_metadata
 
 DEFAULT_CHANNELS = (96, 64, 48, 32)
 Method = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     config = IFNetConfig(channels=tuple(int(c) for c in args.channels.split(",")))
     model = IFNet(config)
     if args.init:
-        from livefx.models.rife.load import load_ifnet
+        from ..rife.load import load_ifnet
 
         model = load_ifnet(args.init)
         if args.flow_init:

@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 import torch
 
-from livefx.models.cuts import CutDetector
-from livefx.models.train.data import (
+from ..cuts import CutDetector
+from .data import (
     HELD_OUT_CLIP,
     TRAIN_CLIPS,
     TRAIN_IMAGES,
@@ -27,7 +27,7 @@ from livefx.models.train.data import (
     fit_short_side,
     skimage_image,
 )
-from livefx.models.train.pseudo_flow import PseudoFlow
+from .pseudo_flow import PseudoFlow
 
 #: Held-out triplets for the training report are scaled to this short side.
 SHORT_SIDE = 256
