@@ -24,9 +24,10 @@ import torch
 
 from livefx.models.action.load import ActionModel
 from livefx.models.stage import cheapest_run_ms
-from livefx.stream.budget import StageKind, StageSpec
-from livefx.stream.own_thread import run_on_own_thread
-from livefx.stream.ring import Ring
+
+from .budget import StageKind, StageSpec
+from .own_thread import run_on_own_thread
+from .ring import Ring
 
 log = logging.getLogger("livefx.actions")
 

@@ -11,10 +11,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from livefx.stream.errors import LivefxError
-from livefx.stream.frame import now_ns
-from livefx.stream.ring import ReadPolicy, Ring, RingClosed
-from livefx.stream.sinks.base import Sink
+from .errors import LivefxError
+from .frame import now_ns
+from .ring import ReadPolicy, Ring, RingClosed
+from .sinks.base import Sink
 
 log = logging.getLogger("livefx.sink")
 

@@ -7,10 +7,10 @@ import threading
 import time
 from collections.abc import Callable
 
-from livefx.stream.fit import fit_image
-from livefx.stream.frame import DEFAULT_TIME_BASE, Frame, now_ns
-from livefx.stream.ring import Ring, RingClosed
-from livefx.stream.sources.base import Source
+from .fit import fit_image
+from .frame import DEFAULT_TIME_BASE, Frame, now_ns
+from .ring import Ring, RingClosed
+from .sources.base import Source
 
 log = logging.getLogger("livefx.capture")
 

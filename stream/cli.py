@@ -12,26 +12,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from livefx.models.accel import BACKENDS, DTYPES
-from livefx.stream import __version__
-from livefx.stream.budget import OnLate
-from livefx.stream.diffusion_args import add_diffusion_args, load_engine_style
-from livefx.stream.errors import LivefxError, UsageError
-from livefx.stream.fit import FITS
-from livefx.stream.motion import FLOW_METHODS
-from livefx.stream.signals import stop_during_startup
+
+from . import __version__
+from .budget import OnLate
+from .diffusion_args import add_diffusion_args, load_engine_style
+from .errors import LivefxError, UsageError
+from .fit import FITS
+from .motion import FLOW_METHODS
+from .signals import stop_during_startup
 
 if TYPE_CHECKING:
     import asyncio
     import ssl
 
     from livefx.models.action import ActionModel
-    from livefx.stream.actions import ActionsConfig
-    from livefx.stream.device import FrameConverter
-    from livefx.stream.motion import MotionConfig, MotionStage
-    from livefx.stream.pipeline import Pipeline
-    from livefx.stream.rules import Rule
-    from livefx.stream.sinks.base import Sink
-    from livefx.stream.sources.base import Source
+
+    from .actions import ActionsConfig
+    from .device import FrameConverter
+    from .motion import MotionConfig, MotionStage
+    from .pipeline import Pipeline
+    from .rules import Rule
+    from .sinks.base import Sink
+    from .sources.base import Source
 
 log = logging.getLogger("livefx")
 
@@ -459,7 +461,7 @@ def table(columns: list[tuple[str, str]], rows: list[list[str]]) -> list[str]:
 
 def action_setup(args: argparse.Namespace, has_motion: bool) -> tuple[ActionModel | None, ActionsConfig, list[Rule]]:
     """The action model, its schedule and the label rules that the flags ask for."""
-    from livefx.stream.actions import ActionsConfig
+    from .actions import ActionsConfig
 
     check_action_args(args)
     config = ActionsConfig(every_frames=args.actions_every)
@@ -467,7 +469,8 @@ def action_setup(args: argparse.Namespace, has_motion: bool) -> tuple[ActionMode
         return None, config, []
     from livefx.models.action import load_action_model
     from livefx.models.registry import resolve_actions, resolve_style
-    from livefx.stream.rules import parse_rule
+
+    from .rules import parse_rule
 
     log.info("loading action model %s ...", args.actions)
     model = load_action_model(resolve_actions(args.actions))
@@ -496,9 +499,9 @@ def check_files(args: argparse.Namespace, source: Source | None) -> list[Sink]:
     ``stream/preflight.py``), then the sinks: a file source opens (a folder, text or an empty
     file fails here); no output may be the source file or another output; file sinks
     refuse an existing file without --overwrite; every output's folder takes new files."""
-    from livefx.stream.preflight import check_distinct, check_output_file, file_sink_path, file_source_path
-    from livefx.stream.sinks import make_sink
-    from livefx.stream.sources.file import FileSource
+    from .preflight import check_distinct, check_output_file, file_sink_path, file_source_path
+    from .sinks import make_sink
+    from .sources.file import FileSource
 
     if isinstance(source, FileSource):
         source.check()
@@ -532,7 +535,7 @@ def write_stats(path: Path, document: dict) -> bool:
 
 def motion_config(args: argparse.Namespace) -> MotionConfig:
     """What ``--interpolate``/``--stabilize`` ask for."""
-    from livefx.stream.motion import MotionConfig
+    from .motion import MotionConfig
 
     if not 1 <= args.interpolate <= 8:
         raise UsageError(f"--interpolate {args.interpolate}: must be 1-8")
@@ -542,7 +545,8 @@ def motion_config(args: argparse.Namespace) -> MotionConfig:
 def motion_stage(args: argparse.Namespace, converter: FrameConverter) -> MotionStage | None:
     """The interpolation/stabilization stage for ``run`` (None when not asked for)."""
     from livefx.models.registry import resolve_rife
-    from livefx.stream.motion import build_motion_stage
+
+    from .motion import build_motion_stage
 
     config = motion_config(args)
     return build_motion_stage(resolve_rife(args.rife), config, converter, args.backend) if config.active else None
@@ -550,14 +554,15 @@ def motion_stage(args: argparse.Namespace, converter: FrameConverter) -> MotionS
 
 def cmd_run(args: argparse.Namespace) -> int:
     from livefx.models.accel import resolve_dtype
-    from livefx.stream.actions import LabelLog
-    from livefx.stream.device import FrameConverter, resolve_device
-    from livefx.stream.own_thread import run_on_own_thread
-    from livefx.stream.pipeline import Pipeline, PipelineConfig
-    from livefx.stream.process import freeze_startup_heap
-    from livefx.stream.sinks.null import NullSink
-    from livefx.stream.sources import make_source
-    from livefx.stream.style import style_stages
+
+    from .actions import LabelLog
+    from .device import FrameConverter, resolve_device
+    from .own_thread import run_on_own_thread
+    from .pipeline import Pipeline, PipelineConfig
+    from .process import freeze_startup_heap
+    from .sinks.null import NullSink
+    from .sources import make_source
+    from .style import style_stages
 
     size = check_engine_args(args)
     if args.fps is not None and args.fps <= 0:
@@ -588,7 +593,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         action_model, actions_config, rules = action_setup(args, motion is not None)
         pipeline = Pipeline(source, sinks, stages, converter, config, motion, action_model, actions_config)
         if rules:
-            from livefx.stream.rules import RuleEngine
+            from .rules import RuleEngine
 
             pipeline.label_listeners.append(RuleEngine(rules, pipeline.run_rule_action, args.on_cooldown))
         pipeline.draw_labels = args.draw_labels
@@ -654,8 +659,8 @@ def stop_run_on_signals(pipeline: Pipeline) -> Iterator[None]:
 
 def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     """The TLS context --https, --cert and --key ask for (None: plain HTTP)."""
-    from livefx.stream.server import tls
-    from livefx.stream.server.security import reachable_hosts
+    from .server import tls
+    from .server.security import reachable_hosts
 
     if (args.cert is None) != (args.key is None):
         raise UsageError("--cert and --key go together (or give neither for a self-signed certificate)")
@@ -696,11 +701,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from livefx.models.accel import resolve_dtype
     from livefx.models.registry import resolve_rife
-    from livefx.stream.device import FrameConverter, resolve_device
-    from livefx.stream.process import freeze_startup_heap
-    from livefx.stream.server.app import LivefxServer
-    from livefx.stream.server.session import SessionSettings
-    from livefx.stream.sources import make_source
+
+    from .device import FrameConverter, resolve_device
+    from .process import freeze_startup_heap
+    from .server.app import LivefxServer
+    from .server.session import SessionSettings
+    from .sources import make_source
 
     size = check_engine_args(args)
     if args.sink and args.source == "browser":
@@ -711,7 +717,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     source = None if args.source == "browser" else make_source(args.source, size, None, loop=args.loop)
     sinks = check_files(args, source)
     tls = tls_context(args)  # a certificate problem fails now, before models load
-    from livefx.stream.server.codecs import set_video_bitrate
+    from .server.codecs import set_video_bitrate
 
     set_video_bitrate(args.bitrate)
     with stop_during_startup():  # models load here: a stop signal ends the start cleanly

@@ -15,11 +15,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
-from livefx.stream.errors import LivefxError
+from .errors import LivefxError
 
 if TYPE_CHECKING:
     from livefx.models.stage import Stage
-    from livefx.stream.budget import StageSpec
+
+    from .budget import StageSpec
 
 
 @dataclass(frozen=True)

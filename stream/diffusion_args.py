@@ -7,9 +7,10 @@ import argparse
 
 from livefx.models.diffusion.folder import SD_PREFIX
 from livefx.models.diffusion.stage import DEFAULT_STEPS, DiffusionOptions
-from livefx.stream.device import FrameConverter
-from livefx.stream.errors import UsageError
-from livefx.stream.style import Style, load_style
+
+from .device import FrameConverter
+from .errors import UsageError
+from .style import Style, load_style
 
 #: Option dest -> flag, for the options that only a diffusion style takes.
 DIFFUSION_FLAGS = {

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from livefx.stream.frame import Frame
+from .frame import Frame
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,9 @@ from livefx.models.rife.ifnet import Interpolation, warp
 from livefx.models.rife.sharp_warp import sharp_warp
 from livefx.models.rife.stage import FlowStage, auto_flow_scale, blend_with, build_flow_stage
 from livefx.models.stage import MOTION_STAGE
-from livefx.stream.budget import StageKind, StageSpec
-from livefx.stream.device import FrameConverter
+
+from .budget import StageKind, StageSpec
+from .device import FrameConverter
 
 log = logging.getLogger("livefx")
 

@@ -12,24 +12,25 @@ from livefx.models.action.load import ActionModel
 from livefx.models.diffusion.stage import DiffusionStage, DiffusionStyle, PromptChange
 from livefx.models.rife.stage import MIN_PROBED_SIDE, PROBE_SCALE
 from livefx.models.stage import MOTION_STAGE, STYLE_STAGE, LiveModel, Stage
-from livefx.stream.actions import ACTIONS_STAGE, ActionsConfig, ActionStage, LabelEvent
-from livefx.stream.budget import BudgetPlanner, OnLate, StageSpec, cost_key
-from livefx.stream.bus import SinkRunner
-from livefx.stream.capture import CaptureThread
-from livefx.stream.coalesce import Coalescer
-from livefx.stream.control import ConfigureStage, ControlQueue, SetBudget, SetKeepRegion, SetMotion, StageSwap
-from livefx.stream.device import FrameConverter, describe_device
-from livefx.stream.errors import LivefxError
-from livefx.stream.frame import now_ns
-from livefx.stream.motion import MotionStage
-from livefx.stream.own_thread import run_on_own_thread
-from livefx.stream.post import DrawLabels
-from livefx.stream.ring import Ring
-from livefx.stream.sinks.base import Sink
-from livefx.stream.sources.base import Source
-from livefx.stream.stats import RunStats
-from livefx.stream.style import Style, build_style, describe, style_spec
-from livefx.stream.worker import BoundStage, Worker
+
+from .actions import ACTIONS_STAGE, ActionsConfig, ActionStage, LabelEvent
+from .budget import BudgetPlanner, OnLate, StageSpec, cost_key
+from .bus import SinkRunner
+from .capture import CaptureThread
+from .coalesce import Coalescer
+from .control import ConfigureStage, ControlQueue, SetBudget, SetKeepRegion, SetMotion, StageSwap
+from .device import FrameConverter, describe_device
+from .errors import LivefxError
+from .frame import now_ns
+from .motion import MotionStage
+from .own_thread import run_on_own_thread
+from .post import DrawLabels
+from .ring import Ring
+from .sinks.base import Sink
+from .sources.base import Source
+from .stats import RunStats
+from .style import Style, build_style, describe, style_spec
+from .worker import BoundStage, Worker
 
 log = logging.getLogger("livefx")
 

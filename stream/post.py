@@ -12,8 +12,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from livefx.stream.actions import ActionStage
-from livefx.stream.frame import Frame
+from .actions import ActionStage
+from .frame import Frame
 
 
 @dataclass

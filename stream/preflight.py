@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from livefx.models.errors import one_line
-from livefx.stream.errors import UsageError
+
+from .errors import UsageError
 
 #: The probe's name starts so; ``mkstemp`` makes it unique and creates it exclusively, so
 #: it never replaces anything, and it is removed at once.

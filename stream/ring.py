@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from enum import Enum
 
-from livefx.stream.frame import Frame
+from .frame import Frame
 
 
 class RingClosed(Exception):

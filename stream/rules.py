@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from livefx.stream.actions import LabelEvent
-from livefx.stream.errors import UsageError
+from .actions import LabelEvent
+from .errors import UsageError
 
 log = logging.getLogger("livefx.rules")
 

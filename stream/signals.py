@@ -13,7 +13,7 @@ import contextlib
 import signal
 from collections.abc import Iterator
 
-from livefx.stream.errors import LivefxError
+from .errors import LivefxError
 
 #: The signals a service manager or a terminal sends to stop a program.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from livefx.stream.degrade import MESSAGES, DegradeWatch
+from .degrade import MESSAGES, DegradeWatch
 
 log = logging.getLogger("livefx.stats")
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from livefx.models.diffusion.stage import DiffusionOptions, DiffusionStyle
 from livefx.models.stage import STYLE_STAGE, Stage
-from livefx.stream.budget import StageSpec
-from livefx.stream.device import FrameConverter
-from livefx.stream.worker import BoundStage
+
+from .budget import StageSpec
+from .device import FrameConverter
+from .worker import BoundStage
 
 log = logging.getLogger("livefx")
 

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 
 from livefx.models.openvino_runtime import thread_levels
 from livefx.models.stage import MOTION_STAGE, STYLE_STAGE
-from livefx.stream.core_share import CoreShares
+
+from .core_share import CoreShares
 
 
 class ThreadTuner:

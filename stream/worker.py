@@ -18,10 +18,11 @@ import torch.nn.functional as F
 
 from livefx.models.errors import one_line
 from livefx.models.stage import MOTION_STAGE, Stage, synchronize
-from livefx.stream.actions import ACTIONS_STAGE, ActionStage
-from livefx.stream.arrival import ArrivalInterval
-from livefx.stream.budget import IO_STAGE, BudgetPlanner, OnLate, Plan, StageSpec, cost_key
-from livefx.stream.control import (
+
+from .actions import ACTIONS_STAGE, ActionStage
+from .arrival import ArrivalInterval
+from .budget import IO_STAGE, BudgetPlanner, OnLate, Plan, StageSpec, cost_key
+from .control import (
     ConfigureStage,
     Control,
     ControlQueue,
@@ -30,16 +31,16 @@ from livefx.stream.control import (
     SetMotion,
     StageSwap,
 )
-from livefx.stream.core_share import CPU_SHARES
-from livefx.stream.device import FrameConverter
-from livefx.stream.emit import emit
-from livefx.stream.errors import LivefxError
-from livefx.stream.frame import Frame, now_ns
-from livefx.stream.motion import MotionStage
-from livefx.stream.post import KeepRegion, PostStep, Processed
-from livefx.stream.ring import ReadPolicy, Ring, RingClosed
-from livefx.stream.stats import FrameRecord, RunStats
-from livefx.stream.thread_tuner import CpuThreads, ThreadTuner
+from .core_share import CPU_SHARES
+from .device import FrameConverter
+from .emit import emit
+from .errors import LivefxError
+from .frame import Frame, now_ns
+from .motion import MotionStage
+from .post import KeepRegion, PostStep, Processed
+from .ring import ReadPolicy, Ring, RingClosed
+from .stats import FrameRecord, RunStats
+from .thread_tuner import CpuThreads, ThreadTuner
 
 log = logging.getLogger("livefx.worker")
 

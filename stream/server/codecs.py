@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiortc import RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import h264, vpx
 
-from livefx.stream.errors import UsageError
+from ..errors import UsageError
 
 CODECS = {"vp8": "video/VP8", "h264": "video/H264"}
 

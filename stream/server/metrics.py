@@ -20,8 +20,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from livefx.models.stage import MOTION_STAGE
-from livefx.stream.budget import IO_STAGE
-from livefx.stream.stats import FrameRecord, RunStats
+
+from ..budget import IO_STAGE
+from ..stats import FrameRecord, RunStats
 
 log = logging.getLogger("livefx.server")
 

@@ -13,7 +13,7 @@ import os
 import ssl
 from pathlib import Path
 
-from livefx.stream.errors import UsageError
+from ..errors import UsageError
 
 CERT_NAME, KEY_NAME = "livefx-cert.pem", "livefx-key.pem"
 VALID_DAYS = 365

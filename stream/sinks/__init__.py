@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from livefx.stream.errors import UsageError
-from livefx.stream.sinks.base import Sink
-from livefx.stream.sinks.file import FileSink
-from livefx.stream.sinks.null import NullSink
-from livefx.stream.sinks.virtualcam import VirtualCamSink
-from livefx.stream.sinks.window import WindowSink
+from ..errors import UsageError
+from .base import Sink
+from .file import FileSink
+from .null import NullSink
+from .virtualcam import VirtualCamSink
+from .window import WindowSink
 
 SINK_HELP = "null | file:PATH.{mp4,mkv,y4m} | virtualcam[:DEVICE] | window"
 

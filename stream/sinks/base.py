@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 import cv2
 import numpy as np
 
-from livefx.stream.frame import Frame
+from ..frame import Frame
 
 log = logging.getLogger("livefx.sink")
 

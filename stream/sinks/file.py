@@ -19,10 +19,10 @@ try:
 except ImportError:  # a machine without PyAV (the GPU bench machines): file sinks refuse, saying why
     av = None
 
-from livefx.stream.errors import SinkError, UsageError
-from livefx.stream.frame import Frame
-from livefx.stream.preflight import check_output_file
-from livefx.stream.sinks.base import FixedSize, Sink
+from ..errors import SinkError, UsageError
+from ..frame import Frame
+from ..preflight import check_output_file
+from .base import FixedSize, Sink
 
 log = logging.getLogger("livefx.sink")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from livefx.stream.frame import Frame
-from livefx.stream.sinks.base import Sink
+from ..frame import Frame
+from .base import Sink
 
 
 class NullSink(Sink):

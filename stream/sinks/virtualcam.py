@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from livefx.stream.errors import SinkError
-from livefx.stream.frame import Frame
-from livefx.stream.sinks.base import FixedSize, Sink
+from ..errors import SinkError
+from ..frame import Frame
+from .base import FixedSize, Sink
 
 FIX_HINT = {
     "linux": "install v4l2loopback and load it: sudo modprobe v4l2loopback devices=1"

@@ -7,9 +7,9 @@ import sys
 
 import cv2
 
-from livefx.stream.errors import SinkError
-from livefx.stream.frame import Frame
-from livefx.stream.sinks.base import Sink
+from ..errors import SinkError
+from ..frame import Frame
+from .base import Sink
 
 
 class WindowSink(Sink):

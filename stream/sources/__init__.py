@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from livefx.stream.errors import UsageError
-from livefx.stream.sources.base import Source
-from livefx.stream.sources.file import FileSource
-from livefx.stream.sources.synthetic import SyntheticSource
-from livefx.stream.sources.webcam import WebcamSource
+from ..errors import UsageError
+from .base import Source
+from .file import FileSource
+from .synthetic import SyntheticSource
+from .webcam import WebcamSource
 
 SOURCE_HELP = "synthetic | file:PATH | webcam[:N]"
 

@@ -14,8 +14,9 @@ except ImportError:  # a machine without PyAV (the GPU bench machines): file sou
     av = None
 
 from livefx.models.errors import one_line
-from livefx.stream.errors import SourceError, UsageError
-from livefx.stream.sources.base import Source
+
+from ..errors import SourceError, UsageError
+from .base import Source
 
 log = logging.getLogger("livefx.source")
 

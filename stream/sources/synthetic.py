@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from livefx.stream.sources.base import Source
+from .base import Source
 
 
 def _texture(width: int, height: int, seed: int = 7) -> np.ndarray:

@@ -9,8 +9,8 @@ import time
 import cv2
 import numpy as np
 
-from livefx.stream.errors import SourceError
-from livefx.stream.sources.base import Source
+from ..errors import SourceError
+from .base import Source
 
 log = logging.getLogger("livefx.source")
 
