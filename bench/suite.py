@@ -1,7 +1,7 @@
 """The bench suite: every scenario in one process, baselines beside livefx on the same frames.
 
     python -m bench [--quick] [--only stages chain overload] [--out DIR]
-    livefx bench ...            (the same)
+    livefx-bench ...            (the same, installed)
 
 Scenarios:
   stages    each model alone at each frame size (median, p95, p99; output fps)
@@ -102,7 +102,7 @@ def parse_args(argv: list[str] | None, prog: str) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
+def main(argv: list[str] | None = None, prog: str = "livefx-bench") -> int:
     args = parse_args(argv, prog)
     device = resolve_device(args.device)
     cuda = device.type == "cuda"

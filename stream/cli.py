@@ -379,20 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="List the embedded styles (and any found in LIVEFX_STYLE_PATH) with their size"
         " and the quality figures from their model cards.",
     ).set_defaults(func=cmd_weights)
-    # Listed here for --help; main() hands everything after "bench" to the suite's own parser.
-    sub.add_parser(
-        "bench",
-        help="measure livefx against the naive loop and an unbounded queue (livefx bench --help)",
-        add_help=False,
-    )
     return parser
-
-
-def cmd_bench(argv: list[str]) -> int:
-    """``livefx bench ...``: the bench suite (``python -m bench`` in a checkout)."""
-    from livefx.bench.suite import main as bench_main
-
-    return bench_main(argv, prog="livefx bench")
 
 
 def print_other_models() -> None:
@@ -775,9 +762,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["bench"]:
-        configure_logging(0, False)
-        return cmd_bench(argv[1:])
+    if argv[:1] == ["bench"]:  # the bench is a client of the engine, with a command of its own
+        print("livefx: error: the bench is its own command now: livefx-bench [--quick] ...", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose, args.quiet)

@@ -43,6 +43,16 @@ def test_inside_models_imports_are_relative_so_tools_reading_the_tree_see_them()
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_the_engine_and_the_models_never_import_the_bench():
+    """The bench is a client of the engine (``livefx-bench``), never the other way round."""
+    offenders = {
+        str(path.relative_to(REPO)): sorted(n for n in imported_modules(path) if n.split(".")[:2] == ["livefx", "bench"])
+        for folder in ("stream", "models")
+        for path in (REPO / folder).rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
 def test_no_module_is_imported_under_a_bare_top_level_name():
     """A bare ``models``/``stream``/``web`` import would load a second copy beside ``livefx.*``."""
     bare = {"stream", "models", "web"}
