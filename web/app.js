@@ -1,7 +1,10 @@
 // livefx browser client: camera in, processed video back, controls and live stats.
 // window.livefx = { state, start(), stop(), stats() } makes the page scriptable and testable.
 // stats().distinctFrames counts the frames shown whose frame code differs from the previous
-// frame's (a held or repeated frame shows an old code; each in-between frame has its own).
+// frame's (a held or repeated frame shows an old code; in-between frames carry the code of
+// the camera frame they were made for).
+// A broadcast (the server has its own source) needs no camera: the page shows viewer
+// controls only and starts watching by itself.
 "use strict";
 
 (() => {
@@ -16,16 +19,23 @@
   let server = {};          // the latest "metrics" event
   let labels = [];          // the latest labels (from action recognition)
   let mode = "send-receive"; // or "broadcast": the server has its own source; no camera needed
+  let watchedOnce = false;   // a broadcast starts playing by itself once, when the page opens
   let lastDecoded = { frames: 0, t: performance.now() };
   let lastIn = { frames: 0, t: performance.now(), fps: 0 };
 
-  // Latency, measured end to end: every frame sent carries a 10-bit frame code in its top-left
-  // corner (drawn on a canvas over the camera image); the server keeps that strip unprocessed;
-  // when the processed frame is about to be displayed we read the code back and subtract the
-  // time the frame was drawn. Capture -> display, through encode, network, model and decode.
-  const MARK_BITS = 10, CELL = 8, MARK_W = (MARK_BITS + 2) * CELL, MARK_H = CELL;
+  // Latency, measured end to end: every frame sent carries a 10-bit frame code in a band of
+  // BAND rows above the camera picture (never over it: the canvas sent is BAND rows taller).
+  // The server cuts the band off on arrival (models, stats and outputs see the picture only)
+  // and puts it back above the frames it returns to this page; when a processed frame is
+  // about to be displayed we read the code back and subtract the time the frame was drawn.
+  // Capture -> display, through encode, network, model and decode. The page never shows the
+  // band, nor puts it in snapshots or recordings. BAND is one row of 16x16 coding blocks, so
+  // 4:2:0 video coding keeps the band apart from the picture; the code cells (CELL wide) fill
+  // its top half, its bottom half repeats the picture's top row (an apron: the coders' edge
+  // filters and the display's scaling then blend the picture only with itself).
+  const MARK_BITS = 10, CELL = 16, BAND = 16, CODE_H = BAND / 2, MARK_W = (MARK_BITS + 2) * CELL;
   const sentAt = new Map();
-  let counter = 0, sentWidth = 0, measured = [], markerFrames = 0;
+  let counter = 0, sentWidth = 0, sentHeight = 0, pictureAspect = 0, measured = [], markerFrames = 0;
   let distinctFrames = 0, lastCode = null;
 
   // The page's own verdict on smoothness: what it shows against what the server takes in,
@@ -56,14 +66,31 @@
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
   }
 
+  // The websocket, ready once the server's hello has said what kind of server it is (a page
+  // that starts before knowing would ask a broadcasting server for a camera).
+  let socketReady = null;
   function openSocket() {
-    return new Promise((resolve, reject) => {
-      ws = new WebSocket(wsUrl);
-      ws.onopen = () => resolve();
-      ws.onerror = () => reject(new Error("cannot reach the livefx server"));
-      ws.onclose = () => { if (api.state === "connecting" || api.state === "connected") setState("failed"); };
-      ws.onmessage = (event) => onMessage(JSON.parse(event.data));
-    });
+    if (!socketReady) {
+      socketReady = new Promise((resolve, reject) => {
+        const socket = ws = new WebSocket(wsUrl);
+        let lastError = null;
+        socket.onerror = () => reject(new Error("cannot reach the livefx server"));
+        socket.onclose = () => {
+          reject(new Error(lastError || "the livefx server closed the connection"));
+          if (ws !== socket) return; // an old socket, closed by stop()
+          socketReady = null;
+          if (api.state === "connecting" || api.state === "connected") setState("failed");
+        };
+        socket.onmessage = (event) => {
+          const msg = JSON.parse(event.data);
+          if (msg.type === "error") lastError = msg.message;
+          onMessage(msg);
+          if (msg.type === "hello") resolve();
+        };
+      });
+      socketReady.catch(() => { socketReady = null; });
+    }
+    return socketReady;
   }
 
   const pending = {};
@@ -78,17 +105,32 @@
         fillStyles(msg.styles, msg.style);
         $("budget").value = msg.budget_ms;
         mode = msg.mode || mode;
+        showMode();
         $("interp-label").hidden = !msg.interpolation;
         if (msg.diffusion) fillPrompt(msg.diffusion);
         $("prompt-form").hidden = !msg.diffusion;
+        if (mode === "broadcast" && !watchedOnce && api.state === "idle") {
+          watchedOnce = true;
+          setTimeout(start); // after this hello has resolved the socket
+        }
         break;
       case "prompt": fillPrompt(msg); break;
       case "metrics": server = msg; renderStats(); break;
       case "labels": labels = msg.labels || []; break;
       case "state": if (msg.state === "failed") setState("failed"); break;
       case "error": showError(msg.message); break;
-      case "source_ended": showError(`the server's source (${msg.source}) has ended; livefx serve --loop repeats a file`); break;
+      case "source_ended": showError(`the server's video (${msg.source}) has ended: nothing more will come`); break;
     }
+  }
+
+  // A broadcast's viewer has no camera to pick, no resolution to choose and no preview:
+  // those controls go, Start becomes Watch (it asks for no camera).
+  function showMode() {
+    const broadcast = mode === "broadcast";
+    for (const id of ["camera-label", "resolution-label", "mirror-label", "local-figure"]) $(id).hidden = broadcast;
+    $("start").textContent = broadcast ? "Watch" : "Start";
+    $("start").title = broadcast ? "watch the server's processed video" : "send your camera and get it back processed";
+    document.querySelector("main").classList.toggle("broadcast", broadcast);
   }
 
   function fillPrompt(settings) {
@@ -136,7 +178,7 @@
     $("error").hidden = true;
     setState("connecting");
     try {
-      if (!ws || ws.readyState !== WebSocket.OPEN) await openSocket();
+      await openSocket();
       pc = new RTCPeerConnection();
       if (mode === "broadcast") {
         pc.addTransceiver("video", { direction: "recvonly" });
@@ -153,10 +195,14 @@
         const markedTrack = marked.getVideoTracks()[0];
         const sender = pc.addTrack(markedTrack, marked);
         sendWhileHidden(sender, markedTrack, camera.getVideoTracks()[0]);
+        // Before the offer, so the server cuts the band off the very first frame.
+        send({ type: "marker", width: sentWidth, height: sentHeight, band: BAND });
       }
       pc.ontrack = (event) => {
-        $("remote").srcObject = event.streams[0] || new MediaStream([event.track]);
-        if (mode !== "broadcast") watchMarkers($("remote"));
+        const remote = $("remote");
+        remote.srcObject = event.streams[0] || new MediaStream([event.track]);
+        remote.onresize = remote.onloadedmetadata = () => fitBand(remote);
+        if (mode !== "broadcast") watchMarkers(remote);
       };
       pc.onconnectionstatechange = () => {
         if (pc.connectionState === "connected") setState("connected");
@@ -167,7 +213,6 @@
       const answer = waitFor("answer");
       send({ type: "offer", sdp: pc.localDescription.sdp });
       await pc.setRemoteDescription({ type: "answer", sdp: (await answer).sdp });
-      if (mode !== "broadcast") send({ type: "marker", width: MARK_W, height: MARK_H });
       for (const id of ["style", "budget", "interpolate", "snapshot", "record", "prompt", "strength", "seed", "apply-prompt"]) {
         $(id).disabled = false;
       }
@@ -186,6 +231,8 @@
     if (ws) ws.close();
     if (camera) camera.getTracks().forEach((t) => t.stop());
     pc = ws = camera = null;
+    socketReady = null;
+    pictureAspect = 0;
     server = {};
     measured = [];
     history = [];
@@ -196,21 +243,25 @@
     setState("idle");
   }
 
+  // The camera picture with the timing band above it: what the page sends while visible.
   async function markedStream(video, cameraStream) {
     await new Promise((resolve) => { if (video.readyState >= 2) resolve(); else video.onloadeddata = resolve; });
     const canvas = document.createElement("canvas");
     canvas.width = sentWidth = video.videoWidth;
-    canvas.height = video.videoHeight;
+    canvas.height = sentHeight = video.videoHeight + BAND;
+    pictureAspect = video.videoWidth / video.videoHeight;
     const ctx = canvas.getContext("2d");
     const draw = () => {
       if (!camera) return;
-      ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
-      ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, CELL, CELL);                         // start guard
+      ctx.drawImage(video, 0, BAND, canvas.width, canvas.height - BAND);
+      ctx.drawImage(canvas, 0, BAND, canvas.width, 1, 0, CODE_H, canvas.width, BAND - CODE_H); // apron
+      ctx.fillStyle = "#000"; ctx.fillRect(0, 0, canvas.width, CODE_H);               // flat: cheap to encode
+      ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, CELL, CODE_H);                       // start guard
       for (let i = 0; i < MARK_BITS; i++) {
         ctx.fillStyle = (counter >> (MARK_BITS - 1 - i)) & 1 ? "#fff" : "#000";
-        ctx.fillRect((i + 1) * CELL, 0, CELL, CELL);
+        ctx.fillRect((i + 1) * CELL, 0, CELL, CODE_H);
       }
-      ctx.fillStyle = "#000"; ctx.fillRect((MARK_BITS + 1) * CELL, 0, CELL, CELL);    // stop guard
+      // the stop guard (the last cell) stays black
       sentAt.set(counter, performance.now());
       counter = (counter + 1) % (1 << MARK_BITS);
       video.requestVideoFrameCallback(draw);
@@ -234,20 +285,38 @@
     if (hidden) swap();
   }
 
+  // Band rows on top of a returned width x height frame: BAND when it carries the band (the
+  // server sends it back BAND rows tall, as wide as the picture), 0 for a plain picture (sent
+  // while the page was hidden, or a broadcast).
+  function bandRows(width, height) {
+    if (!pictureAspect || !width || height <= BAND) return 0;
+    const plain = Math.abs(height - width / pictureAspect), banded = Math.abs(height - BAND - width / pictureAspect);
+    return banded < plain ? BAND : 0;
+  }
+
+  // On screen the band is cropped off: the element takes the picture's shape and the video
+  // covers it from the bottom, so the rows above the picture fall outside.
+  function fitBand(video) {
+    const rows = bandRows(video.videoWidth, video.videoHeight);
+    video.classList.toggle("banded", rows > 0);
+    video.style.aspectRatio = video.videoWidth ? `${video.videoWidth} / ${video.videoHeight - rows}` : "";
+  }
+
   function watchMarkers(video) {
     const probe = document.createElement("canvas");
-    probe.width = MARK_W; probe.height = MARK_H;
+    probe.width = MARK_W; probe.height = BAND;
     const ctx = probe.getContext("2d", { willReadFrequently: true });
     const onFrame = (now, meta) => {
       if (!pc) return;
       const scale = sentWidth ? video.videoWidth / sentWidth : 1;
-      ctx.drawImage(video, 0, 0, MARK_W * scale, MARK_H * scale, 0, 0, MARK_W, MARK_H);
-      const px = ctx.getImageData(0, 0, MARK_W, MARK_H).data;
+      const rows = bandRows(video.videoWidth, video.videoHeight);
+      if (rows) ctx.drawImage(video, 0, 0, MARK_W * scale, rows, 0, 0, MARK_W, BAND);
+      const px = rows ? ctx.getImageData(0, 0, MARK_W, BAND).data : null;
       const lum = (cell) => {
-        const i = 4 * ((CELL / 2) * MARK_W + cell * CELL + CELL / 2);
+        const i = 4 * ((CODE_H / 2) * MARK_W + cell * CELL + CELL / 2);
         return 0.299 * px[i] + 0.587 * px[i + 1] + 0.114 * px[i + 2];
       };
-      if (lum(0) > 160 && lum(MARK_BITS + 1) < 96) {
+      if (px && lum(0) > 160 && lum(MARK_BITS + 1) < 96) {
         let code = 0;
         for (let i = 1; i <= MARK_BITS; i++) code = (code << 1) | (lum(i) > 128 ? 1 : 0);
         if (code !== lastCode) distinctFrames++;
@@ -332,6 +401,33 @@
 
   const interpolating = () => !$("interp-label").hidden && $("interpolate").checked;
 
+  // The server's degraded kinds (stream/degrade.py), worded for this page: the server's own
+  // text advises its command-line flags; here the advice names the page's controls.
+  function serverDegraded(kind, text) {
+    const lower = mode === "broadcast" ? "" : ", pick a lower Resolution";
+    const lighter = `${lower}, or pick a lighter Style`;
+    const interp = interpolating() ? ", or turn Interpolate off" : "";
+    const advice = {
+      passthrough: `frames pass through unprocessed: even the cheapest plan misses the Budget; raise the Budget${lighter}`,
+      over_budget: "even the cheapest plan misses the Budget, so frames are processed late at the lowest scale:" +
+        ` latency is the compute time and frames are dropped; raise the Budget${lighter}`,
+      repeated: `even the cheapest plan misses the Budget, so the last processed frame is shown again; raise the Budget${lighter}`,
+      scaled: `the effect runs at reduced resolution to hold the Budget; raise the Budget${lower} for full detail`,
+      held: `in-between frames are held copies, not interpolated (no time left in the Budget); raise the Budget${lower}${interp}`,
+      deferred: "action labels are being deferred to hold the Budget; raise the Budget",
+      unstabilized: `stabilization is skipped on many frames to hold the Budget; raise the Budget${lighter}${interp}`,
+    }[kind];
+    return advice || withoutFlags(text);
+  }
+
+  // A server message with its command-line advice taken out (for kinds this page has no
+  // wording of its own for): the clauses and asides that name a flag go.
+  function withoutFlags(text) {
+    const kept = text.split(";").map((part) => part.replace(/\s*\([^)]*--[^)]*\)/g, "").trim())
+      .filter((part) => part && !part.includes("--"));
+    return kept.join("; ") || "the server reports degraded output";
+  }
+
   async function renderStats() {
     const s = await stats();
     const now = performance.now();
@@ -352,7 +448,7 @@
     $("steps").textContent = steps ? steps + lag + skipped : "-";
     pageDegraded = degradedHere(s);
     const degraded = pageDegraded.concat(
-      Object.values(server.degraded || {}),
+      Object.entries(server.degraded || {}).map(([kind, text]) => serverDegraded(kind, text)),
       (server.disabled_stages || []).map((name) => `${name} turned off after failing (${server.last_stage_error})`),
     );
     $("degraded").textContent = degraded.join(" · ") || "no";
@@ -360,35 +456,79 @@
     $("labels").textContent = s.labels.map((l) => `${l.label} ${(l.score * 100).toFixed(0)}%`).join(", ") || "-";
   }
 
-  // The processed picture as a PNG (what the viewer sees, without the mirror).
+  // The processed picture as a PNG (what the viewer sees, without the mirror, without the band).
   async function snapshot() {
     const video = $("remote");
     if (!video.videoWidth) throw new Error("no processed frame yet");
+    const rows = bandRows(video.videoWidth, video.videoHeight);
     const canvas = document.createElement("canvas");
     canvas.width = video.videoWidth;
-    canvas.height = video.videoHeight;
-    canvas.getContext("2d").drawImage(video, 0, 0);
+    canvas.height = video.videoHeight - rows;
+    canvas.getContext("2d").drawImage(video, 0, rows, canvas.width, canvas.height, 0, 0, canvas.width, canvas.height);
     return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   }
 
-  // The processed stream into a WebM file, recorded in the browser.
-  let recorder = null, chunks = [];
+  // The processed stream into a WebM file, recorded in the browser (the picture only).
+  let recorder = null, chunks = [], recorded = null;
   function startRecording() {
     const stream = $("remote").srcObject;
     if (!stream) throw new Error("nothing to record yet");
     chunks = [];
-    recorder = new MediaRecorder(stream, { mimeType: "video/webm" });
+    recorded = mode === "broadcast" ? { stream, stop() {} } : pictureOnly(stream);
+    recorder = new MediaRecorder(recorded.stream, { mimeType: "video/webm" });
     recorder.ondataavailable = (event) => { if (event.data.size) chunks.push(event.data); };
     recorder.start(250);
   }
   function stopRecording() {
     if (!recorder) return Promise.resolve(null);
+    const source = recorded;
     const done = new Promise((resolve) => {
-      recorder.onstop = () => resolve(new Blob(chunks, { type: "video/webm" }));
+      recorder.onstop = () => { source.stop(); resolve(new Blob(chunks, { type: "video/webm" })); };
     });
     recorder.stop();
-    recorder = null;
+    recorder = recorded = null;
     return done;
+  }
+
+  // The returned video without the band: each frame cropped as it is decoded (Chromium's
+  // MediaStreamTrackProcessor: no copy, and it goes on in a hidden tab), else drawn onto a
+  // canvas of the picture's size as it is shown. { stream, stop() }.
+  function pictureOnly(stream) {
+    const [input] = stream.getVideoTracks();
+    if (window.MediaStreamTrackProcessor && window.MediaStreamTrackGenerator && window.VideoFrame) {
+      const track = input.clone();
+      const generator = new MediaStreamTrackGenerator({ kind: "video" });
+      const crop = new TransformStream({
+        transform(frame, controller) {
+          const rows = bandRows(frame.displayWidth, frame.displayHeight);
+          if (!rows) { controller.enqueue(frame); return; }
+          const { x, y, width, height } = frame.visibleRect;
+          try {
+            controller.enqueue(new VideoFrame(frame, { visibleRect: { x, y: y + rows, width, height: height - rows } }));
+          } catch (err) {
+            // a frame that cannot be cropped is left out: the band never goes into a recording
+          }
+          frame.close();
+        },
+      });
+      new MediaStreamTrackProcessor({ track }).readable.pipeThrough(crop).pipeTo(generator.writable).catch(() => {});
+      return { stream: new MediaStream([generator]), stop() { track.stop(); generator.stop(); } };
+    }
+    const video = $("remote");
+    const canvas = document.createElement("canvas");
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight - bandRows(video.videoWidth, video.videoHeight);
+    const ctx = canvas.getContext("2d");
+    let running = true;
+    const draw = () => {
+      if (!running) return;
+      const rows = bandRows(video.videoWidth, video.videoHeight);
+      ctx.drawImage(video, 0, rows, video.videoWidth, video.videoHeight - rows, 0, 0, canvas.width, canvas.height);
+      video.requestVideoFrameCallback(draw);
+    };
+    draw();
+    const out = canvas.captureStream(30);
+    return { stream: out, stop() { running = false; out.getTracks().forEach((t) => t.stop()); } };
   }
 
   function download(blob, name) {

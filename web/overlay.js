@@ -1,6 +1,9 @@
 // OBS Browser Source overlay: the current labels, a diffusion style's prompt (and fps) over a
 // transparent page.
-// Add ?fps=0 to hide the frame rate. It subscribes to every session's events on /ws.
+// Add ?fps=0 to hide the frame rate. It subscribes to the server's events on /ws: a server
+// with its own source (serve --source ...) reports its broadcast by itself, with or without
+// viewers; otherwise the overlay shows what the sessions of camera pages report.
+// Labels are <span class="label"> inside #labels, the prompt is #prompt: style them in OBS.
 "use strict";
 
 (() => {
@@ -21,6 +24,8 @@
         span.textContent = `${l.label} ${(100 * l.score).toFixed(0)}%`;
         box.appendChild(span);
       }
+    } else if (msg.type === "hello" && msg.diffusion) {
+      document.getElementById("prompt").textContent = msg.diffusion.prompt || "";
     } else if (msg.type === "prompt") {
       document.getElementById("prompt").textContent = msg.prompt || "";
     } else if (msg.type === "metrics" && msg.diffusion) {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
@@ -18,16 +19,18 @@ from websockets.http11 import Request, Response
 
 from livefx.models.diffusion.stage import DiffusionStyle
 from livefx.models.registry import available_styles
-from livefx.stream.errors import UsageError
-from livefx.stream.own_thread import run_on_own_thread
-from livefx.stream.server import protocol, security, static
-from livefx.stream.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from livefx.stream.server.metrics import ServerMetrics
-from livefx.stream.server.ratelimit import TokenBucket
-from livefx.stream.server.session import BroadcastHub, Session, SessionSettings, build_hub
-from livefx.stream.sinks.base import Sink
-from livefx.stream.sources.base import Source
-from livefx.stream.style import describe
+
+from ..errors import UsageError
+from ..own_thread import run_on_own_thread
+from ..sinks.base import Sink
+from ..sources.base import Source
+from ..style import describe
+from . import protocol, security, static
+from .events import report_hub
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import ServerMetrics
+from .ratelimit import TokenBucket
+from .session import BroadcastHub, Session, SessionSettings, build_hub
 
 log = logging.getLogger("livefx.server")
 
@@ -108,9 +111,21 @@ class LivefxServer:
             ssl=self.tls,
         ) as server:
             self.port = server.sockets[0].getsockname()[1]
+            # A broadcast's labels and figures reach the overlay whether or not anyone watches.
+            reporter = (
+                asyncio.ensure_future(report_hub(self.hub, self._publish, self.settings.metrics_every_s))
+                if self.hub is not None
+                else None
+            )
             if ready is not None:
                 ready.set()
-            await (stop.wait() if stop is not None else asyncio.Future())
+            try:
+                await (stop.wait() if stop is not None else asyncio.Future())
+            finally:
+                if reporter is not None:
+                    reporter.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reporter
         for session in list(self.sessions):
             await session.close()
 
@@ -180,8 +195,8 @@ class LivefxServer:
         o = style.options
         return {"prompt": o.prompt, "strength": o.strength, "seed": o.seed, "steps": list(o.step_choices)}
 
-    async def _publish(self, message: str, origin: Session) -> None:
-        """Send a session's event to every observer (e.g. OBS overlays) but the session itself."""
+    async def _publish(self, message: str, origin: Session | None = None) -> None:
+        """Send an event to every observer (e.g. OBS overlays) but the session it came from."""
         for session in list(self.sessions):
             if session.observer and session is not origin:
                 try:

@@ -4,9 +4,11 @@
   as aiortc delivers (so nothing piles up inside aiortc); only the newest frame is kept.
   Pixel conversion happens on the capture thread, not on the event loop, and bounds what a
   client can make the engine do: frames over ``MAX_INPUT_PIXELS`` are scaled down, frames
-  under ``MIN_INPUT_SIDE`` are refused (both counted).
+  under ``MIN_INPUT_SIDE`` are refused (both counted). A page's timing band is cut off here
+  (``stream.server.band``): the engine sees the picture only.
 - ``TrackSink`` + ``ProcessedTrack``: the sink thread converts processed frames to
-  ``av.VideoFrame`` and hands the newest to the loop (for one session's track, or for every
+  ``av.VideoFrame`` (with the page's timing band put back on top, for the page that sent
+  it) and hands the newest to the loop (for one session's track, or for every
   viewer's in broadcast mode); the outgoing track sends it with a
   pts taken from the frame's capture time, so the browser plays at the real rate.
 """
@@ -22,9 +24,10 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from livefx.stream.frame import Frame, now_ns
-from livefx.stream.sinks.base import Sink
-from livefx.stream.sources.base import Source
+from ..frame import Frame, now_ns
+from ..sinks.base import Sink
+from ..sources.base import Source
+from .band import TimingBand
 
 VIDEO_CLOCK = 90_000
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
@@ -50,11 +53,23 @@ class TrackSource(Source):
 
     self_paced = True
 
-    def __init__(self, spec: str = "browser", fps: float = 30.0, max_pixels: int = MAX_INPUT_PIXELS) -> None:
+    def __init__(
+        self,
+        spec: str = "browser",
+        fps: float = 30.0,
+        max_pixels: int = MAX_INPUT_PIXELS,
+        band: TimingBand | None = None,
+    ) -> None:
         self.spec = spec
         self.fps = fps
         self.max_pixels = max_pixels
-        #: Frames scaled down to ``max_pixels`` / refused as too small, and the last sent size.
+        #: The page's timing band, cut off each frame that has it (None: frames are all picture).
+        self.band = band
+        #: Frames handed to the engine: the capture thread numbers them the same (``Frame.seq``),
+        #: which is how a band finds its processed frame again.
+        self._reads = 0
+        #: Frames scaled down to ``max_pixels`` / refused as too small, and the last sent
+        #: picture size (the band not counted).
         self.scaled_down = 0
         self.refused_small = 0
         self.sent_size = (0, 0)
@@ -92,14 +107,21 @@ class TrackSource(Source):
                 frame, self._latest = self._latest, None
             if frame is None:
                 return None
-            self.sent_size = (frame.width, frame.height)
-            size = input_size(frame.width, frame.height, self.max_pixels)
+            cut = self.band.rows_in(frame.width, frame.height) if self.band is not None else 0
+            self.sent_size = (frame.width, frame.height - cut)
+            size = input_size(*self.sent_size, self.max_pixels)
             if size is not None:
                 break
             self.refused_small += 1
         if size != self.sent_size:
             self.scaled_down += 1
-        image = frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
+        if cut:
+            image = self.band.split(self._reads, frame.to_ndarray(format="rgb24"), cut, size)
+        else:
+            image = frame.to_ndarray(width=size[0], height=size[1], format="rgb24")
+            if self.band is not None:
+                self.band.no_band(self._reads)
+        self._reads += 1
         self._size = (image.shape[1], image.shape[0])
         t = float(frame.time) if frame.time is not None else 0.0
         if self._t0 is None:
@@ -186,13 +208,15 @@ class TrackSink(Sink):
     """Offers each processed frame to every registered outgoing track: one track per session
     in send-receive mode, every viewer's track in broadcast mode.
 
-    Each track gets its own ``av.VideoFrame`` (it stamps its own pts on it).
+    Each track gets its own ``av.VideoFrame`` (it stamps its own pts on it). ``band``: the
+    sending page's timing band, put back on top of each frame (a session's own sink only).
     """
 
     spec = "webrtc"
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, band: TimingBand | None = None) -> None:
         self.loop = loop
+        self.band = band
         self._tracks: set[ProcessedTrack] = set()
         self._lock = threading.Lock()
 
@@ -216,6 +240,7 @@ class TrackSink(Sink):
             tracks = list(self._tracks)
         if not tracks or self.loop.is_closed():
             return
+        image = self.band.attach(frame) if self.band is not None else frame.image
         for track in tracks:
-            video = av.VideoFrame.from_ndarray(frame.image, format="rgb24")
+            video = av.VideoFrame.from_ndarray(image, format="rgb24")
             self.loop.call_soon_threadsafe(track.offer, video, frame.time_s, frame.t_capture)

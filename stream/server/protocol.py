@@ -2,10 +2,14 @@
 
 Client -> server: ``offer`` {sdp}, ``candidate`` {candidate, sdpMid, sdpMLineIndex} (trickle
 ICE is optional: offers may carry all candidates), ``style`` {name}, ``budget`` {ms},
-``marker`` {width, height} (keep this top-left region of each input frame unprocessed, so a
-frame code drawn there by the client survives to the display: latency measurement), ``ping``,
+``marker`` {width, height, band} (the client's frames are width x height and their top
+``band`` rows are a timing band, not picture: the server cuts the band off on arrival and puts
+it back above the frames it returns to this client only, so a frame code drawn there comes back
+for latency measurement; band 0: no band; may come before the offer), ``ping``,
 ``subscribe`` (an observer such as the OBS overlay: receive every session's
-events, send no video), ``interpolate`` {on} (turn interpolation/stabilization on or off
+events, send no video; with a server-side source, the broadcast's own ``labels`` and ``metrics``
+whether or not anyone watches, and on subscribing its latest labels and prompt),
+``interpolate`` {on} (turn interpolation/stabilization on or off
 when the server runs with them), ``prompt`` {prompt, strength?, seed?} (a diffusion style's
 prompt; strength and seed optional). Server -> client: ``hello`` {styles, style, budget_ms,
 mode, interpolation (the factor, 0 when off), diffusion (the prompt settings, null without a
@@ -24,6 +28,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .band import MAX_BAND_ROWS
+
 #: Field name -> type, per client message type.
 CLIENT_MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "offer": {"sdp": str},
@@ -32,7 +38,7 @@ CLIENT_MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "budget": {"ms": (int, float)},
     "ping": {},
     "subscribe": {},
-    "marker": {"width": int, "height": int},
+    "marker": {"width": int, "height": int, "band": int},
     "interpolate": {"on": bool},
     "prompt": {"prompt": str},
 }
@@ -72,11 +78,21 @@ def parse(raw: str | bytes) -> Message:
             raise ProtocolError(f"'{kind}' needs a '{field}' field of type {_type_name(expected)}")
     if kind == "budget" and not 1 <= data["ms"] <= 10_000:
         raise ProtocolError("'budget' ms must be between 1 and 10000")
-    if kind == "marker" and not (0 <= data["width"] <= 256 and 0 <= data["height"] <= 64):
-        raise ProtocolError("'marker' region must be at most 256x64 pixels (0x0 turns it off)")
+    if kind == "marker":
+        _check_marker(data)
     if kind == "prompt":
         _check_prompt(data)
     return Message(kind, data)
+
+
+def _check_marker(data: dict[str, Any]) -> None:
+    band, width, height = data["band"], data["width"], data["height"]
+    if band == 0:
+        return
+    if not (0 < band <= MAX_BAND_ROWS and band % 2 == 0):
+        raise ProtocolError(f"'marker' band must be an even number of rows, at most {MAX_BAND_ROWS} (0: no band)")
+    if not (0 < width <= 16384 and band < height <= 16384):
+        raise ProtocolError("'marker' width and height are the frames' size, band included (at most 16384)")
 
 
 def _check_prompt(data: dict[str, Any]) -> None:

@@ -16,22 +16,24 @@ from websockets.exceptions import ConnectionClosed
 
 from livefx.models.action.load import ActionModel
 from livefx.models.diffusion.stage import DiffusionStage, DiffusionStyle
-from livefx.stream.actions import ActionsConfig
-from livefx.stream.budget import OnLate
-from livefx.stream.device import FrameConverter
-from livefx.stream.errors import LivefxError
-from livefx.stream.frame import now_ns
-from livefx.stream.motion import MotionConfig, MotionStage, build_motion_stage
-from livefx.stream.own_thread import run_on_own_thread
-from livefx.stream.pipeline import Pipeline, PipelineConfig
-from livefx.stream.server import protocol
-from livefx.stream.server.bridge import MIN_INPUT_SIDE, ProcessedTrack, TrackSink, TrackSource, drain
-from livefx.stream.server.codecs import prefer_codec
-from livefx.stream.server.metrics import ServerMetrics
-from livefx.stream.sinks.base import Sink
-from livefx.stream.sources.base import Source
-from livefx.stream.sources.file import FileSource
-from livefx.stream.style import Style, style_stages
+
+from ..actions import ActionsConfig
+from ..budget import OnLate
+from ..device import FrameConverter
+from ..errors import LivefxError
+from ..motion import MotionConfig, MotionStage, build_motion_stage
+from ..own_thread import run_on_own_thread
+from ..pipeline import Pipeline, PipelineConfig
+from ..sinks.base import Sink
+from ..sources.base import Source
+from ..sources.file import FileSource
+from ..style import Style, style_stages
+from . import protocol
+from .band import TimingBand
+from .bridge import MIN_INPUT_SIDE, ProcessedTrack, TrackSink, TrackSource, drain
+from .codecs import prefer_codec
+from .events import metrics_event, prompt_event
+from .metrics import ServerMetrics
 
 log = logging.getLogger("livefx.server")
 
@@ -148,6 +150,8 @@ class Session:
         self.pipeline: Pipeline | None = None
         self.source: TrackSource | None = None
         self.out_track: ProcessedTrack | None = None
+        #: The page's timing band (``marker``): cut off its frames, put back on what it gets.
+        self.band = TimingBand()
         self._tasks: set[asyncio.Task] = set()
         self.closed = False
 
@@ -157,12 +161,16 @@ class Session:
             await self._send(protocol.event("pong"))
         elif kind == "subscribe":
             self.observer = True
+            if self.hub is not None:  # what a broadcast shows now, without waiting for a change
+                await self._send_hub_state()
         elif kind == "marker":
-            if self.pipeline is None or self.hub is not None:
-                raise protocol.ProtocolError("'marker' needs a send-receive stream: send an offer first")
-            region = (data["width"], data["height"])
-            await asyncio.wrap_future(self.pipeline.set_keep_region(region if all(region) else None))
-            await self._send(protocol.event("marker", width=data["width"], height=data["height"]))
+            if self.hub is not None:
+                raise protocol.ProtocolError("'marker' is for a page that sends its camera; this server broadcasts")
+            try:
+                self.band.declare(data["width"], data["height"], data["band"])
+            except ValueError as exc:
+                raise protocol.ProtocolError(f"'marker': {exc}") from None
+            await self._send(protocol.event("marker", width=data["width"], height=data["height"], band=data["band"]))
         elif kind == "offer":
             await self._on_offer(data["sdp"])
         elif kind == "candidate":
@@ -193,7 +201,7 @@ class Session:
         loop = asyncio.get_running_loop()
         self.out_track = ProcessedTrack()
         if self.hub is None:
-            self.source = TrackSource()
+            self.source = TrackSource(band=self.band)
 
             @pc.on("track")
             def on_track(track) -> None:
@@ -255,7 +263,7 @@ class Session:
     def _build_pipeline(self, loop: asyncio.AbstractEventLoop) -> Pipeline:
         """Off the loop: load and warm the model, then start the threads."""
         s = self.settings
-        sink = TrackSink(loop)
+        sink = TrackSink(loop, band=self.band)
         sink.add(self.out_track)
         config = s.pipeline_config(size=None)
         stages = style_stages(s.style, s.converter, s.backend)
@@ -329,13 +337,13 @@ class Session:
     async def _emit_prompt(self) -> None:
         """The running diffusion settings, to this client and the observers."""
         assert self.pipeline is not None
-        stage = self.pipeline.style_stage()  # its settings only: no whole stats snapshot on the loop
-        state = stage.live_state() if isinstance(stage, DiffusionStage) else {}
-        await self._emit(
-            protocol.event("prompt", prompt=state.get("prompt"), strength=state.get("strength"), seed=state.get("seed"))
-        )
+        await self._emit(prompt_event(self.pipeline))
 
     async def _metrics(self) -> None:
+        # A broadcast's labels and figures reach observers (the overlay) from the server's own
+        # report (``report_hub``), once, whether or not anyone watches: a viewer sends them to
+        # itself only.
+        emit = self._emit if self.hub is None else self._send
         last_labels, told_ended, told_small = None, False, False
         while not self.closed and self.pipeline is not None:
             await asyncio.sleep(self.settings.metrics_every_s)
@@ -354,35 +362,17 @@ class Session:
             actions = self.pipeline.actions
             if actions is not None and actions.latest is not None and actions.latest is not last_labels:
                 last_labels = actions.latest
-                await self._emit(protocol.event("labels", **last_labels.to_json()))
-            snap = self.pipeline.snapshot()
-            to_send = self.out_track.capture_to_send.median(now_ns()) if self.out_track is not None else None
-            await self._emit(
-                protocol.event(
-                    "metrics",
-                    frames_in=snap["frames_in"],
-                    frames_out=snap["frames_out"],
-                    frames_dropped=snap["frames_dropped"],
-                    latency_ms=snap["latency_ms"],
-                    stages=snap["stages"],
-                    decisions=snap["decisions"],
-                    degraded=snap["degraded"],
-                    stage_errors=snap["stage_errors"],
-                    last_stage_error=snap["last_stage_error"],
-                    disabled_stages=snap["disabled_stages"],
-                    capture_to_send_ms=round(to_send, 2) if to_send is not None else 0.0,
-                    replaced_before_processing=self.source.replaced_unread if self.source else 0,
-                    input_size=list(self.source.sent_size) if self.source else None,
-                    input_scaled_down=self.source.scaled_down if self.source else 0,
-                    input_refused_small=self.source.refused_small if self.source else 0,
-                    replaced_before_send=self.out_track.replaced_unsent if self.out_track else 0,
-                    budget_ms=snap["budget_ms"],
-                    on_late=snap["on_late"],
-                    steps=snap.get("steps", {}),
-                    diffusion=snap.get("diffusion"),
-                    source_fps=snap.get("source_fps"),
-                )
-            )
+                await emit(protocol.event("labels", **last_labels.to_json()))
+            await emit(metrics_event(self.pipeline, self.source, self.out_track))
+
+    async def _send_hub_state(self) -> None:
+        """To this observer: the broadcast's latest labels and its prompt (diffusion styles)."""
+        assert self.hub is not None
+        pipeline = self.hub.pipeline
+        if pipeline.actions is not None and pipeline.actions.latest is not None:
+            await self._send(protocol.event("labels", **pipeline.actions.latest.to_json()))
+        if isinstance(pipeline.style_stage(), DiffusionStage):
+            await self._send(prompt_event(pipeline))
 
     async def send(self, message: str) -> None:
         await self._send(message)

@@ -120,6 +120,51 @@ def test_overlay_subscriber_receives_the_sessions_events():
     assert metrics["frames_out"] >= 0 and "latency_ms" in metrics
 
 
+async def observer_only_scenario():
+    """An overlay alone, then with two viewers beside it: what it receives in each stretch."""
+    settings = SessionSettings(
+        FrameConverter(torch.device("cpu"), torch.float32), None, size=(96, 72), backend="eager", metrics_every_s=0.2
+    )
+    server = LivefxServer(settings, port=0, source=SyntheticSource(96, 72, fps=30))
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.ensure_future(server.serve(ready, stop))
+    await ready.wait()
+
+    async def metrics_for(overlay, seconds: float) -> list[dict]:
+        got, end = [], asyncio.get_running_loop().time() + seconds
+        while (left := end - asyncio.get_running_loop().time()) > 0:
+            try:
+                msg = json.loads(await asyncio.wait_for(overlay.recv(), left))
+            except asyncio.TimeoutError:
+                break
+            got += [msg] if msg["type"] == "metrics" else []
+        return got
+
+    async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws") as overlay:
+        await overlay.recv()  # hello
+        await overlay.send(json.dumps({"type": "subscribe"}))
+        alone = await metrics_for(overlay, 2.0)
+        a, b = Viewer(server.port), Viewer(server.port)
+        await a.join()
+        await b.join()
+        await a.wait_frames(5)
+        watched = await metrics_for(overlay, 2.0)
+        await a.leave()
+        await b.leave()
+    stop.set()
+    await task
+    return alone, watched
+
+
+def test_an_overlay_alone_hears_the_broadcast_once_however_many_watch():
+    """A server-side source reports itself to observers with nobody watching, and viewers
+    do not repeat it (repeated figures would make the overlay's frame rate jump)."""
+    alone, watched = asyncio.run(observer_only_scenario())
+    assert len(alone) >= 3 and alone[-1]["frames_out"] > alone[0]["frames_out"]
+    assert 3 <= len(watched) <= 14  # one report every 0.2 s, not one per viewer as well
+    assert all(later["frames_out"] >= earlier["frames_out"] for earlier, later in zip(watched, watched[1:]))
+
+
 async def recording_scenario(path):
     from livefx.stream.sinks.file import FileSink
 
