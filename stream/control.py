@@ -1,7 +1,7 @@
 """Live changes into a running worker: one bounded queue, applied between two frames.
 
-Every change to what the worker does (a style swap, the budget, interpolation on/off, the
-kept marker region, a diffusion prompt) is a message here. Other threads only ``send``; the
+Every change to what the worker does (a style swap, the budget, interpolation on/off, a
+diffusion prompt) is a message here. Other threads only ``send``; the
 worker thread alone ``drain``s, so the planner and the worker's settings have one writer
 and a frame never sees half a change. Each message's future resolves once it is applied.
 """
@@ -50,14 +50,6 @@ class SetMotion:
 
 
 @dataclass(frozen=True)
-class SetKeepRegion:
-    """(width, height) of the top-left region copied unprocessed from input to output (a
-    client's frame code, for end-to-end latency); None: off."""
-
-    region: tuple[int, int] | None
-
-
-@dataclass(frozen=True)
 class ConfigureStage:
     """A change to a running stage's own settings (``Stage.configure``), e.g. a diffusion prompt
     whose embeddings were computed off the hot path."""
@@ -66,7 +58,7 @@ class ConfigureStage:
     change: object
 
 
-Control = Union[StageSwap, SetBudget, SetMotion, SetKeepRegion, ConfigureStage]  # noqa: UP007 - a runtime alias
+Control = Union[StageSwap, SetBudget, SetMotion, ConfigureStage]  # noqa: UP007 - a runtime alias
 
 
 class ControlQueue:

@@ -18,7 +18,7 @@ from .budget import BudgetPlanner, OnLate, StageSpec, cost_key
 from .bus import SinkRunner
 from .capture import CaptureThread
 from .coalesce import Coalescer
-from .control import ConfigureStage, ControlQueue, SetBudget, SetKeepRegion, SetMotion, StageSwap
+from .control import ConfigureStage, ControlQueue, SetBudget, SetMotion, StageSwap
 from .device import FrameConverter, describe_device
 from .errors import LivefxError
 from .frame import now_ns
@@ -79,7 +79,7 @@ class Pipeline:
         self.source = source
         self.sinks = sinks
         self.stages = stages
-        #: The one way to change the running worker (style, budget, interpolation, marker, prompt).
+        #: The one way to change the running worker (style, budget, interpolation, prompt).
         self.controls = ControlQueue()
         # Each pipeline owns its converter: its reused (pinned) upload buffer must not be
         # shared by two sessions' workers. The caller's converter only names device and dtype.
@@ -314,10 +314,6 @@ class Pipeline:
     def set_motion(self, on: bool | None) -> Future:
         """Interpolation/stabilization on, off, or (None) toggled, live."""
         return self.controls.send(SetMotion(on))
-
-    def set_keep_region(self, region: tuple[int, int] | None) -> Future:
-        """Keep a top-left (width, height) region of the input unprocessed (None: off)."""
-        return self.controls.send(SetKeepRegion(region))
 
     def switch_stage(self, spec: StageSpec, prepare: Callable[[], Stage | None]) -> Future:
         """Build a stage with ``prepare`` and warm it up on a helper thread, then have the

@@ -31,24 +31,6 @@ class PostStep(Protocol):
     def __call__(self, frame: Frame, result: Processed) -> Processed: ...
 
 
-class KeepRegion:
-    """Copies a top-left (width, height) region of the input into every output image, so a
-    marker the page draws there (for its latency measurement) survives the effect.
-    ``region`` is set between frames by the worker (``SetKeepRegion``); None: off."""
-
-    def __init__(self, region: tuple[int, int] | None = None) -> None:
-        self.region = region
-
-    def __call__(self, frame: Frame, result: Processed) -> Processed:
-        if self.region is None:
-            return result
-        w, h = self.region
-        for image in (*result.between, result.image):
-            if image is not frame.image:
-                image[:h, :w] = frame.image[:h, :w]
-        return result
-
-
 class DrawLabels:
     """Writes the classifier's latest labels in the bottom-left corner of the frame."""
 

@@ -27,7 +27,6 @@ from .control import (
     Control,
     ControlQueue,
     SetBudget,
-    SetKeepRegion,
     SetMotion,
     StageSwap,
 )
@@ -37,7 +36,7 @@ from .emit import emit
 from .errors import LivefxError
 from .frame import Frame, now_ns
 from .motion import MotionStage
-from .post import KeepRegion, PostStep, Processed
+from .post import PostStep, Processed
 from .ring import ReadPolicy, Ring, RingClosed
 from .stats import FrameRecord, RunStats
 from .thread_tuner import CpuThreads, ThreadTuner
@@ -102,10 +101,8 @@ class Worker(threading.Thread):
         self.error: BaseException | None = None
         #: Live changes from other threads, applied here between frames (the only way in).
         self.controls = controls if controls is not None else ControlQueue()
-        #: Set live (``SetKeepRegion``); always the last post-processing step.
-        self.keep_region = KeepRegion()
         #: After the models, before emission, in order.
-        self.post: list[PostStep] = [*post, self.keep_region]
+        self.post: list[PostStep] = list(post)
         #: Interpolation/stabilization; its spec (``MotionStage.spec``) is among the planner's stages.
         self.motion = motion
         #: Interpolation/stabilization on (``SetMotion``).
@@ -136,8 +133,6 @@ class Worker(threading.Thread):
             self.motion_enabled = (not self.motion_enabled) if message.on is None else message.on
             if self.motion_enabled and MOTION_STAGE in self.disabled_stages:
                 self.disabled_stages.remove(MOTION_STAGE)  # asked for again: a fresh start
-        elif isinstance(message, SetKeepRegion):
-            self.keep_region.region = message.region
         elif isinstance(message, ConfigureStage):
             if message.stage not in self.stages:
                 raise LivefxError(f"no {message.stage} stage is running")

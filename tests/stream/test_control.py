@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from livefx.stream.control import ControlQueue, SetBudget, SetKeepRegion, SetMotion
+from livefx.stream.control import ControlQueue, SetBudget, SetMotion
 from livefx.stream.errors import LivefxError
 from livefx.stream.sources.synthetic import SyntheticSource
 
@@ -12,10 +12,10 @@ from .helpers import Collect, SlowInvert, pipeline
 
 def test_messages_apply_in_order_and_resolve_their_futures():
     queue, seen = ControlQueue(capacity=3), []
-    futures = [queue.send(SetBudget(50)), queue.send(SetMotion(None)), queue.send(SetKeepRegion((8, 4)))]
+    futures = [queue.send(SetBudget(50)), queue.send(SetMotion(None)), queue.send(SetMotion(True))]
     assert not any(f.done() for f in futures)  # nothing happens until the worker drains
     assert queue.drain(seen.append) == 3
-    assert seen == [SetBudget(50), SetMotion(None), SetKeepRegion((8, 4))]
+    assert seen == [SetBudget(50), SetMotion(None), SetMotion(True)]
     assert all(f.result(timeout=0) is None for f in futures)
 
 
@@ -51,18 +51,17 @@ def test_the_worker_applies_changes_before_the_next_frame_and_refuses_them_after
     p.open()
     budget = p.set_budget(250)
     invalid = p.set_budget(0)
-    region = p.set_keep_region((8, 4))
+    motion = p.set_motion(None)
     stats = p.run(log_every_s=0)
-    assert budget.result(timeout=0) is None and region.result(timeout=0) is None
+    assert budget.result(timeout=0) is None and motion.result(timeout=0) is None
     with pytest.raises(LivefxError, match="must be positive"):
         invalid.result(timeout=0)
     assert stats["budget_ms"] == 250
     assert len(sink.frames) == 5
     source = SyntheticSource(64, 48, fps=30)
     source.open()
-    for frame in sink.frames:  # the kept region is the input as it was, the rest went through the stage
+    for frame in sink.frames:  # every frame went through the stage
         image = source.read()[0].astype(int)
-        assert np.array_equal(frame.image[:4, :8], image[:4, :8])
-        assert np.abs(frame.image[4:, 8:].astype(int) - (255 - image[4:, 8:])).max() <= 1
+        assert np.abs(frame.image.astype(int) - (255 - image)).max() <= 1
     with pytest.raises(LivefxError, match="ended"):
         p.set_budget(100).result(timeout=1)

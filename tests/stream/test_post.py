@@ -4,23 +4,11 @@ import numpy as np
 
 from livefx.stream.actions import LabelEvent
 from livefx.stream.frame import Frame
-from livefx.stream.post import DrawLabels, KeepRegion, Processed
+from livefx.stream.post import DrawLabels, Processed
 
 
 def frame(value: int = 10) -> Frame:
     return Frame(seq=0, t_capture=0, pts=0, image=np.full((48, 64, 3), value, np.uint8))
-
-
-def test_keep_region_copies_the_input_corner_into_every_output_image():
-    f = frame(10)
-    f.image[:4, :8] = 200  # the page's marker
-    result = Processed(np.zeros_like(f.image), [np.zeros_like(f.image)], {})
-    step = KeepRegion()
-    assert step(f, result) is result and not result.image.any()  # off until a region is set
-    step.region = (8, 4)
-    out = step(f, result)
-    for image in (out.image, *out.between):
-        assert (image[:4, :8] == 200).all() and not image[4:].any() and not image[:, 8:].any()
 
 
 class Latest:
