@@ -143,6 +143,16 @@ async def drain(track: MediaStreamTrack, source: TrackSource) -> None:
         source.end()
 
 
+async def discard(track: MediaStreamTrack) -> None:
+    """Receive and drop every frame of a track nothing uses (the browser's audio, until audio is
+    supported), so aiortc's unbounded receive queue does not grow for the whole session."""
+    try:
+        while True:
+            await track.recv()
+    except MediaStreamError:
+        pass
+
+
 class RecentSamples:
     """Samples of the last ``window_s`` seconds (times passed in, so tests need no clock)."""
 

@@ -30,7 +30,7 @@ from ..sources.file import FileSource
 from ..style import Style, style_stages
 from . import protocol
 from .band import TimingBand
-from .bridge import MIN_INPUT_SIDE, ProcessedTrack, TrackSink, TrackSource, drain
+from .bridge import MIN_INPUT_SIDE, ProcessedTrack, TrackSink, TrackSource, discard, drain
 from .codecs import prefer_codec
 from .events import metrics_event, prompt_event
 from .metrics import ServerMetrics
@@ -209,6 +209,7 @@ class Session:
                     self._spawn(drain(track, self.source))
                 elif track.kind == "audio":  # until audio is supported: said once a session, not dropped unsaid
                     log.warning("the browser sends audio: livefx processes video only for now; the audio is dropped")
+                    self._spawn(discard(track))
 
         # Created before the offer is applied so the codec choice shapes the negotiation;
         # aiortc pairs it with the offer's video m-line.
