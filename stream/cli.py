@@ -718,6 +718,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             size=size,
             fit=args.fit,
             backend=args.backend,
+            threads=args.threads,
             codec=args.codec,
             motion=motion_config(args),
         )

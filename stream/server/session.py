@@ -52,6 +52,8 @@ class SessionSettings:
     #: How a server-side source's frames meet ``size`` (see stream.fit).
     fit: str = "pad"
     backend: str = "auto"
+    #: CPU threads for the models, fixed (None: tuned between frames; see stream.thread_tuner).
+    threads: int | None = None
     codec: str = "vp8"
     metrics_every_s: float = 0.5
     #: Interpolation/stabilization for every stream (see stream.motion); ``rife`` is the weights file.
@@ -70,6 +72,7 @@ class SessionSettings:
             size=size,
             fit=self.fit,
             backend=self.backend,
+            threads=self.threads,
         )
 
     def motion_stage(self) -> MotionStage | None:
