@@ -199,7 +199,7 @@ class Pipeline:
         log.info("warming up actions (%s, %d frames, stride %d) ...", model.name, model.num_frames, self.actions.stride)
         t0 = time.perf_counter()
         ms = self.actions.warmup(height, width)
-        self.stats.warmup_s[ACTIONS_STAGE] = round(time.perf_counter() - t0, 3)
+        self.stats.add_warmup(ACTIONS_STAGE, time.perf_counter() - t0)
         self.planner.cost.observe(ACTIONS_STAGE, width * height, ms)
         log.info("actions ready: %.0f ms per clip, every %d frames", ms, self.actions_config.every_frames)
 
@@ -220,10 +220,8 @@ class Pipeline:
                 ms = stage.warmup(h, w, steps=count) if count else stage.warmup(h, w)
                 costs[(cost_key(spec.name, count), int(width * scale) * int(height * scale))] = ms
         seconds = time.perf_counter() - t0
-        self.stats.warmup_s[spec.name] = round(self.stats.warmup_s.get(spec.name, 0.0) + seconds, 3)
+        self.stats.add_warmup(spec.name, seconds, stage.accel.engine_entry() if stage.accel is not None else None)
         accel = f" ({stage.accel.describe()})" if stage.accel is not None else ""
-        if stage.accel is not None:
-            self.stats.engine[spec.name] = stage.accel.engine_entry()
         log.info("%s ready in %.1f s%s", spec.name, seconds, accel)
         return costs
 
@@ -244,7 +242,7 @@ class Pipeline:
                 if fraction == PROBE_SCALE:
                     costs[int(width * scale) * int(height * scale)] = ms
         seconds = time.perf_counter() - t0
-        self.stats.warmup_s[MOTION_STAGE] = round(self.stats.warmup_s.get(MOTION_STAGE, 0.0) + seconds, 3)
+        self.stats.add_warmup(MOTION_STAGE, seconds)
         return costs
 
     def switch_style(self, style: Style) -> Future:
@@ -450,18 +448,19 @@ class Pipeline:
 
     def snapshot(self) -> dict:
         """The stats document, with the counters owned by the rings and sinks folded in."""
-        self.stats.frames_in = self.frames_in.pushed
+        fields: dict[str, object] = {"frames_in": self.frames_in.pushed}
         if self.actions is not None:
-            self.stats.actions = self.actions.snapshot()
+            fields["actions"] = self.actions.snapshot()
         if self.worker is not None:
             reader = self.worker.reader
-            self.stats.frames_dropped = reader.skipped + (reader.unread if not self.worker.is_alive() else 0)
-            self.stats.stage_errors = self.worker.stage_errors
-            self.stats.last_stage_error = self.worker.last_stage_error
-            self.stats.disabled_stages = list(self.worker.disabled_stages)
-        self.stats.sinks = {r.sink.spec: r.counters() for r in self.runners}
+            fields["frames_dropped"] = reader.skipped + (reader.unread if not self.worker.is_alive() else 0)
+            fields["stage_errors"] = self.worker.stage_errors
+            fields["last_stage_error"] = self.worker.last_stage_error
+            fields["disabled_stages"] = list(self.worker.disabled_stages)
+        fields["sinks"] = {r.sink.spec: r.counters() for r in self.runners}
         stage = self.style_stage()
-        self.stats.diffusion = stage.live_state() if isinstance(stage, DiffusionStage) else None
+        fields["diffusion"] = stage.live_state() if isinstance(stage, DiffusionStage) else None
+        self.stats.update(**fields)
         return self.stats.snapshot()
 
     @property

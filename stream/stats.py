@@ -137,6 +137,22 @@ class RunStats:
         with self._lock:
             self.scene_cuts += 1
 
+    def update(self, **fields: object) -> None:
+        """Set counters owned elsewhere (rings, sinks, the worker) at once, under the lock, so a
+        snapshot taken on another thread never sees half of them."""
+        with self._lock:
+            for name, value in fields.items():
+                if not hasattr(self, name):
+                    raise AttributeError(f"RunStats has no field {name!r}")
+                setattr(self, name, value)
+
+    def add_warmup(self, stage: str, seconds: float, engine: dict[str, str] | None = None) -> None:
+        """Warm-up time spent on ``stage`` (added up over its sizes), and the runtime it got."""
+        with self._lock:
+            self.warmup_s[stage] = round(self.warmup_s.get(stage, 0.0) + seconds, 3)
+            if engine is not None:
+                self.engine[stage] = dict(engine)
+
     def record_stage(self, name: str, ms: float) -> None:
         """A stage timed outside a frame record (warm-up is not recorded here)."""
         with self._lock:

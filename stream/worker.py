@@ -128,7 +128,8 @@ class Worker(threading.Thread):
         elif isinstance(message, SetBudget):
             if not message.ms > 0:
                 raise LivefxError(f"budget {message.ms:g} ms: must be positive")
-            self.planner.budget_ms = self.stats.budget_ms = message.ms
+            self.planner.budget_ms = message.ms
+            self.stats.update(budget_ms=message.ms)
         elif isinstance(message, SetMotion):
             self.motion_enabled = (not self.motion_enabled) if message.on is None else message.on
             if self.motion_enabled and MOTION_STAGE in self.disabled_stages:
@@ -222,7 +223,7 @@ class Worker(threading.Thread):
         interval_ms = self.arrival.observe(frame.seq, frame.t_capture)
         if interval_ms is not None:
             self.planner.frame_interval_ms = interval_ms
-            self.stats.source_fps = 1000.0 / interval_ms
+            self.stats.update(source_fps=1000.0 / interval_ms)
 
     def _emit(self, frame: Frame, result: Processed) -> None:
         """Push the in-between frames (pts evenly between the last output and this frame),
