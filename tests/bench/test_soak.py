@@ -1,20 +1,10 @@
-"""The 2-minute soak: a real `livefx serve` and one WebRTC client; nothing may leak."""
-
-import json
+"""The soak's verdict. The soak itself (a real `livefx serve`, one WebRTC client, minutes of
+streaming; nothing may leak) is a bench, `python -m bench.soak` (results in
+bench/results/soak-cpu.md): two real minutes of it do not belong in every CI run (issue 32)."""
 
 import pytest
 
-from livefx.bench.soak import main, verdict
-
-
-def test_two_minutes_of_streaming_leak_no_memory_threads_or_descriptors(tmp_path):
-    out = tmp_path / "soak"
-    assert main(["--minutes", "2", "--warmup-s", "40", "--every-s", "2", "--out", str(out)]) == 0
-    doc = json.loads(out.with_suffix(".json").read_text())
-    v = doc["verdict"]
-    assert v["frames_back"] > 0 and not doc["samples"][-1]["errors"]
-    assert v["rss_growth"] < 0.05, v
-    assert abs(v["threads_drift"]) <= 1 and abs(v["fds_drift"]) <= 2, v
+from livefx.bench.soak import verdict
 
 
 def test_the_verdict_measures_growth_after_the_warm_up_only():
