@@ -33,12 +33,14 @@ def test_models_import_nothing_from_the_engine():
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-def test_inside_models_imports_are_relative_so_tools_reading_the_tree_see_them():
+@pytest.mark.parametrize("folder", ["models", "stream"])
+def test_inside_each_folder_imports_are_relative_so_tools_reading_the_tree_see_them(folder):
     """Issue 32: ``from .stage import Stage``, not ``from livefx.models.stage ...``: an import-graph
-    tool or an IDE without the install resolves relative imports by path."""
+    tool or an IDE without the install resolves relative imports by path. (stream -> models
+    keeps the absolute ``livefx.models``: the repository root is not a package.)"""
     offenders = {
-        str(path.relative_to(REPO)): sorted(n for n in imported_modules(path) if n.startswith("livefx.models"))
-        for path in (REPO / "models").rglob("*.py")
+        str(path.relative_to(REPO)): sorted(n for n in imported_modules(path) if n.startswith(f"livefx.{folder}"))
+        for path in (REPO / folder).rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
 
