@@ -110,7 +110,7 @@ class OpenVinoModel:
     runtime too). Not for concurrent calls: the engine calls each model from one thread at a time.
     """
 
-    def __init__(self, module: nn.Module, precision: str, threads: Sequence[int]) -> None:
+    def __init__(self, module: nn.Module, precision: str, threads: Sequence[int], *, cache: bool = True) -> None:
         if precision not in ("bf16", "fp32"):
             raise ValueError(f"OpenVINO precision {precision!r}: use bf16 or fp32")
         # A copy (the caller may cast its own), in the form a graph runtime runs best where the
@@ -120,6 +120,8 @@ class OpenVinoModel:
         self.precision = precision
         self.levels = tuple(sorted(set(threads))) or (1,)
         self.threads = self.levels[-1]
+        #: Keep the converted model on disk (False: models converted for one size, e.g. in a bench).
+        self.cache = cache
         self._requests: dict[int, object] = {}
         self._lock = threading.Lock()
 
@@ -160,7 +162,7 @@ class OpenVinoModel:
         import openvino as ov
 
         path = cache_dir() / "ir" / f"{module_key(self._module, example)}.xml"
-        if path.is_file() and path.with_suffix(".bin").is_file():
+        if self.cache and path.is_file() and path.with_suffix(".bin").is_file():
             try:
                 return core.read_model(str(path))
             except Exception as exc:  # noqa: BLE001 - a damaged cache entry: convert again
@@ -172,6 +174,8 @@ class OpenVinoModel:
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
             model = ov.convert_model(self._module, example_input=example)
+        if not self.cache:
+            return model
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
