@@ -185,6 +185,11 @@
       } else {
         const [width, height] = $("resolution").value.split("x").map(Number);
         const deviceId = $("camera").value;
+        if (!window.isSecureContext || !navigator.mediaDevices) {
+          // Browsers grant a camera only to https:// pages or http://localhost.
+          throw new Error(`this browser gives the camera only to a secure page: open ${location.host} over https`
+            + " (start the server with livefx serve --https), or open the page on the server's own machine");
+        }
         camera = await navigator.mediaDevices.getUserMedia({
           video: { width: { ideal: width }, height: { ideal: height }, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) },
           audio: false,

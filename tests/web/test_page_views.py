@@ -283,3 +283,23 @@ def test_the_overlay_alone_shows_a_broadcasts_prompt_and_labels(chromium, tiny_s
         finally:
             browser.close()
     assert prompt == "the red fox"
+
+
+def test_a_page_that_is_not_a_secure_context_says_how_to_get_the_camera(chromium):  # noqa: F811
+    """Opened over plain http from another machine (here a name that is not localhost), the
+    browser gives no camera at all: the page says to use https, not a TypeError."""
+    with serving(LivefxServer(settings(None), port=0)) as srv:
+        port = srv.url("/").split(":")[2].split("/")[0]
+        browser = Browser(chromium, ["--host-resolver-rules=MAP livefx-elsewhere.test 127.0.0.1"])
+        try:
+            browser.goto(f"http://livefx-elsewhere.test:{port}/")
+            assert browser.evaluate("window.isSecureContext") is False
+            browser.evaluate("window.livefx.start()")
+            deadline, text = time.monotonic() + 30, ""
+            while "https" not in text:
+                assert time.monotonic() < deadline, f"no hint: {text!r}"
+                time.sleep(0.25)
+                text = browser.evaluate("document.getElementById('error').textContent")
+        finally:
+            browser.close()
+    assert "livefx serve --https" in text and "TypeError" not in text
