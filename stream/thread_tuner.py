@@ -32,6 +32,7 @@ class ThreadTuner:
         self,
         levels: Sequence[int],
         *,
+        first_trial_after: int = 5,
         explore_every: int = 120,
         max_explore_every: int = 1920,
         trial_frames: int = 3,
@@ -43,7 +44,9 @@ class ThreadTuner:
         self.levels = tuple(sorted(set(levels))) or (1,)
         self.current = self.levels[-1]
         self._base_every = explore_every
-        self._every = explore_every
+        # The first trial comes early: a machine busy from the start must not wait 120 frames
+        # (at two seconds a frame in torch's collapse) for its first cheaper try.
+        self._every = first_trial_after
         self._max_every = max_explore_every
         self._trial_frames = trial_frames
         self._margin = margin
@@ -114,7 +117,7 @@ class ThreadTuner:
             self._every = self._base_every
         else:
             self.current = self._incumbent
-            self._every = min(self._max_every, self._every * 2)
+            self._every = min(self._max_every, max(self._base_every, self._every * 2))
             # The incumbent's cost now is the one to hold it to (load may have come to stay).
             self._baseline = statistics.median(self._recent)
         self._incumbent = None

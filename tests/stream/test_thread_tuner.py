@@ -32,6 +32,12 @@ def test_load_arriving_moves_to_fewer_threads_within_a_few_frames():
     assert used[10:].count(2) <= 1  # a later trial of two threads costs one frame, then backs off
 
 
+def test_a_machine_busy_from_the_start_moves_to_fewer_threads_within_ten_frames():
+    tuner = ThreadTuner((1, 2))  # the defaults, as the worker makes it
+    used = run(tuner, {1: 2.0, 2: 40.0}, 30)
+    assert tuner.current == 1 and used.index(1) < 10 and used[10:].count(2) == 0
+
+
 def test_load_leaving_returns_to_all_cores():
     tuner = ThreadTuner((1, 2), explore_every=50)
     run(tuner, {1: 1.8, 2: 1.0}, 10)
