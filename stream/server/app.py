@@ -1,4 +1,5 @@
-"""The websockets server: static files from ``web/``, and one ``/ws`` per client."""
+"""The websockets server: one Session per ``/ws`` client, the broadcast hub they share (with a
+server-side source), and the HTTP routes of ``routes`` (static files from ``web/``, /metrics)."""
 
 from __future__ import annotations
 
@@ -6,31 +7,24 @@ import asyncio
 import contextlib
 import functools
 import logging
-import re
 import ssl
-from collections.abc import Awaitable, Sequence
-from http import HTTPStatus
-from urllib.parse import urlsplit
+from collections.abc import Sequence
 
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
-from websockets.http11 import Request, Response
-
-from livefx.models.diffusion.stage import DiffusionStyle
-from livefx.models.registry import available_styles
 
 from ..errors import UsageError
 from ..own_thread import run_on_own_thread
 from ..sinks.base import Sink
 from ..sources.base import Source
-from ..style import describe
-from . import protocol, security, static
-from .events import report_hub
-from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from . import protocol, security
+from .events import hello_event, report_hub
 from .metrics import ServerMetrics
+from .pipelines import BroadcastHub, build_hub
 from .ratelimit import TokenBucket
-from .session import BroadcastHub, Session, SessionSettings, build_hub
+from .routes import HttpRoutes
+from .session import Session
+from .settings import SessionSettings
 
 log = logging.getLogger("livefx.server")
 
@@ -72,9 +66,9 @@ class LivefxServer:
         self.max_sessions = max_sessions
         self.tls = tls
         self.sessions: set[Session] = set()
-        self._files: dict[str, tuple[bytes, str]] = {}
         #: ``GET /metrics``: every session's and the hub's frames, summed since the start.
         self.metrics = ServerMetrics(sessions=lambda: len(self.sessions))
+        self.routes = HttpRoutes(self.token, tls is not None, self.metrics)
 
     def url(self, path: str = "/", host: str | None = None) -> str:
         query = f"?token={self.token}" if self.token else ""
@@ -102,7 +96,7 @@ class LivefxServer:
             self._handler,
             self.host,
             self.port,
-            process_request=self._process_request,
+            process_request=self.routes.process_request,
             max_size=MAX_MESSAGE_BYTES,
             ping_interval=self.ping_every_s,
             ping_timeout=self.ping_every_s,
@@ -129,72 +123,6 @@ class LivefxServer:
         for session in list(self.sessions):
             await session.close()
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | Awaitable[Response] | None:
-        path = urlsplit(request.path).path
-        if not security.token_ok(request.path, self.token, request.headers.get("Cookie")):
-            return _text(HTTPStatus.FORBIDDEN, "livefx: a token is required: open the URL printed by livefx serve")
-        if path == "/ws":
-            if not security.origin_ok(request.headers.get("Origin"), request.headers.get("Host")):
-                return _text(HTTPStatus.FORBIDDEN, "livefx: websocket origin does not match this server")
-            return None  # go on with the websocket handshake
-        if request.headers.get("Upgrade"):
-            return _text(HTTPStatus.NOT_FOUND, "livefx: the websocket lives at /ws")
-        if path == "/metrics":
-            return self._metrics_page()
-        return self._file(path, request.headers.get("Host"))
-
-    async def _metrics_page(self) -> Response:
-        """The Prometheus text: the pipelines' numbers refreshed off the loop, rendered on it."""
-        await asyncio.get_running_loop().run_in_executor(None, self.metrics.refresh)
-        body = self.metrics.render()
-        headers = Headers(
-            {
-                "Content-Type": METRICS_CONTENT_TYPE,
-                "Content-Length": str(len(body)),
-                "Cache-Control": "no-store",
-                "X-Content-Type-Options": "nosniff",
-            }
-        )
-        return Response(HTTPStatus.OK.value, "OK", headers, body)
-
-    def _file(self, path: str, host: str | None = None) -> Response:
-        if path not in self._files:
-            found = static.resolve(path)
-            if found is None:
-                return _text(HTTPStatus.NOT_FOUND, f"livefx: no such page {path}")
-            self._files[path] = (found.read_bytes(), static.content_type(found))
-        body, ctype = self._files[path]
-        headers = Headers(
-            {
-                "Content-Type": ctype,
-                "Content-Length": str(len(body)),
-                "Cache-Control": "no-store",
-                "X-Content-Type-Options": "nosniff",
-                # The page's own files only; the token in the URL never leaves in a Referer.
-                "Content-Security-Policy": content_security_policy(host),
-                "Referrer-Policy": "no-referrer",
-            }
-        )
-        if self.token:
-            headers["Set-Cookie"] = security.token_cookie(self.token, secure=self.tls is not None)
-        return Response(HTTPStatus.OK.value, "OK", headers, body)
-
-    def _style_name(self) -> str:
-        return describe(self.settings.style)
-
-    def _styles(self) -> list[str]:
-        """The menu: the style networks, and the diffusion model the server loaded (if any)."""
-        style = self.settings.style
-        return sorted(available_styles()) + ([style.name] if isinstance(style, DiffusionStyle) else [])
-
-    def _diffusion(self) -> dict | None:
-        """The prompt settings streams start with (None without a diffusion style)."""
-        style = self.settings.style
-        if not isinstance(style, DiffusionStyle):
-            return None
-        o = style.options
-        return {"prompt": o.prompt, "strength": o.strength, "seed": o.seed, "steps": list(o.step_choices)}
-
     async def _publish(self, message: str, origin: Session | None = None) -> None:
         """Send an event to every observer (e.g. OBS overlays) but the session it came from."""
         for session in list(self.sessions):
@@ -215,43 +143,38 @@ class LivefxServer:
         self.sessions.add(session)
         log.info("client %s connected (%d of %d sessions)", peer, len(self.sessions), self.max_sessions)
         try:
-            await ws.send(
-                protocol.event(
-                    "hello",
-                    styles=self._styles(),
-                    style=self._style_name(),
-                    budget_ms=self.settings.budget_ms,
-                    mode="send-receive" if self.hub is None else "broadcast",
-                    interpolation=self.settings.motion.factor if self.settings.motion.active else 0,
-                    diffusion=self._diffusion(),
-                )
-            )
-            limiter, told = TokenBucket(MESSAGES_PER_S, MESSAGE_BURST), False
-            async for raw in ws:
-                if not limiter.take():  # a flood: dropped, the client told once per episode
-                    if not told:
-                        log.warning("client %s floods the websocket; dropping its messages", peer)
-                        await ws.send(protocol.error(FLOOD_MESSAGE))
-                    told = True
-                    continue
-                told = told and not limiter.recovered
-                try:
-                    await session.handle(protocol.parse(raw))
-                except protocol.ProtocolError as exc:
-                    await ws.send(protocol.error(str(exc)))
-                except ConnectionClosed:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - one bad message must not drop the client
-                    log.exception("error handling a message")
-                    await ws.send(
-                        protocol.error(f"internal error: {str(exc).splitlines()[0][:200] if str(exc) else exc!r}")
-                    )
+            await ws.send(hello_event(self.settings, broadcast=self.hub is not None))
+            await self._converse(ws, session, peer)
         except ConnectionClosed:
             pass
         finally:
             await session.close()
             self.sessions.discard(session)
             log.info("client %s left (%d sessions remain)", peer, len(self.sessions))
+
+    async def _converse(self, ws: ServerConnection, session: Session, peer: str) -> None:
+        """Hand the client's messages to its session until it leaves: a flood is dropped, and a
+        message that fails is answered with an ``error``, the session going on."""
+        limiter, told = TokenBucket(MESSAGES_PER_S, MESSAGE_BURST), False
+        async for raw in ws:
+            if not limiter.take():  # a flood: dropped, the client told once per episode
+                if not told:
+                    log.warning("client %s floods the websocket; dropping its messages", peer)
+                    await ws.send(protocol.error(FLOOD_MESSAGE))
+                told = True
+                continue
+            told = told and not limiter.recovered
+            try:
+                await session.handle(protocol.parse(raw))
+            except protocol.ProtocolError as exc:
+                await ws.send(protocol.error(str(exc)))
+            except ConnectionClosed:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one bad message must not drop the client
+                log.exception("error handling a message")
+                await ws.send(
+                    protocol.error(f"internal error: {str(exc).splitlines()[0][:200] if str(exc) else exc!r}")
+                )
 
 
 #: Websocket messages one client may send: a page sends a few a second (ICE candidates come
@@ -262,24 +185,3 @@ FLOOD_MESSAGE = (
     f"too many messages: at most {MESSAGES_PER_S} a second (bursts of {MESSAGE_BURST});"
     " the ones over the limit were dropped"
 )
-
-#: Scripts, styles and sockets from this server only; snapshots and recordings are blob:
-#: and data: URLs; the camera preview is a media stream.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:;"
-    " connect-src 'self'{sockets}; object-src 'none'; base-uri 'none'; frame-ancestors 'self'"
-)
-_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d+)?$|^\[[0-9A-Fa-f:.]+\](:\d+)?$")
-
-
-def content_security_policy(host: str | None) -> str:
-    """The policy for a page asked for as ``host``: its websocket named explicitly too
-    (browsers before CSP3, e.g. Safari 15, do not count ws:// as 'self')."""
-    sockets = f" ws://{host} wss://{host}" if host and _HOST.match(host) else ""
-    return CONTENT_SECURITY_POLICY.format(sockets=sockets)
-
-
-def _text(status: HTTPStatus, text: str) -> Response:
-    body = text.encode()
-    headers = Headers({"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body))})
-    return Response(status.value, status.phrase, headers, body)

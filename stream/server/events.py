@@ -1,4 +1,5 @@
-"""The events a pipeline's state becomes on ``/ws``, and the broadcast's report to observers."""
+"""The events a pipeline's state becomes on ``/ws``, the ``hello`` a client starts with, and
+the broadcast's report to observers."""
 
 from __future__ import annotations
 
@@ -7,17 +8,41 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from livefx.models.diffusion.stage import DiffusionStage
+from livefx.models.diffusion.stage import DiffusionStage, DiffusionStyle
+from livefx.models.registry import available_styles
 
 from ..frame import now_ns
+from ..style import describe
 from . import protocol
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
     from .bridge import ProcessedTrack, TrackSource
-    from .session import BroadcastHub
+    from .pipelines import BroadcastHub
+    from .settings import SessionSettings
 
 log = logging.getLogger("livefx.server")
+
+
+def hello_event(settings: SessionSettings, broadcast: bool) -> str:
+    """The ``hello`` event a client gets on connecting: the style menu (the style networks, and
+    the diffusion model the server loaded if any), the running style, the budget, the mode, the
+    interpolation factor (0: off) and the prompt settings streams start with (None without a
+    diffusion style)."""
+    style = settings.style
+    diffusion = None
+    if isinstance(style, DiffusionStyle):
+        o = style.options
+        diffusion = {"prompt": o.prompt, "strength": o.strength, "seed": o.seed, "steps": list(o.step_choices)}
+    return protocol.event(
+        "hello",
+        styles=sorted(available_styles()) + ([style.name] if isinstance(style, DiffusionStyle) else []),
+        style=describe(style),
+        budget_ms=settings.budget_ms,
+        mode="broadcast" if broadcast else "send-receive",
+        interpolation=settings.motion.factor if settings.motion.active else 0,
+        diffusion=diffusion,
+    )
 
 
 def prompt_event(pipeline: Pipeline) -> str:
@@ -76,9 +101,5 @@ async def report_hub(hub: BroadcastHub, publish: Callable[[str], Awaitable[None]
             await publish(metrics_event(pipeline))
         except Exception as exc:  # noqa: BLE001 - the overlay misses one report, the broadcast goes on
             if not failed:
-                log.warning("reporting the broadcast to observers failed: %s", _first_line(exc))
+                log.warning("reporting the broadcast to observers failed: %s", protocol.first_line(exc))
             failed = True
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc) or type(exc).__name__).splitlines()[0][:200]

@@ -116,6 +116,11 @@ def event(kind: str, **fields: Any) -> str:
     return json.dumps({"type": kind, **fields})
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception in a few words for an ``error`` message or a log line: its first line, bounded."""
+    return (str(exc) or type(exc).__name__).splitlines()[0][:200]
+
+
 def _type_name(expected: type | tuple[type, ...]) -> str:
     types = expected if isinstance(expected, tuple) else (expected,)
     return {str: "string", int: "number", float: "number", bool: "boolean"}.get(types[0], types[0].__name__)

@@ -220,7 +220,7 @@ def test_pages_need_nothing_their_policy_forbids():
 
 
 def test_a_host_header_cannot_inject_into_the_policy():
-    from livefx.stream.server.app import content_security_policy
+    from livefx.stream.server.routes import content_security_policy
 
     assert "evil" not in content_security_policy("x; script-src evil.example")
     assert "ws://[::1]:8080" in content_security_policy("[::1]:8080")

@@ -27,7 +27,7 @@ def test_audio_from_the_browser_is_announced_as_dropped_once(caplog):
 
 
 def test_the_dropped_audio_is_received_and_discarded_so_no_queue_grows(monkeypatch):
-    import livefx.stream.server.session as session
+    import livefx.stream.server.peer as peer
     from livefx.stream.server.bridge import discard
 
     drained: list[str] = []
@@ -36,7 +36,7 @@ def test_the_dropped_audio_is_received_and_discarded_so_no_queue_grows(monkeypat
         drained.append(track.kind)
         await discard(track)
 
-    monkeypatch.setattr(session, "discard", counting_discard)
+    monkeypatch.setattr(peer, "discard", counting_discard)
     asyncio.run(a_call_with_audio())
     assert drained == ["audio"]
 
