@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def teacher_targets(teacher, views: list[np.ndarray], device: torch.device, chun
     return [torch.cat(p) for p in parts]
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teacher", type=Path, required=True, help="a fast-neural-style .pth")
     ap.add_argument("--out", type=Path, required=True, help="where to write the student .safetensors")
@@ -77,17 +78,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--eval-every", type=int, default=500)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    torch.manual_seed(args.seed)
-    device = training_device(args.device)
-    if device.type == "cpu":
-        torch.set_num_threads(max(1, torch.get_num_threads()))
-    teacher = load_transformer_net(args.teacher).to(device)
-    config = CompactConfig(rank=args.rank, width=args.width, ends=args.ends)
-    student = CompactStyleNet.from_teacher(teacher, config).to(device)
+
+def stored_targets(teacher, args: argparse.Namespace, device: torch.device) -> list[torch.Tensor]:
+    """``teacher_targets`` of the augmented training views, views the fp16 store overflowed on left out."""
     size = tuple(int(v) for v in args.size.split("x"))
-
     t0 = time.time()
     views = training_views(args.views, size, seed=args.seed)
     stored = teacher_targets(teacher, views, device)
@@ -95,40 +91,46 @@ def main(argv: list[str] | None = None) -> None:
     if not finite.all():  # fp16 overflow on a degenerate view: drop it
         stored = [t[finite] for t in stored]
     print(f"{len(views)} views and teacher targets in {time.time() - t0:.0f} s", flush=True)
+    return stored
 
+
+def rgb_loss(out: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(out, rgb) + 0.1 * F.l1_loss(out, rgb)
+
+
+def step_loss(student: CompactStyleNet, batch: list[torch.Tensor], forced: bool, hint: float) -> torch.Tensor:
+    """The loss of one batch ([inputs, *teacher activations]): ``forced``, each part's own map
+    from the teacher's true inputs; else the chain end to end, with hints on both feature points."""
+    x, *acts = batch
+    h2, h4, rgb = acts[0], acts[-2], acts[-1]
+    if forced:  # each part learns its own map from the teacher's true inputs
+        loss = rgb_loss(student.decode(h4), rgb) + F.mse_loss(student.encode(x), h2)
+        for block, before, after in zip(student.middle_blocks(), acts[:-2], acts[1:-1]):
+            loss = loss + F.mse_loss(block(before), after)
+    else:  # end to end, each part now seeing the others' outputs
+        s2, s4, out = student.features(x)
+        loss = rgb_loss(out, rgb) + hint * (F.mse_loss(s2, h2) + F.mse_loss(s4, h4))
+    return loss
+
+
+def train(
+    student: CompactStyleNet,
+    stored: list[torch.Tensor],
+    args: argparse.Namespace,
+    device: torch.device,
+    evaluate: Callable[[], dict],
+) -> tuple[list[dict], int, float]:
+    """(held-out history, skipped batches, seconds) of ``args.steps`` steps on random batches of ``stored``."""
     new_ends = [p for n, p in student.named_parameters() if n.split(".")[0].startswith(("enc", "dec"))]
     middle = [p for n, p in student.named_parameters() if not n.split(".")[0].startswith(("enc", "dec"))]
     opt = torch.optim.Adam([{"params": new_ends, "lr": args.lr}, {"params": middle, "lr": args.lr * args.middle_lr}])
     sched = warmup_cosine(opt, args.steps, args.steps // 20)
-    held_out = held_out_style_frames()
-
-    def run_teacher(x):
-        return (teacher(x * 255) / 255).clamp(0, 1)
-
-    def evaluate() -> dict:
-        student.eval()
-        report = style_report(held_out, run_teacher, lambda x: student(x.to(device)).cpu())
-        student.train()
-        return report
-
     gen = torch.Generator().manual_seed(args.seed)
     t0, history, skipped = time.time(), [], 0
     forced_steps = round(args.steps * args.forced)
-
-    def rgb_loss(out, rgb):
-        return F.mse_loss(out, rgb) + 0.1 * F.l1_loss(out, rgb)
-
     for step in range(1, args.steps + 1):
         idx = torch.randint(len(stored[0]), (args.batch,), generator=gen)
-        x, *acts = (t[idx].to(device).float() for t in stored)
-        h2, h4, rgb = acts[0], acts[-2], acts[-1]
-        if step <= forced_steps:  # each part learns its own map from the teacher's true inputs
-            loss = rgb_loss(student.decode(h4), rgb) + F.mse_loss(student.encode(x), h2)
-            for block, before, after in zip(student.middle_blocks(), acts[:-2], acts[1:-1]):
-                loss = loss + F.mse_loss(block(before), after)
-        else:  # end to end, each part now seeing the others' outputs
-            s2, s4, out = student.features(x)
-            loss = rgb_loss(out, rgb) + args.hint * (F.mse_loss(s2, h2) + F.mse_loss(s4, h4))
+        loss = step_loss(student, [t[idx].to(device).float() for t in stored], step <= forced_steps, args.hint)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         # Near-flat views make instance norms divide by tiny deviations: clip rare spikes.
@@ -144,10 +146,13 @@ def main(argv: list[str] | None = None) -> None:
             rep = evaluate()
             history.append({"step": step, "score": rep["score"], "psnr_mean": rep["psnr_mean"]})
             print(f"step {step}: held-out score {rep['score']:.3f} psnr {rep['psnr_mean']:.2f} dB", flush=True)
-    train_s = time.time() - t0
+    return history, skipped, time.time() - t0
 
-    student = student.cpu().eval()
-    report = evaluate()
+
+def write_student(
+    student: CompactStyleNet, config: CompactConfig, args: argparse.Namespace, report: dict, training: dict
+) -> None:
+    """The student's safetensors (config and training record in the metadata) and its JSON report."""
     record = {
         "teacher": args.teacher.name,
         "architecture": "CompactStyleNet",
@@ -161,19 +166,47 @@ def main(argv: list[str] | None = None) -> None:
         "hint": args.hint,
         "forced_share": args.forced,
         "seed": args.seed,
-        "skipped_batches": skipped,
-        "train_seconds": round(train_s),
-        "device": str(device),
+        "skipped_batches": training["skipped"],
+        "train_seconds": round(training["seconds"]),
+        "device": training["device"],
         "params": sum(p.numel() for p in student.parameters()),
         "gmacs_640x480": round(count_macs(student, 480, 640) / 1e9, 3),
         "held_out": {k: v for k, v in report.items() if k != "per_frame"},
-        "history": history,
+        "history": training["history"],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": COMPACT_FORMAT, **config.to_metadata(), "record": json.dumps(record)}
     save_file({k: v.contiguous() for k, v in student.state_dict().items()}, str(args.out), metadata=meta)
     args.out.with_suffix(".json").write_text(json.dumps({**record, "per_frame": report["per_frame"]}, indent=1))
     print(json.dumps(record["held_out"], indent=1))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.manual_seed(args.seed)
+    device = training_device(args.device)
+    if device.type == "cpu":
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+    teacher = load_transformer_net(args.teacher).to(device)
+    config = CompactConfig(rank=args.rank, width=args.width, ends=args.ends)
+    student = CompactStyleNet.from_teacher(teacher, config).to(device)
+    stored = stored_targets(teacher, args, device)
+    held_out = held_out_style_frames()
+
+    def run_teacher(x):
+        return (teacher(x * 255) / 255).clamp(0, 1)
+
+    def evaluate() -> dict:
+        student.eval()
+        report = style_report(held_out, run_teacher, lambda x: student(x.to(device)).cpu())
+        student.train()
+        return report
+
+    history, skipped, train_s = train(student, stored, args, device, evaluate)
+    student = student.cpu().eval()
+    report = evaluate()
+    training = {"history": history, "skipped": skipped, "seconds": train_s, "device": str(device)}
+    write_student(student, config, args, report, training)
 
 
 if __name__ == "__main__":

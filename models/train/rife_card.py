@@ -144,28 +144,18 @@ def halfrate_reading(table: str) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", type=Path, default=DEFAULT_RIFE)
-    args = ap.parse_args(argv)
-    r = json.loads(read_metadata(args.weights)["record"])
-    picture = args.weights.parent / "cards" / f"{args.weights.stem}.jpg"
-    names = grid(args.weights, picture)
-    pan_rows = pan_table(args.weights)
-    fast_picture = picture.with_name(f"{args.weights.stem}-fast.jpg")
-    fast_names = fast_grid(args.weights, fast_picture)
-    fast_picture_path = f"{picture.parent.name}/{fast_picture.name}"
-    halfrate_table = HALFRATE_RESULTS.read_text().split("\n\n", 2)[-1].strip() if HALFRATE_RESULTS.is_file() else ""
-    rows = [
-        f"| {METHOD_NAMES[k]} | {v['psnr_mean']:.2f} / {v['psnr_worst']:.2f} dB | {v['ssim_mean']:.4f} /"
-        f" {v['ssim_worst']:.4f} |"
-        for k, v in sorted(r["held_out"].items(), key=lambda kv: -kv[1]["psnr_mean"])
-    ]
-    clips = ", ".join(f"{c} frames 0-{end - 1}" for c, (end, _, _) in TRAIN_CLIPS.items())
-    tails = ", ".join(f"{c} from frame {start}" for c, (_, start, _) in TRAIN_CLIPS.items())
-    size_kb = args.weights.stat().st_size / 1024
+    return ap.parse_args(argv)
+
+
+def card_head(weights: Path, r: dict) -> str:
+    """The title, the network's table (from its training record ``r``) and its data."""
+    size_kb = weights.stat().st_size / 1024
     command, train_min = CHAIN_COMMAND, CHAIN_MINUTES + r["train_seconds"] / 60
-    text = f"""# Model card: {args.weights.name}
+    clips = ", ".join(f"{c} frames 0-{end - 1}" for c, (end, _, _) in TRAIN_CLIPS.items())
+    return f"""# Model card: {weights.name}
 
 livefx's default frame interpolator (`--interpolate`, `--stabilize`, `--rife default`): RIFE's
 IFNet in the v4.6 layout (four IFBlocks at scales 8/4/2/1, the same code that loads the
@@ -194,7 +184,18 @@ published `flownet.pkl`), thinned to channels {tuple(r["channels"])} instead of 
   {{1/4, 1/2, 3/4}}; their true flow is the flow target.
 - Augmentation: random crops, horizontal and vertical flips, time reversal.
 
-## Held-out quality
+"""
+
+
+def held_out_section(r: dict, picture: Path, names: list[str]) -> str:
+    """The held-out scores of every method (best first) and the picture grid of ``names``."""
+    rows = [
+        f"| {METHOD_NAMES[k]} | {v['psnr_mean']:.2f} / {v['psnr_worst']:.2f} dB | {v['ssim_mean']:.4f} /"
+        f" {v['ssim_worst']:.4f} |"
+        for k, v in sorted(r["held_out"].items(), key=lambda kv: -kv[1]["psnr_mean"])
+    ]
+    tails = ", ".join(f"{c} from frame {start}" for c, (_, start, _) in TRAIN_CLIPS.items())
+    return f"""## Held-out quality
 
 {r["held_out_triplets"]} real consecutive-frame triplets (t = 0.5) training never saw: {tails},
 and {HELD_OUT_CLIP} (never read in training). PSNR/SSIM of the predicted middle frame
@@ -214,7 +215,12 @@ close; the flow methods win on the moving ones. The worst case of every method i
 bikes.mp4#241, a scene cut (frame 1 is another shot): no interpolator has a right answer
 there and a blend is least wrong; the engine detects cuts and holds instead.
 
-## Half the frame rate: what interpolation is for
+"""
+
+
+def halfrate_section(halfrate_table: str, fast_picture_path: str, fast_names: list[str]) -> str:
+    """The half-rate table, its reading and the grid of the largest motions."""
+    return f"""## Half the frame rate: what interpolation is for
 
 Every dropped frame of the held-out video at half its rate, at each clip's own size (bikes
 640x272, bigbuckbunny 1280x720, carphone 176x144), scene cuts left out; PSNR of the made
@@ -232,7 +238,12 @@ The held-out half-rate triplets with the largest motion ({", ".join(fast_names)}
 frame i, linear blend, OpenCV DIS flow (bilinear), livefx on a CPU (DIS fast, bicubic),
 this network as the engine runs it, the true frame i+1, frame i+2.
 
-## Fast motion
+"""
+
+
+def fast_motion_section(pan_rows: str) -> str:
+    """The pan table: the model alone and with the engine's motion probe."""
+    return f"""## Fast motion
 
 A pure pan of a held-out picture at 640x480 (`models/train/pan.py`), x flow to frame 0 at
 t = 0.5 (the truth is half the pan), the model alone at full size and with the engine's
@@ -248,6 +259,24 @@ Known limit: trained on CPU, the network alone still underestimates motions beyo
 within reach, at the price of detail on fast-moving edges. A long GPU run with these data is
 the fix (and the probe would then step down less often).
 """
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    r = json.loads(read_metadata(args.weights)["record"])
+    picture = args.weights.parent / "cards" / f"{args.weights.stem}.jpg"
+    names = grid(args.weights, picture)
+    pan_rows = pan_table(args.weights)
+    fast_picture = picture.with_name(f"{args.weights.stem}-fast.jpg")
+    fast_names = fast_grid(args.weights, fast_picture)
+    fast_picture_path = f"{picture.parent.name}/{fast_picture.name}"
+    halfrate_table = HALFRATE_RESULTS.read_text().split("\n\n", 2)[-1].strip() if HALFRATE_RESULTS.is_file() else ""
+    text = (
+        card_head(args.weights, r)
+        + held_out_section(r, picture, names)
+        + halfrate_section(halfrate_table, fast_picture_path, fast_names)
+        + fast_motion_section(pan_rows)
+    )
     (args.weights.parent / "CARD.md").write_text(text)
     print(text)
     return 0

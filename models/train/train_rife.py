@@ -171,7 +171,7 @@ def flow_weights(
     return weights
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True, help=".safetensors to write")
     ap.add_argument("--steps", type=int, default=4000)
@@ -208,17 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--crop must be a multiple of 32")
     if args.flow_init and not args.init:
         ap.error("--flow-init needs --init (the network whose later blocks become the refiner)")
+    return args
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
-    device = training_device(args.device)
-    t_start = time.time()
-    shots, images = training_shots(), training_images()
-    strides = tuple(int(k) for k in args.strides.split(","))
-    flows = None if args.no_pseudo_flow else PseudoFlow()
-    real_per_batch = round(args.batch * args.real_fraction)
+
+def initial_model(args: argparse.Namespace) -> IFNet:
+    """A fresh network of ``--channels``, or ``--init``'s (made a refiner with ``--flow-init``)."""
     config = IFNetConfig(channels=tuple(int(c) for c in args.channels.split(",")))
     model = IFNet(config)
     if args.init:
@@ -227,27 +221,38 @@ def main(argv: list[str] | None = None) -> int:
         model = load_ifnet(args.init)
         if args.flow_init:
             model = refiner(model, args.first_block, args.flow_init)
-        config = model.config
-    model = model.to(device).train()
+    return model
+
+
+def training_loss(model: IFNet, samples: tuple[torch.Tensor, ...], flow_weight: float) -> torch.Tensor:
+    """L1 + gradient loss on the frame at t (and each block's), plus the flow loss where the motion is known."""
+    f0, mid, f1, t, flow, known, estimated = samples
+    start = batch_time_flows(f0, f1, t, model.config.flow_init) if model.config.flow_init else None
+    result = model(f0, f1, t, start)
+    out = result.frame
+    loss = F.l1_loss(out, mid) + 0.5 * gradient_l1(out, mid)
+    loss = loss + 0.2 * sum(F.l1_loss(c, mid) for c in result.coarse)  # every block learns to interpolate
+    if flow_weight and known.any():
+        # Teach flows that follow the motion, not only the mask (large motions are otherwise
+        # found slowly: the blend is a local minimum).
+        weights = flow_weights(f0, mid, f1, flow, known, estimated)
+        error = (result.flow - flow).abs() * weights
+        loss = loss + flow_weight * error.sum() / weights.sum().clamp(min=1)
+    return loss
+
+
+def train(
+    model: IFNet,
+    args: argparse.Namespace,
+    draw: Callable[[], tuple[torch.Tensor, ...]],
+    t_start: float,
+) -> None:
+    """``args.steps`` steps (or up to ``--stop-at-step``) on batches from ``draw``, writing a
+    checkpoint every ``--checkpoint-every`` steps."""
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = warmup_cosine(opt, args.steps, args.steps // 20)
     for step in range(1, args.steps + 1):
-        samples = [strided_sample(shots, rng, flows, strides) for _ in range(real_per_batch)]
-        samples += [
-            synthetic_sample(images, rng, args.crop, args.max_shift) for _ in range(args.batch - real_per_batch)
-        ]
-        f0, mid, f1, t, flow, known, estimated = batch([augment(s, rng, args.crop) for s in samples], device)
-        start = batch_time_flows(f0, f1, t, config.flow_init) if config.flow_init else None
-        result = model(f0, f1, t, start)
-        out = result.frame
-        loss = F.l1_loss(out, mid) + 0.5 * gradient_l1(out, mid)
-        loss = loss + 0.2 * sum(F.l1_loss(c, mid) for c in result.coarse)  # every block learns to interpolate
-        if args.flow_weight and known.any():
-            # Teach flows that follow the motion, not only the mask (large motions are otherwise
-            # found slowly: the blend is a local minimum).
-            weights = flow_weights(f0, mid, f1, flow, known, estimated)
-            error = (result.flow - flow).abs() * weights
-            loss = loss + args.flow_weight * error.sum() / weights.sum().clamp(min=1)
+        loss = training_loss(model, draw(), args.flow_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # a bad flow step can otherwise diverge
@@ -262,18 +267,26 @@ def main(argv: list[str] | None = None) -> int:
             partial = args.out.with_suffix(".partial.safetensors")
             partial.parent.mkdir(parents=True, exist_ok=True)
             state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-            save_file(state, str(partial), metadata={**config_metadata(config), "step": str(step)})
-    train_s = time.time() - t_start
+            save_file(state, str(partial), metadata={**config_metadata(model.config), "step": str(step)})
 
-    model = model.cpu().eval()
-    triplets = held_out_triplets()[: args.eval_triplets]
+
+def held_out_scores(model: IFNet, count: int | None) -> tuple[int, dict]:
+    """(how many held-out triplets, each method's ``score`` on them): the network and the baselines."""
+    triplets = held_out_triplets()[:count]
     methods: dict[str, Method] = {
         "ifnet": ifnet_method(model, torch.device("cpu")),
         "repeat_frame": repeat_frame,
         "linear_blend": linear_blend,
         "dis_flow": dis_flow,
     }
-    results = {name: score(method, triplets) for name, method in methods.items()}
+    return len(triplets), {name: score(method, triplets) for name, method in methods.items()}
+
+
+def write_model(model: IFNet, args: argparse.Namespace, training: dict) -> None:
+    """Judge the trained network; write it as safetensors (config and record in the metadata),
+    the record as JSON beside it, and print the record."""
+    config = model.config
+    count, results = held_out_scores(model, args.eval_triplets)
     record = {
         "seed": args.seed,
         "steps": args.steps,
@@ -283,19 +296,19 @@ def main(argv: list[str] | None = None) -> int:
         "lr": args.lr,
         "channels": list(config.channels),
         "flow_weight": args.flow_weight,
-        "strides": list(strides),
+        "strides": training["strides"],
         "max_shift": args.max_shift,
         "real_fraction": args.real_fraction,
-        "pseudo_flow": flows is not None,
+        "pseudo_flow": training["pseudo_flow"],
         "init": args.init.name if args.init else None,
         "flow_init": config.flow_init,
         "first_block": args.first_block if args.flow_init else None,
         "init_record": json.loads(read_metadata(args.init).get("record", "null")) if args.init else None,
-        "device": str(device),
-        "train_seconds": round(train_s),
+        "device": training["device"],
+        "train_seconds": round(training["seconds"]),
         "params": sum(p.numel() for p in model.parameters()),
         "macs_640x480": count_ifnet_macs(model, 480, 640),
-        "held_out_triplets": len(triplets),
+        "held_out_triplets": count,
         "held_out": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -303,6 +316,34 @@ def main(argv: list[str] | None = None) -> int:
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(args.out), metadata=meta)
     args.out.with_suffix(".json").write_text(json.dumps(record, indent=2))
     print(json.dumps(record, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    device = training_device(args.device)
+    t_start = time.time()
+    shots, images = training_shots(), training_images()
+    strides = tuple(int(k) for k in args.strides.split(","))
+    flows = None if args.no_pseudo_flow else PseudoFlow()
+    real_per_batch = round(args.batch * args.real_fraction)
+
+    def draw() -> tuple[torch.Tensor, ...]:
+        """A training batch: ``real_per_batch`` real triplets, then synthetic ones, each augmented."""
+        samples = [strided_sample(shots, rng, flows, strides) for _ in range(real_per_batch)]
+        samples += [
+            synthetic_sample(images, rng, args.crop, args.max_shift) for _ in range(args.batch - real_per_batch)
+        ]
+        return batch([augment(s, rng, args.crop) for s in samples], device)
+
+    model = initial_model(args).to(device).train()
+    train(model, args, draw, t_start)
+    train_s = time.time() - t_start
+    training = {"strides": list(strides), "pseudo_flow": flows is not None, "device": str(device), "seconds": train_s}
+    write_model(model.cpu().eval(), args, training)
     return 0
 
 

@@ -94,7 +94,7 @@ def test_the_noise_kept_per_shape_is_bounded_and_forgetting_it_changes_nothing(t
     first = [t.clone() for t in stage.noise(torch.Size((1, 4, 4, 6))) if t is not None]
     for side in range(5, 5 + NOISE_SHAPES):  # a camera that keeps changing size
         stage.noise(torch.Size((1, 4, side, side)))
-    assert len(stage._noise) == NOISE_SHAPES and (1, 4, 4, 6) not in stage._noise
+    assert len(stage.live._noise) == NOISE_SHAPES and (1, 4, 4, 6) not in stage.live._noise
     again = [t for t in stage.noise(torch.Size((1, 4, 4, 6))) if t is not None]
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))  # drawn afresh, the same
 
@@ -163,7 +163,7 @@ def test_warmup_leaves_nothing_of_its_blank_frames_in_flight(tiny_sd):
     stage = DiffusionStage(model(folder), DiffusionOptions(steps=(2,), stream_batch=True), backend="eager")
     stage(frame(1))
     assert stage.warmup(32, 32, runs=2) > 0
-    assert stage._in_flight == []
+    assert stage.denoising.in_flight == []
 
 
 @pytest.mark.parametrize(
