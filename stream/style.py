@@ -10,8 +10,8 @@ from livefx.models.diffusion.stage import DiffusionOptions, DiffusionStyle
 from livefx.models.stage import STYLE_STAGE, Stage
 
 from .budget import StageSpec
+from .chain import BoundStage
 from .device import FrameConverter
-from .worker import BoundStage
 
 log = logging.getLogger("livefx")
 

@@ -17,10 +17,10 @@ from livefx.models.rife.stage import FlowStage
 from livefx.models.train.metrics import warping_error
 from livefx.stream.device import FrameConverter
 from livefx.stream.motion import MotionConfig, MotionStage, build_motion_stage, choose_flow
-from livefx.stream.pipeline import Pipeline
 from livefx.stream.sources.base import Source
 from livefx.stream.sources.file import FileSource
 from livefx.stream.sources.synthetic import SyntheticSource
+from livefx.stream.warmup import StageWarmup
 
 from .helpers import CPU, Collect, SlowInvert, pipeline
 from .test_cli import livefx
@@ -273,7 +273,7 @@ def test_the_in_between_frame_at_a_cut_holds_the_last_shot_instead_of_morphing(r
 
 
 def test_an_interpolator_failing_every_pair_is_turned_off_and_the_stream_goes_on():
-    from livefx.stream.worker import DISABLE_AFTER
+    from livefx.stream.failures import DISABLE_AFTER
 
     class Broken(FlowStage):
         armed = False
@@ -313,7 +313,7 @@ def test_auto_flow_is_dis_for_the_embedded_interpolator_on_a_cpu_and_rife_otherw
 
 def test_dis_motion_interpolates_every_pair_without_a_probe_at_large_sizes(monkeypatch):
     probed = []
-    monkeypatch.setattr(Pipeline, "warm_motion_probe", lambda self, base: probed.append(base) or {})
+    monkeypatch.setattr(StageWarmup, "warm_motion_probe", lambda self, base: probed.append(base) or {})
     sink = Collect()
     motion = MotionStage(DisFlowStage(), MotionConfig(2))
     p = pipeline(SyntheticSource(640, 480, fps=30), [sink], None, motion, realtime=False, max_frames=6)

@@ -7,10 +7,10 @@ import numpy as np
 
 from livefx.stream.budget import OnLate, Plan, StageSpec
 from livefx.stream.control import StageSwap
+from livefx.stream.failures import DISABLE_AFTER
 from livefx.stream.frame import Frame
 from livefx.stream.sinks.null import NullSink
 from livefx.stream.sources.synthetic import SyntheticSource
-from livefx.stream.worker import DISABLE_AFTER
 
 from .helpers import Collect, CountingSource, SlowInvert, pipeline, wait_until
 
@@ -169,7 +169,7 @@ def test_failing_sink_does_not_stop_the_others():
     p.open()
     p.run(log_every_s=0)
     assert len(good.frames) == 30
-    assert isinstance(p.runners[0].error, OSError) and bad.closed
+    assert isinstance(p.outputs.runners[0].error, OSError) and bad.closed
 
 
 def test_a_pipeline_is_a_context_manager_that_frees_its_threads():
@@ -180,12 +180,12 @@ def test_a_pipeline_is_a_context_manager_that_frees_its_threads():
         stats = p.join(log_every_s=0)
         assert stats["frames_out"] == 6
     assert sink.closed
-    assert not any(t.is_alive() for t in (p.capture, p.worker, *p.runners))
+    assert not any(t.is_alive() for t in (p.capture, p.worker, *p.outputs.runners))
     p = pipeline(SyntheticSource(64, 48, fps=30), [Collect()], SlowInvert(0))
     p.open()
     with p:
         pass  # leaving early (an error in the caller): the endless source is stopped too
-    assert not any(t.is_alive() for t in (p.capture, p.worker, *p.runners))
+    assert not any(t.is_alive() for t in (p.capture, p.worker, *p.outputs.runners))
 
 
 def late_run(on_late: OnLate) -> tuple[list[int], dict]:
@@ -236,12 +236,12 @@ def test_hold_never_shows_a_frame_of_another_size_or_of_the_previous_style():
     def frame(level: int, width: int = 64) -> Frame:
         return Frame(seq=0, t_capture=0, pts=0, image=np.full((48, width, 3), level, np.uint8))
 
-    first = worker._process(frame(30), full).image
+    first = worker.chain.process(frame(30), full).image
     assert int(first.mean()) == 225
-    assert int(worker._process(frame(60), hold).image.mean()) == 225  # the last styled frame, again
-    assert int(worker._process(frame(60, width=32), hold).image.mean()) == 195  # other size: styled anew
-    worker._install(StageSwap(StageSpec("slow"), SlowInvert(0), {}))
-    assert int(worker._process(frame(90), hold).image.mean()) == 165  # new chain: nothing old to hold
+    assert int(worker.chain.process(frame(60), hold).image.mean()) == 225  # the last styled frame, again
+    assert int(worker.chain.process(frame(60, width=32), hold).image.mean()) == 195  # other size: styled anew
+    worker.chain.install(StageSwap(StageSpec("slow"), SlowInvert(0), {}))
+    assert int(worker.chain.process(frame(90), hold).image.mean()) == 165  # new chain: nothing old to hold
 
 
 class Failing(SlowInvert):

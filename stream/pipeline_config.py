@@ -1,0 +1,36 @@
+"""The settings of one run (``Pipeline``): budget, pacing, sizes, ring slots, backend, threads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .budget import OnLate
+from .frame import now_ns
+
+
+@dataclass
+class PipelineConfig:
+    budget_ms: float = 100.0
+    #: What a frame gets when even the cheapest plan misses the budget (see stream.budget).
+    on_late: OnLate = OnLate.BEST_EFFORT
+    realtime: bool = True
+    #: Prefer plans that keep up with the source's frame rate (see BudgetPlanner.plan);
+    #: False: the best plan the latency budget allows, dropping frames when it is slow.
+    keep_up: bool = True
+    fps: float | None = None
+    max_frames: int | None = None
+    size: tuple[int, int] | None = None
+    #: How frames meet ``size``: pad (letterbox), crop or stretch (see stream.fit).
+    fit: str = "pad"
+    #: Input ring slots: enough for a 16-frame action window plus slack.
+    ring_capacity: int = 32
+    #: Output ring slots: how far a recorder may fall behind before it skips.
+    out_capacity: int = 8
+    #: Model backend for stages built during the run (see models.accel).
+    backend: str = "auto"
+    #: CPU threads for the models, fixed (None: tuned between frames from the worker's timings,
+    #: see stream.thread_tuner).
+    threads: int | None = None
+    #: Monotonic ns read for capture stamps, planning and latency; tests inject a fake one.
+    clock: Callable[[], int] = now_ns
