@@ -203,8 +203,8 @@ def main(argv: list[str] | None = None) -> None:
         return report
 
     history, skipped, train_s = train(student, stored, args, device, evaluate)
+    report = evaluate()  # on the training device, before the student moves to the CPU to be saved
     student = student.cpu().eval()
-    report = evaluate()
     training = {"history": history, "skipped": skipped, "seconds": train_s, "device": str(device)}
     write_student(student, config, args, report, training)
 
