@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     stored = stored_targets(teacher, args, device)
     held_out = held_out_style_frames()
 
-    def run_teacher(x):
-        return (teacher(x * 255) / 255).clamp(0, 1)
+    def run_teacher(x):  # the report's frames are on the CPU
+        return (teacher(x.to(device) * 255) / 255).clamp(0, 1).cpu()
 
     def evaluate() -> dict:
         student.eval()
