@@ -256,6 +256,11 @@
     canvas.height = sentHeight = video.videoHeight + BAND;
     pictureAspect = video.videoWidth / video.videoHeight;
     const ctx = canvas.getContext("2d");
+    // Frame rate 0 and requestFrame() after each drawing: every camera frame is sent exactly
+    // once. A fixed capture rate samples the canvas out of phase with the camera: it sent some
+    // frames twice and skipped others (distinct frames on the page 20 of 24 decoded per second).
+    const stream = canvas.captureStream(0);
+    const track = stream.getVideoTracks()[0];
     const draw = () => {
       if (!camera) return;
       ctx.drawImage(video, 0, BAND, canvas.width, canvas.height - BAND);
@@ -269,10 +274,11 @@
       // the stop guard (the last cell) stays black
       sentAt.set(counter, performance.now());
       counter = (counter + 1) % (1 << MARK_BITS);
+      if (track.requestFrame) track.requestFrame();
       video.requestVideoFrameCallback(draw);
     };
     video.requestVideoFrameCallback(draw);
-    return canvas.captureStream(30);
+    return stream;
   }
 
   // A hidden tab gets no video-frame callbacks, so the marked canvas stops and the stream
