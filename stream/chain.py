@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -108,12 +109,15 @@ class StageChain:
         steps = dict(plan.steps)
         self._running = IO_STAGE
         try:
-            x_in = self.converter.to_tensor(frame.image)
-            x = self._run_planned(x_in, plan, steps, stage_ms)
-            x, between = self._run_motion(x_in, x, plan, stage_ms)
-            self._running = IO_STAGE
-            image = self.converter.to_image(x)
-            between_images = [self.converter.to_image(b) for b in between]
+            if self._scales_on_host():
+                image, between_images = self._run_on_host(frame.image, plan, steps, stage_ms), []
+            else:
+                x_in = self.converter.to_tensor(frame.image)
+                x = self._run_planned(x_in, plan, steps, stage_ms)
+                x, between = self._run_motion(x_in, x, plan, stage_ms)
+                self._running = IO_STAGE
+                image = self.converter.to_image(x)
+                between_images = [self.converter.to_image(b) for b in between]
         except Exception as exc:  # noqa: BLE001 - keep the stream alive, pass the frame through
             self._failed(self._running, frame, exc)
             return Processed(frame.image, [], stage_ms)
@@ -125,15 +129,44 @@ class StageChain:
             self._last_processed = image.copy()
         return Processed(image, between_images, stage_ms, min(steps.values(), default=None))
 
+    def _scales_on_host(self) -> bool:
+        """On a CPU with no motion stage in use, the plan's scaling runs on the uint8 image
+        (OpenCV), not on float tensors: a quarter of the bytes, and no OpenMP team to wake."""
+        motion_on = self.motion is not None and self.motion_enabled
+        return self.converter.device.type == "cpu" and not motion_on
+
+    def _run_on_host(
+        self, image: np.ndarray, plan: Plan, steps: dict[str, int], stage_ms: dict[str, float]
+    ) -> np.ndarray:
+        """``_run_planned`` for ``_scales_on_host``: area-average down, bilinear back up."""
+        h, w = image.shape[:2]
+        if plan.scale != 1.0:  # the sizes F.interpolate(scale_factor=...) gives
+            size = (max(1, int(w * plan.scale)), max(1, int(h * plan.scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        x = self._run_stages(self.converter.to_tensor(image), plan, steps, stage_ms)
+        out = self.converter.to_image(x)
+        if out.shape[:2] != (h, w):
+            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+        return out
+
     def _run_planned(
         self, x_in: torch.Tensor, plan: Plan, steps: dict[str, int], stage_ms: dict[str, float]
     ) -> torch.Tensor:
-        """The plan's scale, its model stages in order, and back to the input's size. A stage
-        whose call is no fair sample of its step count leaves ``steps``."""
+        """The plan's scale, its model stages in order, and back to the input's size."""
         h, w = x_in.shape[-2:]
         x = x_in
         if plan.scale != 1.0:
             x = F.interpolate(x, scale_factor=plan.scale, mode="bilinear", antialias=True)
+        x = self._run_stages(x, plan, steps, stage_ms)
+        if x.shape[-2:] != (h, w):
+            x = F.interpolate(x, size=(h, w), mode="bilinear")
+        return x
+
+    def _run_stages(
+        self, x: torch.Tensor, plan: Plan, steps: dict[str, int], stage_ms: dict[str, float]
+    ) -> torch.Tensor:
+        """The plan's model stages in order. A stage whose call is no fair sample of its step
+        count leaves ``steps``."""
         for name in plan.run:
             if name == MOTION_STAGE:
                 continue
@@ -148,8 +181,6 @@ class StageChain:
             elif count:
                 steps.pop(name)  # repeated or part-filled: not a frame of that step count
         self._running = IO_STAGE
-        if x.shape[-2:] != (h, w):
-            x = F.interpolate(x, size=(h, w), mode="bilinear")
         return x
 
     def _run_motion(
