@@ -24,7 +24,7 @@ from .cli_options import (
 )
 from .cli_setup import action_setup, check_files, load_engine_style, motion_config
 from .errors import UsageError
-from .signals import stop_during_startup
+from .signals import handling_stop_signals, stop_during_startup
 
 if TYPE_CHECKING:
     from .device import FrameConverter
@@ -216,12 +216,5 @@ def stop_run_on_signals(pipeline: Pipeline) -> Iterator[None]:
             os._exit(128 + signum)  # asked three times: the user wants out, outputs or not
         pipeline.stop_requested = received[0]
 
-    previous = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        if sig == signal.SIGTERM or signal.getsignal(sig) is not signal.SIG_IGN:
-            previous[sig] = signal.signal(sig, stopping)
-    try:
+    with handling_stop_signals(stopping):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

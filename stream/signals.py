@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .errors import LivefxError
 
@@ -26,19 +26,24 @@ class StoppedDuringStartup(LivefxError):
 
 
 @contextlib.contextmanager
-def stop_during_startup() -> Iterator[None]:
-    """Within the block, SIGTERM (and SIGHUP unless ignored) raise ``StoppedDuringStartup``;
-    the previous handlers come back after it."""
+def handling_stop_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """Within the block, ``handler`` takes SIGTERM, and SIGHUP unless the process was started
+    with it ignored (``nohup``); the previous handlers come back after it."""
+    previous = {}
+    for sig in STOP_SIGNALS:
+        if sig == signal.SIGTERM or signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def stop_during_startup() -> contextlib.AbstractContextManager[None]:
+    """Within the block, SIGTERM (and SIGHUP unless ignored) raise ``StoppedDuringStartup``."""
 
     def stop(signum: int, _frame: object) -> None:
         raise StoppedDuringStartup(f"stopped by {signal.Signals(signum).name} while starting; nothing was written")
 
-    previous = {}
-    for sig in STOP_SIGNALS:
-        if sig == signal.SIGTERM or signal.getsignal(sig) is not signal.SIG_IGN:
-            previous[sig] = signal.signal(sig, stop)
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return handling_stop_signals(stop)
