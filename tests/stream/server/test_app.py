@@ -32,8 +32,8 @@ def http_get(url: str) -> tuple[int, str, str]:
         return e.code, e.headers["Content-Type"], e.read().decode()
 
 
-async def with_server(check, **kw):
-    server = LivefxServer(settings(), port=0, **kw)
+async def with_server(check, session_settings: SessionSettings | None = None, **kw):
+    server = LivefxServer(session_settings or settings(), port=0, **kw)
     ready, stop = asyncio.Event(), asyncio.Event()
     task = asyncio.ensure_future(server.serve(ready, stop))
     await ready.wait()

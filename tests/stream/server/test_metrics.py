@@ -15,20 +15,8 @@ from livefx.stream.sources.synthetic import SyntheticSource
 from livefx.stream.stats import FrameRecord, RunStats
 
 from ..test_switching import student_file
-from .test_app import settings as plain_settings
+from .test_app import with_server
 from .test_sessions import Caller, wait_until
-
-
-async def with_server(check, settings: SessionSettings | None = None, **kw):
-    server = LivefxServer(settings or plain_settings(), port=0, **kw)
-    ready, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.ensure_future(server.serve(ready, stop))
-    await ready.wait()
-    try:
-        return await check(server)
-    finally:
-        stop.set()
-        await task
 
 
 def get(url: str, cookie: str | None = None) -> tuple[int, str, str]:
@@ -175,7 +163,7 @@ def test_a_real_session_is_counted_and_its_counts_stay_after_it_leaves(tmp_path)
         after = await scrape(server)
         return during, after
 
-    during, after = asyncio.run(with_server(check, settings=settings))
+    during, after = asyncio.run(with_server(check, session_settings=settings))
     assert value(during, "livefx_sessions") == 1 and value(after, "livefx_sessions") == 0
     assert value(during, "livefx_frames_out_total") >= 10
     for name in ("livefx_frames_in_total", "livefx_frames_out_total", "livefx_frames_dropped_total"):
@@ -200,7 +188,7 @@ def test_the_broadcast_hub_is_counted_without_viewers():
             assert loop.time() < deadline, parsed
             await asyncio.sleep(0.2)
 
-    parsed = asyncio.run(with_server(check, settings=settings, source=SyntheticSource(96, 72, fps=30)))
+    parsed = asyncio.run(with_server(check, session_settings=settings, source=SyntheticSource(96, 72, fps=30)))
     assert value(parsed, "livefx_sessions") == 0
     assert value(parsed, "livefx_plan_decisions_total", plan="full") >= 5
 
