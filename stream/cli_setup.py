@@ -27,6 +27,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("livefx")
 
 
+def engine_converter(args: argparse.Namespace) -> FrameConverter:
+    """``--device`` and ``--precision`` as the converter every stage is built for."""
+    from livefx.models.accel import resolve_dtype
+
+    from .device import FrameConverter, resolve_device
+
+    device = resolve_device(args.device)
+    return FrameConverter(device, resolve_dtype(args.precision, device), args.precision)
+
+
 def diffusion_options(args: argparse.Namespace) -> DiffusionOptions:
     """The options the user gave (defaults for the rest), validated."""
     given = {

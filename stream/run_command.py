@@ -22,7 +22,7 @@ from .cli_options import (
     check_action_args,
     check_engine_args,
 )
-from .cli_setup import action_setup, check_files, load_engine_style, motion_config
+from .cli_setup import action_setup, check_files, engine_converter, load_engine_style, motion_config
 from .errors import UsageError
 from .signals import handling_stop_signals, stop_during_startup
 
@@ -123,10 +123,8 @@ def motion_stage(args: argparse.Namespace, converter: FrameConverter) -> MotionS
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from livefx.models.accel import resolve_dtype
 
     from .actions import LabelLog
-    from .device import FrameConverter, resolve_device
     from .own_thread import run_on_own_thread
     from .pipeline import Pipeline, PipelineConfig
     from .process import freeze_startup_heap
@@ -142,9 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_action_args(args)
     source = make_source(args.source, size, args.fps, loop=args.loop)
     sinks = check_files(args, source) or [NullSink()]
-    device = resolve_device(args.device)
-    dtype = resolve_dtype(args.precision, device)
-    converter = FrameConverter(device, dtype, args.precision)
+    converter = engine_converter(args)
     config = PipelineConfig(
         budget_ms=args.budget_ms,
         on_late=OnLate(args.on_late),

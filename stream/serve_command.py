@@ -18,7 +18,7 @@ from .cli_options import (
     check_action_args,
     check_engine_args,
 )
-from .cli_setup import action_setup, check_files, load_engine_style, motion_config
+from .cli_setup import action_setup, check_files, engine_converter, load_engine_style, motion_config
 from .errors import LivefxError, UsageError
 from .signals import stop_during_startup
 
@@ -130,10 +130,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
     import errno
 
-    from livefx.models.accel import resolve_dtype
     from livefx.models.registry import resolve_rife
 
-    from .device import FrameConverter, resolve_device
     from .process import freeze_startup_heap
     from .server.app import LivefxServer
     from .server.session import SessionSettings
@@ -152,8 +150,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     set_video_bitrate(args.bitrate)
     with stop_during_startup():  # models load here: a stop signal ends the start cleanly
-        device = resolve_device(args.device)
-        converter = FrameConverter(device, resolve_dtype(args.precision, device), args.precision)
+        converter = engine_converter(args)
         settings = SessionSettings(
             converter,
             load_engine_style(args, converter),
