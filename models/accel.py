@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .errors import UsageError
+from .errors import UsageError, one_line
 
 log = logging.getLogger("livefx.accel")
 
@@ -176,7 +176,7 @@ def _cpu_runtime(
     runtime = ov.OpenVinoModel(model, runtime_precision, ov.thread_levels(cores))
     report = AccelReport("openvino", {"bf16": "bfloat16", "fp32": "float32"}[runtime_precision], False, False)
     if backend == "openvino":
-        return _FallbackOnFailure(runtime, None, report), report
+        return _RuntimeAsked(runtime, report), report
     eager = model.to(device=device, dtype=dtype).eval()
     eager_report = AccelReport("eager", str(dtype).removeprefix("torch."), False, False)
     choice = MeasuredChoice([("openvino", runtime, report), ("eager", eager, eager_report)])
@@ -192,31 +192,23 @@ def _say_once(message: str) -> None:
         log.warning(message)
 
 
-class _FallbackOnFailure:
-    """A runtime that, if it fails (conversion, compilation), hands over to ``fallback`` for good,
-    saying so once; with no fallback the error goes to the caller."""
+class _RuntimeAsked:
+    """An explicitly asked-for runtime (``--backend openvino``): its failures (conversion,
+    compilation) reach the user as one readable line, not a runtime's traceback."""
 
-    def __init__(self, runtime: Callable, fallback: Callable | None, report: AccelReport) -> None:
-        self._runtime, self._fallback, self._report = runtime, fallback, report
+    def __init__(self, runtime: Callable, report: AccelReport) -> None:
+        self._runtime, self._report = runtime, report
 
     def set_threads(self, count: int) -> None:
-        if hasattr(self._runtime, "set_threads"):
-            self._runtime.set_threads(count)
+        set_threads = getattr(self._runtime, "set_threads", None)
+        if set_threads is not None:
+            set_threads(count)
 
     def __call__(self, x: torch.Tensor, *rest: object) -> torch.Tensor:
         try:
             return self._runtime(x, *rest)
-        except Exception as exc:  # noqa: BLE001 - any runtime failure: eager, said once
-            if self._fallback is None:
-                raise UsageError(f"{self._report.backend}: {one_line(exc)}", setting="backend") from None
-            log.warning("%s failed (%s); running torch eager", self._report.backend, one_line(exc))
-            self._runtime = self._fallback
-            self._fallback = None
-            return self._runtime(x, *rest)
-
-
-def one_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        except Exception as exc:  # noqa: BLE001 - any runtime failure, said in one line
+            raise UsageError(f"{self._report.backend}: {one_line(exc)}", setting="backend") from None
 
 
 class MeasuredChoice:
