@@ -22,15 +22,15 @@ from livefx.models.registry import DEFAULT_ACTIONS, DEFAULT_STYLE, available_sty
 from livefx.models.stage import STYLE_STAGE
 from livefx.models.student import StudentNet
 from livefx.models.stylize import StyleStage
-from livefx.stream.actions import ActionsConfig
-from livefx.stream.budget import StageSpec
 from livefx.stream.device import FrameConverter
 from livefx.stream.pipeline import Pipeline, PipelineConfig
 from livefx.stream.process import freeze_startup_heap
+from livefx.stream.scheduling.budget import StageSpec
+from livefx.stream.scheduling.worker import BoundStage
 from livefx.stream.sinks.null import NullSink
 from livefx.stream.sources.synthetic import SyntheticSource
-from livefx.stream.style import style_stages
-from livefx.stream.worker import BoundStage
+from livefx.stream.stages.actions import ActionsConfig
+from livefx.stream.stages.style import style_stages
 
 from .common import machine, write_results
 

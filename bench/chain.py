@@ -32,16 +32,16 @@ from livefx.models.rife.dis_stage import DisFlowStage
 from livefx.models.rife.stage import FlowStage
 from livefx.models.stage import STYLE_STAGE
 from livefx.models.stylize import StyleStage
-from livefx.stream.budget import StageSpec
 from livefx.stream.device import FrameConverter
 from livefx.stream.frame import Frame, now_ns
-from livefx.stream.motion import MotionConfig, MotionStage
 from livefx.stream.pipeline import Pipeline, PipelineConfig
+from livefx.stream.scheduling.budget import StageSpec
+from livefx.stream.scheduling.worker import BoundStage
 from livefx.stream.sinks import make_sink
 from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.base import Source
 from livefx.stream.sources.synthetic import SyntheticSource
-from livefx.stream.worker import BoundStage
+from livefx.stream.stages.motion import MotionConfig, MotionStage
 
 from .measure import PeakMemory, percentile_summary
 

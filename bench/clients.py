@@ -47,7 +47,7 @@ class ServeProcess:
     def __enter__(self) -> ServeProcess:
         out = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL  # noqa: SIM115 - closed in __exit__
         self._out = out
-        cmd = [sys.executable, "-m", "livefx.stream.cli", "serve", *self.args]
+        cmd = [sys.executable, "-m", "livefx.stream.cli.main", "serve", *self.args]
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 300  # model warm-up happens per session, the page is up at once
         while True:

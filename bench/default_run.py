@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from livefx.models.registry import DEFAULT_STYLE
-from livefx.stream.cli import main as livefx
+from livefx.stream.cli.main import main as livefx
 
 from .common import machine, write_results
 

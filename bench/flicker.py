@@ -21,11 +21,11 @@ from livefx.models.registry import DEFAULT_RIFE
 from livefx.models.train.data import clip_frames, package_dir
 from livefx.models.train.metrics import FLICKER_JUDGES, warping_error
 from livefx.stream.device import FrameConverter
-from livefx.stream.motion import MotionConfig, build_motion_stage
 from livefx.stream.pipeline import Pipeline, PipelineConfig
 from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.file import FileSource
-from livefx.stream.style import style_stages
+from livefx.stream.stages.motion import MotionConfig, build_motion_stage
+from livefx.stream.stages.style import style_stages
 
 from .common import machine, write_results
 

@@ -36,9 +36,9 @@ from livefx.models.frames import resolve_device
 from livefx.models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE, resolve_style
 from livefx.models.stylize import build_style_stage, load_transformer_net
 from livefx.stream.device import FrameConverter
-from livefx.stream.motion import FLOW_METHODS, build_flow, choose_flow
-from livefx.stream.own_thread import run_on_own_thread
 from livefx.stream.process import freeze_startup_heap
+from livefx.stream.scheduling.own_thread import run_on_own_thread
+from livefx.stream.stages.motion import FLOW_METHODS, build_flow, choose_flow
 
 from . import chain
 from .report import markdown
@@ -205,7 +205,7 @@ def readme_sink() -> tuple[str, str]:
 
 def own_thread(work: Callable[[], T]) -> T:
     """Loading, a baseline's loop or a model's timed runs on a thread that ends with it, as
-    the engine loads and warms up (``livefx.stream.own_thread``): a main thread with an
+    the engine loads and warms up (``livefx.stream.scheduling.own_thread``): a main thread with an
     OpenMP pool would slow every later run's worker."""
     return run_on_own_thread(work, "bench-scenario")
 

@@ -10,25 +10,25 @@ from concurrent.futures import Future
 from livefx.models.action.load import ActionModel
 from livefx.models.stage import STYLE_STAGE, Stage
 
-from .actions import ActionsConfig, ActionStage, LabelEvent
-from .budget import BudgetPlanner
-from .capture import CaptureThread
-from .chain import BoundStage
 from .device import FrameConverter, describe_device
 from .errors import LivefxError
-from .live import LiveChanges
-from .motion import MotionStage
-from .outputs import Outputs
-from .own_thread import run_on_own_thread
 from .pipeline_config import PipelineConfig
-from .post import DrawLabels
-from .ring import Ring
+from .scheduling.budget import BudgetPlanner
+from .scheduling.chain import BoundStage
+from .scheduling.live import LiveChanges
+from .scheduling.own_thread import run_on_own_thread
+from .scheduling.ring import Ring
+from .scheduling.warmup import StageWarmup
+from .scheduling.worker import Worker
 from .sinks.base import Sink
+from .sinks.outputs import Outputs
 from .sources.base import Source
+from .sources.capture import CaptureThread
+from .stages.actions import ActionsConfig, ActionStage, LabelEvent
+from .stages.motion import MotionStage
+from .stages.post import DrawLabels
+from .stages.style import Style
 from .stats import RunStats
-from .style import Style
-from .warmup import StageWarmup
-from .worker import Worker
 
 log = logging.getLogger("livefx")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .budget import OnLate
 from .frame import now_ns
+from .scheduling.budget import OnLate
 
 
 @dataclass

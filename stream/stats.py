@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .degrade import MESSAGES, DegradeWatch
+from .scheduling.degrade import MESSAGES, DegradeWatch
 
 log = logging.getLogger("livefx.stats")
 
@@ -87,7 +87,7 @@ class RunStats:
         self.actions: dict | None = None
         #: Each loaded model's runtime: {model: {"backend": ..., "precision": ...}} (set by the pipeline).
         self.engine: dict[str, dict[str, str]] = {}
-        #: Quiet degradation, warned about once per kind (see ``stream/degrade.py``).
+        #: Quiet degradation, warned about once per kind (see ``stream/scheduling/degrade.py``).
         self.degrade = DegradeWatch()
         #: Called with each FrameRecord on the worker thread, after it is counted (e.g. the
         #: server's /metrics). A tuple, replaced whole, so ``record`` reads it without the lock.

@@ -92,7 +92,12 @@ def test_the_wheel_installs_only_livefx_and_no_training_scripts(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names if ".dist-info/" not in n} == {"livefx"}
     assert not [n for n in names if n.startswith("livefx/models/train/")]
-    for shipped in ("livefx/stream/cli.py", "livefx/web/index.html", "livefx/models/weights/styles/udnie.safetensors"):
+    shipped_files = (
+        "livefx/stream/cli/main.py",
+        "livefx/web/index.html",
+        "livefx/models/weights/styles/udnie.safetensors",
+    )
+    for shipped in shipped_files:
         assert shipped in names
     top_level = [n for n in names if n.endswith("top_level.txt")]
     assert not top_level or zipfile.ZipFile(wheel).read(top_level[0]).decode().split() == ["livefx"]

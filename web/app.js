@@ -412,7 +412,7 @@
 
   const interpolating = () => !$("interp-label").hidden && $("interpolate").checked;
 
-  // The server's degraded kinds (stream/degrade.py), worded for this page: the server's own
+  // The server's degraded kinds (stream/scheduling/degrade.py), worded for this page: the server's own
   // text advises its command-line flags; here the advice names the page's controls.
   function serverDegraded(kind, text) {
     const lower = mode === "broadcast" ? "" : ", pick a lower Resolution";

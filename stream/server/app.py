@@ -14,7 +14,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from ..errors import UsageError
-from ..own_thread import run_on_own_thread
+from ..scheduling.own_thread import run_on_own_thread
 from ..sinks.base import Sink
 from ..sources.base import Source
 from . import protocol, security

@@ -10,7 +10,7 @@ from livefx.models.diffusion.stage import DiffusionStage, DiffusionStyle
 
 from ..errors import LivefxError
 from ..pipeline import Pipeline
-from ..style import Style
+from ..stages.style import Style
 from . import protocol
 from .band import TimingBand
 from .events import prompt_event

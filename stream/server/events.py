@@ -12,7 +12,7 @@ from livefx.models.diffusion.stage import DiffusionStage, DiffusionStyle
 from livefx.models.registry import available_styles
 
 from ..frame import now_ns
-from ..style import describe
+from ..stages.style import describe
 from . import protocol
 
 if TYPE_CHECKING:

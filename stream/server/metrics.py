@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from livefx.models.stage import MOTION_STAGE
 
-from ..budget import IO_STAGE
+from ..scheduling.budget import IO_STAGE
 from ..stats import FrameRecord, RunStats
 
 log = logging.getLogger("livefx.server")

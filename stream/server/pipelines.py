@@ -10,7 +10,7 @@ from ..pipeline import Pipeline
 from ..sinks.base import Sink
 from ..sources.base import Source
 from ..sources.file import FileSource
-from ..style import style_stages
+from ..stages.style import style_stages
 from .band import TimingBand
 from .bridge import ProcessedTrack, TrackSink, TrackSource
 from .metrics import ServerMetrics

@@ -16,8 +16,8 @@ from websockets.exceptions import ConnectionClosed
 
 from livefx.models.diffusion.stage import DiffusionStage
 
-from ..own_thread import run_on_own_thread
 from ..pipeline import Pipeline
+from ..scheduling.own_thread import run_on_own_thread
 from . import protocol
 from .band import TimingBand
 from .bridge import MIN_INPUT_SIDE, ProcessedTrack, TrackSource

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from livefx.models.action.load import ActionModel
 
-from ..actions import ActionsConfig
-from ..budget import OnLate
 from ..device import FrameConverter
-from ..motion import MotionConfig, MotionStage, build_motion_stage
 from ..pipeline import PipelineConfig
-from ..style import Style
+from ..scheduling.budget import OnLate
+from ..stages.actions import ActionsConfig
+from ..stages.motion import MotionConfig, MotionStage, build_motion_stage
+from ..stages.style import Style
 
 
 @dataclass

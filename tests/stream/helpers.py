@@ -8,13 +8,13 @@ import numpy as np
 import torch
 
 from livefx.models.stage import Stage
-from livefx.stream.budget import StageSpec
 from livefx.stream.device import FrameConverter
-from livefx.stream.motion import MotionStage
 from livefx.stream.pipeline import Pipeline, PipelineConfig
+from livefx.stream.scheduling.budget import StageSpec
+from livefx.stream.scheduling.worker import BoundStage
 from livefx.stream.sinks.base import Sink
 from livefx.stream.sources.base import Source
-from livefx.stream.worker import BoundStage
+from livefx.stream.stages.motion import MotionStage
 
 CPU = torch.device("cpu")
 

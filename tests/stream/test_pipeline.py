@@ -5,10 +5,10 @@ import tracemalloc
 
 import numpy as np
 
-from livefx.stream.budget import OnLate, Plan, StageSpec
-from livefx.stream.control import StageSwap
-from livefx.stream.failures import DISABLE_AFTER
 from livefx.stream.frame import Frame
+from livefx.stream.scheduling.budget import OnLate, Plan, StageSpec
+from livefx.stream.scheduling.control import StageSwap
+from livefx.stream.scheduling.failures import DISABLE_AFTER
 from livefx.stream.sinks.null import NullSink
 from livefx.stream.sources.synthetic import SyntheticSource
 

@@ -3,10 +3,10 @@ import time
 import numpy as np
 import pytest
 
-from livefx.stream.capture import CaptureThread
 from livefx.stream.errors import SourceError, UsageError
-from livefx.stream.ring import ReadPolicy, Ring, RingClosed
+from livefx.stream.scheduling.ring import ReadPolicy, Ring, RingClosed
 from livefx.stream.sources import FileSource, SyntheticSource, WebcamSource, make_source
+from livefx.stream.sources.capture import CaptureThread
 
 
 def test_make_source_parses_specs():

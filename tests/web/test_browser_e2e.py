@@ -235,7 +235,7 @@ def test_page_in_firefox(server):
 
 def test_the_page_changes_a_diffusion_prompt_live(chromium, tiny_sd):
     from livefx.models.diffusion.stage import DiffusionOptions
-    from livefx.stream.style import load_style
+    from livefx.stream.stages.style import load_style
 
     pytest.importorskip("diffusers", reason="diffusion styles need diffusers: pip install 'livefx[diffusion]'")
     cpu = FrameConverter(torch.device("cpu"), torch.float32)

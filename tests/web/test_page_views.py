@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from livefx.stream import degrade
+from livefx.stream.scheduling import degrade
 from livefx.stream.server.app import LivefxServer
 from livefx.stream.server.bridge import TrackSource
 
@@ -264,7 +264,7 @@ def test_the_overlay_alone_shows_a_broadcasts_prompt_and_labels(chromium, tiny_s
     from livefx.stream.device import FrameConverter
     from livefx.stream.server.session import SessionSettings
     from livefx.stream.sources.synthetic import SyntheticSource
-    from livefx.stream.style import load_style
+    from livefx.stream.stages.style import load_style
 
     pytest.importorskip("diffusers", reason="diffusion styles need diffusers: pip install 'livefx[diffusion]'")
     cpu = FrameConverter(torch.device("cpu"), torch.float32)

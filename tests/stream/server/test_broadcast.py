@@ -196,7 +196,7 @@ def test_serve_records_the_broadcast_while_a_viewer_watches(tmp_path):
 def test_sinks_need_a_server_side_source():
     import pytest
 
-    from livefx.stream.cli import main
+    from livefx.stream.cli.main import main
     from livefx.stream.errors import UsageError
     from livefx.stream.sinks.null import NullSink
 

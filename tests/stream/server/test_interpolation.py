@@ -11,9 +11,9 @@ from safetensors.torch import save_file
 from livefx.models.rife import IFNet, IFNetConfig
 from livefx.models.rife.load import config_metadata
 from livefx.stream.device import FrameConverter
-from livefx.stream.motion import MotionConfig
 from livefx.stream.server.app import LivefxServer
 from livefx.stream.server.session import SessionSettings
+from livefx.stream.stages.motion import MotionConfig
 
 from .test_webrtc_e2e import SyntheticCamera
 

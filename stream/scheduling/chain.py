@@ -1,0 +1,223 @@
+"""One frame through the stages its plan names: upload, scale, the model stages in order,
+interpolation/stabilization, download. Which stages run, and with what, changes only here,
+between two frames (``install``, ``configure``, ``set_motion``), on the worker thread."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from livefx.models.stage import MOTION_STAGE, Stage, synchronize
+
+from ..device import FrameConverter
+from ..errors import LivefxError
+from ..frame import Frame
+from ..stages.motion import MotionStage
+from ..stages.post import Processed
+from ..stats import RunStats
+from .budget import IO_STAGE, BudgetPlanner, OnLate, Plan, StageSpec, cost_key
+from .control import StageSwap
+from .failures import StageFailures
+
+
+@dataclass
+class BoundStage:
+    """A model stage with the role the planner gives it."""
+
+    spec: StageSpec
+    stage: Stage
+
+
+class StageChain:
+    """The worker's stages and what a frame goes through. A stage that fails passes the
+    frame through; one that keeps failing is turned off (``failures``)."""
+
+    def __init__(
+        self,
+        stages: list[BoundStage],
+        planner: BudgetPlanner,
+        stats: RunStats,
+        converter: FrameConverter,
+        motion: MotionStage | None = None,
+    ) -> None:
+        #: The model stages by name, and their specs in the planner's order.
+        self.stages = {b.spec.name: b.stage for b in stages}
+        self.specs = [b.spec for b in stages]
+        #: Stage swaps installed so far.
+        self.swaps = 0
+        self.planner = planner
+        self.stats = stats
+        self.converter = converter
+        #: Interpolation/stabilization; its spec (``MotionStage.spec``) is among the planner's stages.
+        self.motion = motion
+        #: Interpolation/stabilization on (``set_motion``).
+        self.motion_enabled = True
+        self.failures = StageFailures()
+        #: The last frame the effect produced (what an ``on_late=hold`` plan shows again).
+        self._last_processed: np.ndarray | None = None
+        #: The stage running now: what a failure is charged to.
+        self._running = IO_STAGE
+
+    def install(self, swap: StageSwap) -> None:
+        """Replace (``swap.stage`` None: remove) the stage of ``swap``'s name; the planner's
+        ladder and its costs for that stage follow."""
+        if swap.stage is not None:
+            self.failures.enable(swap.spec.name)  # a new model gets a fresh start
+        specs = [spec for spec in self.specs if spec.name != swap.spec.name]
+        self.stages.pop(swap.spec.name, None)
+        if swap.stage is not None:
+            specs.insert(swap.position, swap.spec)
+            self.stages[swap.spec.name] = swap.stage
+        self.specs = specs
+        self.planner.set_stages(specs)
+        self.planner.cost.forget(swap.spec.name)
+        self._last_processed = None  # never hold a frame of the previous chain
+        for (key, pixels), ms in swap.warm_costs.items():
+            self.planner.cost.observe(key, pixels, ms)
+        self.swaps += 1
+
+    def configure(self, name: str, change: object) -> None:
+        """A change to a running stage's own settings (``Stage.configure``)."""
+        if name not in self.stages:
+            raise LivefxError(f"no {name} stage is running")
+        self.stages[name].configure(change)
+        self._last_processed = None
+
+    def set_motion(self, on: bool | None) -> None:
+        """Interpolation/stabilization on, off, or (None) toggled."""
+        self.motion_enabled = (not self.motion_enabled) if on is None else on
+        if self.motion_enabled:
+            self.failures.enable(MOTION_STAGE)  # asked for again: a fresh start
+
+    def process(self, frame: Frame, plan: Plan) -> Processed:
+        """``frame`` as ``plan`` says: held, passed through, or through its stages; each
+        stage's time goes to the result and (when it is a fair sample) to the planner."""
+        held = self._last_processed
+        if plan.hold and held is not None and held.shape[:2] == frame.image.shape[:2]:
+            return Processed(held.copy(), [], {})  # post steps draw on it; sinks may hold the old one
+        if plan.passthrough:
+            if self.motion is not None:
+                self.motion.reset()  # an unprocessed frame breaks the processed sequence
+            return Processed(frame.image, [], {})
+        t_start = time.perf_counter()
+        stage_ms: dict[str, float] = {}
+        steps = dict(plan.steps)
+        self._running = IO_STAGE
+        try:
+            if self._scales_on_host():
+                image, between_images = self._run_on_host(frame.image, plan, steps, stage_ms), []
+            else:
+                x_in = self.converter.to_tensor(frame.image)
+                x = self._run_planned(x_in, plan, steps, stage_ms)
+                x, between = self._run_motion(x_in, x, plan, stage_ms)
+                self._running = IO_STAGE
+                image = self.converter.to_image(x)
+                between_images = [self.converter.to_image(b) for b in between]
+        except Exception as exc:  # noqa: BLE001 - keep the stream alive, pass the frame through
+            self._failed(self._running, frame, exc)
+            return Processed(frame.image, [], stage_ms)
+        self.failures.succeeded(stage_ms)  # the stages that ran and succeeded start counting afresh
+        io_ms = (time.perf_counter() - t_start) * 1e3 - sum(stage_ms.values())
+        stage_ms[IO_STAGE] = io_ms
+        self.planner.cost.observe(IO_STAGE, frame.width * frame.height, io_ms)
+        if self.planner.on_late is OnLate.HOLD:  # kept apart from what post steps draw on
+            self._last_processed = image.copy()
+        return Processed(image, between_images, stage_ms, min(steps.values(), default=None))
+
+    def _scales_on_host(self) -> bool:
+        """On a CPU with no motion stage in use, the plan's scaling runs on the uint8 image
+        (OpenCV), not on float tensors: a quarter of the bytes, and no OpenMP team to wake."""
+        motion_on = self.motion is not None and self.motion_enabled
+        return self.converter.device.type == "cpu" and not motion_on
+
+    def _run_on_host(
+        self, image: np.ndarray, plan: Plan, steps: dict[str, int], stage_ms: dict[str, float]
+    ) -> np.ndarray:
+        """``_run_planned`` for ``_scales_on_host``: area-average down, bilinear back up."""
+        h, w = image.shape[:2]
+        if plan.scale != 1.0:  # the sizes F.interpolate(scale_factor=...) gives
+            size = (max(1, int(w * plan.scale)), max(1, int(h * plan.scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        x = self._run_stages(self.converter.to_tensor(image), plan, steps, stage_ms)
+        out = self.converter.to_image(x)
+        if out.shape[:2] != (h, w):
+            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+        return out
+
+    def _run_planned(
+        self, x_in: torch.Tensor, plan: Plan, steps: dict[str, int], stage_ms: dict[str, float]
+    ) -> torch.Tensor:
+        """The plan's scale, its model stages in order, and back to the input's size."""
+        h, w = x_in.shape[-2:]
+        x = x_in
+        if plan.scale != 1.0:
+            x = F.interpolate(x, scale_factor=plan.scale, mode="bilinear", antialias=True)
+        x = self._run_stages(x, plan, steps, stage_ms)
+        if x.shape[-2:] != (h, w):
+            x = F.interpolate(x, size=(h, w), mode="bilinear")
+        return x
+
+    def _run_stages(
+        self, x: torch.Tensor, plan: Plan, steps: dict[str, int], stage_ms: dict[str, float]
+    ) -> torch.Tensor:
+        """The plan's model stages in order. A stage whose call is no fair sample of its step
+        count leaves ``steps``."""
+        for name in plan.run:
+            if name == MOTION_STAGE:
+                continue
+            self._running = name
+            t0 = time.perf_counter()
+            count, stage = steps.get(name), self.stages[name]
+            x = stage.run_steps(x, count) if count else stage(x)
+            synchronize(x.device)
+            stage_ms[name] = (time.perf_counter() - t0) * 1e3
+            if stage.last_call_representative:
+                self.planner.cost.observe(cost_key(name, count), x.shape[-1] * x.shape[-2], stage_ms[name])
+            elif count:
+                steps.pop(name)  # repeated or part-filled: not a frame of that step count
+        self._running = IO_STAGE
+        return x
+
+    def _run_motion(
+        self, x_in: torch.Tensor, x: torch.Tensor, plan: Plan, stage_ms: dict[str, float]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Interpolation/stabilization on the processed frame ``x`` (``x_in``: its input):
+        the frame to show and the in-between frames before it."""
+        if self.motion is None:
+            return x, []
+        if not self.motion_enabled:
+            self.motion.reset()
+            return x, []
+        self._running = MOTION_STAGE
+        t0 = time.perf_counter()
+        flow_scale = dict(plan.reduced).get(MOTION_STAGE, 1.0)
+        result = self.motion.step(x_in, x, run_flow=MOTION_STAGE in plan.run, flow_scale=flow_scale)
+        synchronize(result.current.device)
+        if result.cut:
+            self.stats.record_scene_cut()
+        if result.ran:
+            stage_ms[MOTION_STAGE] = (time.perf_counter() - t0) * 1e3
+            # Keyed by the planner's reduction only: the stage's own size choice is inside.
+            h, w = x_in.shape[-2:]
+            flow_pixels = int(h * w * flow_scale * flow_scale)
+            self.planner.cost.observe(MOTION_STAGE, flow_pixels, stage_ms[MOTION_STAGE])
+        return result.current, result.between
+
+    def _failed(self, name: str, frame: Frame, exc: Exception) -> None:
+        """Count a failure; after DISABLE_AFTER in a row, turn the stage off and say so."""
+        if self.motion is not None:
+            self.motion.reset()
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            torch.cuda.empty_cache()
+        if not self.failures.failed(name, frame, exc):
+            return
+        if name == MOTION_STAGE:
+            self.motion_enabled = False
+        else:
+            spec = next(spec for spec in self.specs if spec.name == name)
+            self.install(StageSwap(spec, None, {}))

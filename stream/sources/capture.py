@@ -1,0 +1,98 @@
+"""The capture thread: reads a blocking source, stamps frames, pushes them to the ring."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from ..frame import DEFAULT_TIME_BASE, Frame, now_ns
+from ..scheduling.ring import Ring, RingClosed
+from .base import Source
+from .fit import fit_image
+
+log = logging.getLogger("livefx.capture")
+
+
+class CaptureThread(threading.Thread):
+    """Feeds ``ring`` from ``source`` until the source ends, ``max_frames`` or ``stop()``.
+
+    In real time a source that is not self-paced (synthetic, file) is read at ``fps``;
+    offline it is read as fast as the ring accepts. ``size`` rescales frames on the way in,
+    keeping their shape as ``fit`` says (``stream.fit``).
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        ring: Ring,
+        *,
+        realtime: bool = True,
+        fps: float | None = None,
+        max_frames: int | None = None,
+        size: tuple[int, int] | None = None,
+        fit: str = "pad",
+        clock: Callable[[], int] = now_ns,
+    ) -> None:
+        super().__init__(name="livefx-capture", daemon=True)
+        self.clock = clock
+        self.source = source
+        self.ring = ring
+        self.pace_fps = (fps or source.fps) if realtime and not source.self_paced else None
+        # An explicit rate that differs from the source's re-times its frames.
+        self.retime_fps = fps if fps and fps != source.fps else None
+        self.max_frames = max_frames
+        self.size = size
+        self.fit = fit
+        self.frames = 0
+        self.error: BaseException | None = None
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.source.interrupt()
+
+    @property
+    def stopping(self) -> bool:
+        """``stop()`` was asked for."""
+        return self._stop_event.is_set()
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # noqa: BLE001 - reported by the pipeline
+            self.error = exc
+        finally:
+            self.ring.close()
+            self.source.close()
+
+    def _loop(self) -> None:
+        period = 1.0 / self.pace_fps if self.pace_fps else 0.0
+        next_t = time.monotonic()
+        while not self._stop_event.is_set() and (self.max_frames is None or self.frames < self.max_frames):
+            item = self.source.read()
+            if item is None:
+                return
+            image, time_s = item
+            if self.size:
+                image = fit_image(image, self.size, self.fit)
+            if period:
+                # Sleep to the next tick; after a stall, start afresh rather than burst.
+                delay = next_t - time.monotonic()
+                if delay > 0 and self._stop_event.wait(delay):
+                    return
+                next_t = max(next_t + period, time.monotonic() - period)
+            if self.retime_fps:
+                time_s = self.frames / self.retime_fps
+            frame = Frame(
+                seq=self.frames,
+                t_capture=self.clock(),
+                pts=round(time_s / DEFAULT_TIME_BASE),
+                image=image,
+            )
+            try:
+                self.ring.push(frame)
+            except RingClosed:
+                return
+            self.frames += 1

@@ -1,0 +1,76 @@
+"""What ``--style`` names, as the engine runs it: a style network's weights, a diffusion model
+(``sd:PATH``), or nothing; and the stage each stream builds from it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from livefx.models.diffusion.stage import DiffusionOptions, DiffusionStyle
+from livefx.models.stage import STYLE_STAGE, Stage
+
+from ..device import FrameConverter
+from ..scheduling.budget import StageSpec
+from ..scheduling.chain import BoundStage
+
+log = logging.getLogger("livefx")
+
+#: A style as the engine takes it: a style network's weights file, a loaded diffusion model
+#: with its options (``--style sd:PATH``), or None for the raw camera.
+Style = Path | DiffusionStyle | None
+
+
+def style_spec(style: Style) -> StageSpec:
+    """The planner's view of ``style``: diffusion styles run in steps the planner picks."""
+    steps = style.options.step_choices if isinstance(style, DiffusionStyle) else ()
+    return StageSpec(STYLE_STAGE, steps=steps)
+
+
+def build_style(style: Style, converter: FrameConverter, backend: str) -> Stage | None:
+    """One stream's stage for ``style`` (None for None), for the converter's device and dtype."""
+    if style is None:
+        return None
+    if isinstance(style, DiffusionStyle):
+        return style.build_stage(backend)
+    from livefx.models.stylize import build_style_stage
+
+    return build_style_stage(style, converter.device, converter.dtype, backend, converter.precision)
+
+
+def style_stages(style: Style, converter: FrameConverter, backend: str) -> list[BoundStage]:
+    """The stage list for one style (empty for None), built for the converter's device and dtype."""
+    stage = build_style(style, converter, backend)
+    if stage is None:
+        return []
+    source = describe(style) if isinstance(style, DiffusionStyle) else f"{style.stem} from {style}"
+    log.info("style %s loaded; backend %s", source, stage.accel.describe() if stage.accel else "no accel report")
+    return [BoundStage(style_spec(style), stage)]
+
+
+def describe(style: Style) -> str:
+    """The style's name for logs and the page."""
+    if isinstance(style, DiffusionStyle):
+        return style.name
+    return style.stem if style is not None else "none"
+
+
+def load_style(
+    spec: str,
+    converter: FrameConverter,
+    options: DiffusionOptions | None = None,
+    *,
+    vae_tiny: str | None = None,
+    allow_download: bool = False,
+) -> Style:
+    """Resolve ``--style SPEC``: ``sd:PATH`` loads the diffusion model once (it is shared by
+    every stream) with ``options`` for its streams; anything else names a style network."""
+    from livefx.models.diffusion.folder import DiffusionSource, load_diffusion, parse_sd_spec
+    from livefx.models.registry import resolve_style
+
+    folder = parse_sd_spec(spec)
+    if folder is None:
+        return resolve_style(spec)
+    source = DiffusionSource(folder, vae_tiny, allow_download)
+    model = load_diffusion(source, converter.device, converter.dtype)
+    log.info("diffusion style %s loaded: %s", model.name, model.describe())
+    return DiffusionStyle(model, options or DiffusionOptions())

@@ -1,0 +1,99 @@
+"""The worker's thread count follows the load, from its own timings (simulated costs here)."""
+
+from livefx.models.stage import MOTION_STAGE, STYLE_STAGE
+from livefx.stream.scheduling.core_share import CoreShares
+from livefx.stream.scheduling.thread_tuner import CpuThreads, ThreadTuner
+
+
+def run(tuner: ThreadTuner, cost_of: dict[int, float], frames: int) -> list[int]:
+    """Feed ``frames`` frames whose cost depends on the thread count in use; the counts used."""
+    used = []
+    for _ in range(frames):
+        used.append(tuner.current)
+        tuner.observe(cost_of[tuner.current])
+    return used
+
+
+def test_idle_machine_keeps_all_cores_and_tries_less_and_less_often():
+    tuner = ThreadTuner((1, 2), explore_every=20)
+    used = run(tuner, {1: 1.8, 2: 1.0}, 400)
+    assert tuner.current == 2 and not tuner.switches
+    trials = [i for i in range(1, len(used)) if used[i] == 1 and used[i - 1] == 2]
+    assert 3 <= len(trials) <= 5  # back-off: 20, 40, 80, 160 frames apart
+    assert used.count(1) <= 3 * len(trials)
+
+
+def test_load_arriving_moves_to_fewer_threads_within_a_few_frames():
+    tuner = ThreadTuner((1, 2), explore_every=100)
+    run(tuner, {1: 1.8, 2: 1.0}, 30)
+    used = run(tuner, {1: 2.0, 2: 20.0}, 60)  # a busy process: two threads collapse
+    assert tuner.current == 1
+    assert used.index(1) <= 3  # the surge is seen over three frames
+    assert used[10:].count(2) <= 1  # a later trial of two threads costs one frame, then backs off
+
+
+def test_a_machine_busy_from_the_start_moves_to_fewer_threads_within_ten_frames():
+    tuner = ThreadTuner((1, 2))  # the defaults, as the worker makes it
+    used = run(tuner, {1: 2.0, 2: 40.0}, 30)
+    assert tuner.current == 1 and used.index(1) < 10 and used[10:].count(2) == 0
+
+
+def test_load_leaving_returns_to_all_cores():
+    tuner = ThreadTuner((1, 2), explore_every=50)
+    run(tuner, {1: 1.8, 2: 1.0}, 10)
+    run(tuner, {1: 2.0, 2: 20.0}, 100)
+    assert tuner.current == 1
+    run(tuner, {1: 1.8, 2: 1.0}, 2000)
+    assert tuner.current == 2
+
+
+def test_a_single_level_never_explores():
+    tuner = ThreadTuner((1,))
+    assert set(run(tuner, {1: 1.0}, 500)) == {1} and not tuner.trying
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def set_threads(self, count: int) -> None:
+        self.threads.append(count)
+
+
+def test_cpu_threads_apply_the_tuned_count_to_openmp_and_models_once_per_change():
+    openmp: list[int] = []
+    shares = CoreShares(2, openmp.append)
+    shares.join()
+    threads = CpuThreads(shares, ThreadTuner((1, 2), explore_every=5))
+    model = Recorder()
+    for _ in range(12):
+        threads.before_frame([model, None])
+        threads.after_frame({STYLE_STAGE: 10.0 if threads.applied == 2 else 40.0}, 100, 1.0)
+    assert model.threads[0] == 2 and openmp[0] == 2
+    assert 1 in model.threads and model.threads[-1] == 2  # tried one thread, came back
+    assert all(a != b for a, b in zip(model.threads, model.threads[1:]))  # only on changes
+
+
+def test_cpu_threads_learn_per_pixel_and_never_from_frames_without_models():
+    shares = CoreShares(2)
+    tuner = ThreadTuner((1, 2))
+    threads = CpuThreads(shares, tuner)
+    threads.before_frame([])
+    threads.after_frame({"io": 3.0}, 100, 1.0)
+    assert tuner._recent == type(tuner._recent)()  # noqa: SLF001 - nothing learned
+    threads.after_frame({STYLE_STAGE: 10.0}, 400, 0.5)
+    threads.after_frame({MOTION_STAGE: 8.0}, 400, 1.0)
+    assert list(tuner._recent) == [0.1, 0.02]  # noqa: SLF001
+
+
+def test_a_fixed_thread_count_is_applied_and_never_tuned():
+    from livefx.stream.sinks.null import NullSink
+    from livefx.stream.sources.synthetic import SyntheticSource
+
+    from ..helpers import SlowInvert, pipeline
+
+    p = pipeline(SyntheticSource(64, 48, fps=200), [NullSink()], SlowInvert(0), max_frames=30, threads=1)
+    p.open()
+    p.run(log_every_s=0)
+    threads = p.worker.cpu_threads
+    assert threads.tuner.levels == (1,) and threads.applied == 1 and not threads.tuner.switches
