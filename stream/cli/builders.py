@@ -11,7 +11,7 @@ from livefx.models.diffusion.folder import SD_PREFIX
 from livefx.models.diffusion.stage import DiffusionOptions
 
 from ..errors import UsageError
-from ..stages.style import Style, load_style
+from ..stages.style import Style, load_style, pick_style
 from .options import DIFFUSION_FLAGS, check_action_args
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def action_setup(args: argparse.Namespace, has_motion: bool) -> tuple[ActionMode
     if args.actions is None:
         return None, config, []
     from livefx.models.action import load_action_model
-    from livefx.models.registry import resolve_actions, resolve_style
+    from livefx.models.registry import resolve_actions
 
     from ..stages.rules import parse_rule
 
@@ -90,7 +90,7 @@ def action_setup(args: argparse.Namespace, has_motion: bool) -> tuple[ActionMode
     rules = [parse_rule(text, model.labels) for text in args.on]
     for rule in rules:
         if rule.action == "style":
-            resolve_style(rule.argument)  # an unknown style fails now, not when the rule fires
+            pick_style(rule.argument)  # an unknown style fails now, not when the rule fires
         if rule.action == "interpolate" and not has_motion:
             raise UsageError(f"--on {rule.text!r}: needs --interpolate or --stabilize")
     return model, config, rules

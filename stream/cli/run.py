@@ -154,10 +154,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
 
     def load() -> tuple[Pipeline, int, int]:
-        stages = style_stages(load_engine_style(args, converter), converter, args.backend)
+        style = load_engine_style(args, converter)
+        stages = style_stages(style, converter, args.backend)
         motion = motion_stage(args, converter)
         action_model, actions_config, rules = action_setup(args, motion is not None)
         pipeline = Pipeline(source, sinks, stages, converter, config, motion, action_model, actions_config)
+        pipeline.live.loaded = style
         if rules:
             from ..stages.rules import RuleEngine
 

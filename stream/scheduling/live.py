@@ -18,7 +18,7 @@ from livefx.models.stage import STYLE_STAGE, LiveModel, Stage
 from ..device import FrameConverter
 from ..errors import LivefxError
 from ..pipeline_config import PipelineConfig
-from ..stages.style import Style, build_style, describe, style_spec
+from ..stages.style import Style, build_style, describe, pick_style, style_spec
 from .budget import StageSpec
 from .coalesce import Coalescer
 from .control import ConfigureStage, ControlQueue, SetBudget, SetMotion, StageSwap
@@ -52,11 +52,15 @@ class LiveChanges:
         self._prompt_changes = Coalescer(self._preparer, self._apply_prompt)
         #: Per diffusion model: the prompt, strength and seed last set live (kept across style switches).
         self._live_prompts: dict[str, dict] = {}
+        #: The diffusion model loaded at start or switched to last: names pick it by its name.
+        self.loaded: Style = None
 
     def switch_style(self, style: Style) -> Future:
         """Switch to ``style`` (None: no style) without stalling the stream. A diffusion style
         comes back with the prompt, strength and seed last set live for its model here."""
         log.info("preparing style %s ...", describe(style))
+        if isinstance(style, DiffusionStyle):
+            self.loaded = style
 
         def prepare() -> Stage | None:
             # On the helper thread, after the prompt edits queued before this switch.
@@ -120,9 +124,7 @@ class LiveChanges:
     def run_rule_action(self, action: str, argument: str) -> None:
         """What a label rule asks for: ``style``/NAME or ``interpolate``/on|off|toggle."""
         if action == "style":
-            from livefx.models.registry import resolve_style
-
-            future = self.switch_style(resolve_style(argument))
+            future = self.switch_style(pick_style(argument, self.loaded))
             future.add_done_callback(
                 lambda f: f.exception() and log.error("rule: style %s failed: %s", argument, f.exception())
             )

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from livefx.models.diffusion.stage import DiffusionStage, DiffusionStyle
+from livefx.models.diffusion.stage import DiffusionStage
 
 from ..errors import LivefxError
 from ..pipeline import Pipeline
-from ..stages.style import Style
+from ..stages.style import Style, pick_style
 from . import protocol
 from .band import TimingBand
 from .events import prompt_event
@@ -75,13 +75,9 @@ class Controls:
 
     async def switch_style(self, name: str) -> None:
         """A task (loading a style takes a while): what fails goes back as an ``error``."""
-        from livefx.models.registry import resolve_style
-
         try:
             pipeline = self._running()
-            style = self.style
-            if not (isinstance(style, DiffusionStyle) and name == style.name):
-                style = resolve_style(name)  # the server's diffusion model, or a style network
+            style = pick_style(name, self.style)  # the server's diffusion model, or a style network
             await asyncio.wrap_future(pipeline.switch_style(style))
         except (LivefxError, protocol.ProtocolError) as exc:
             await self._send(protocol.error(str(exc)))

@@ -10,6 +10,7 @@ from livefx.models.diffusion.stage import DiffusionOptions, DiffusionStyle
 from livefx.models.stage import STYLE_STAGE, Stage
 
 from ..device import FrameConverter
+from ..errors import UsageError
 from ..scheduling.budget import StageSpec
 from ..scheduling.chain import BoundStage
 
@@ -54,6 +55,20 @@ def describe(style: Style) -> str:
     return style.stem if style is not None else "none"
 
 
+def pick_style(name: str, loaded: Style = None) -> Style:
+    """THE way a style name becomes a style once a stream runs (the page, a label rule, a
+    control command): ``none``, ``default``, a style name or a weights path; the diffusion
+    model loaded at start (``loaded``) by its name. A new ``sd:`` model loads only at start."""
+    from livefx.models.diffusion.folder import parse_sd_spec
+    from livefx.models.registry import resolve_style
+
+    if isinstance(loaded, DiffusionStyle) and name == loaded.name:
+        return loaded
+    if parse_sd_spec(name) is not None:
+        raise UsageError(f"{name}: a diffusion model loads only at start (--style {name})", setting="style")
+    return resolve_style(name)
+
+
 def load_style(
     spec: str,
     converter: FrameConverter,
@@ -62,14 +77,13 @@ def load_style(
     vae_tiny: str | None = None,
     allow_download: bool = False,
 ) -> Style:
-    """Resolve ``--style SPEC``: ``sd:PATH`` loads the diffusion model once (it is shared by
-    every stream) with ``options`` for its streams; anything else names a style network."""
+    """Resolve ``--style SPEC`` at start: ``sd:PATH`` loads the diffusion model once (it is
+    shared by every stream) with ``options`` for its streams; anything else is ``pick_style``."""
     from livefx.models.diffusion.folder import DiffusionSource, load_diffusion, parse_sd_spec
-    from livefx.models.registry import resolve_style
 
     folder = parse_sd_spec(spec)
     if folder is None:
-        return resolve_style(spec)
+        return pick_style(spec)
     source = DiffusionSource(folder, vae_tiny, allow_download)
     model = load_diffusion(source, converter.device, converter.dtype)
     log.info("diffusion style %s loaded: %s", model.name, model.describe())

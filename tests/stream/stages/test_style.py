@@ -12,12 +12,13 @@ import pytest
 import torch
 
 from livefx.models.diffusion.stage import DiffusionOptions, DiffusionStage, DiffusionStyle
+from livefx.models.registry import DEFAULT_STYLE
 from livefx.models.stage import STYLE_STAGE
 from livefx.stream.device import FrameConverter
-from livefx.stream.errors import LivefxError
+from livefx.stream.errors import LivefxError, UsageError
 from livefx.stream.pipeline import Pipeline, PipelineConfig
 from livefx.stream.sources.synthetic import SyntheticSource
-from livefx.stream.stages.style import load_style, style_spec, style_stages
+from livefx.stream.stages.style import load_style, pick_style, style_spec, style_stages
 from tests.diffusion_folders import diffusers_or_skip
 
 from ..helpers import Collect
@@ -61,6 +62,18 @@ def test_sd_specs_load_a_shared_model_and_other_specs_name_style_networks(tiny_s
     first, second = style.build_stage("eager"), style.build_stage("eager")
     assert first.model is second.model and first is not second  # weights shared, stream state not
     assert load_style("none", CONVERTER) is None
+
+
+def test_one_resolver_picks_names_paths_and_the_loaded_diffusion_model(tiny_sd):
+    """Issue 32: the page, label rules and control commands all resolve through ``pick_style``."""
+    loaded = diffusion_style(tiny_sd)
+    assert pick_style(loaded.name, loaded) is loaded  # by its name, never loaded twice
+    assert pick_style("none", loaded) is None
+    assert pick_style("default").stem == DEFAULT_STYLE
+    with pytest.raises(UsageError, match="unknown style"):
+        pick_style("no-such-style", loaded)
+    with pytest.raises(UsageError, match="loads only at start"):
+        pick_style(f"sd:{tiny_sd[0]}")  # another diffusion model mid-stream: refused, not loaded
 
 
 def test_a_budget_nothing_meets_runs_the_fewest_steps_and_counts_them(tiny_sd):
