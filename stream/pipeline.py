@@ -13,7 +13,7 @@ from livefx.models.stage import STYLE_STAGE, Stage
 from .device import FrameConverter, describe_device
 from .errors import LivefxError
 from .pipeline_config import PipelineConfig
-from .scheduling.budget import BudgetPlanner
+from .scheduling.budget import Budget, BudgetPlanner
 from .scheduling.chain import BoundStage
 from .scheduling.live import LiveChanges
 from .scheduling.own_thread import run_on_own_thread
@@ -56,7 +56,8 @@ class Pipeline:
         # shared by two sessions' workers. The caller's converter only names device and dtype.
         self.converter = FrameConverter(converter.device, converter.dtype, converter.precision)
         self.config = config
-        self.stats = RunStats(config.budget_ms, describe_device(converter.device))
+        budget = Budget(config.budget_ms)  # one owner: the planner changes it, the stats read it
+        self.stats = RunStats(budget, describe_device(converter.device))
         self.motion = motion if motion is not None and motion.config.active else None
         self.action_model = actions
         self.actions_config = actions_config or ActionsConfig()
@@ -66,7 +67,7 @@ class Pipeline:
         self.draw_labels = False
         specs = [b.spec for b in stages] + ([self.motion.spec] if self.motion else [])
         specs += [self.actions_config.spec] if actions is not None else []
-        self.planner = BudgetPlanner(specs, config.budget_ms, on_late=config.on_late)
+        self.planner = BudgetPlanner(specs, budget, on_late=config.on_late)
         self.stats.update(on_late=config.on_late.value, realtime=config.realtime)
         self.frames_in = Ring(config.ring_capacity, lossless=not config.realtime)
         self.frames_out = Ring(config.out_capacity, lossless=not config.realtime)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .scheduling.budget import Budget
 from .scheduling.degrade import MESSAGES, DegradeWatch
 
 log = logging.getLogger("livefx.stats")
@@ -43,8 +44,9 @@ class FrameRecord:
 class RunStats:
     """Thread-safe counters and bounded sample windows for one run."""
 
-    def __init__(self, budget_ms: float, device: str) -> None:
-        self.budget_ms = budget_ms
+    def __init__(self, budget: Budget | float, device: str) -> None:
+        #: The planner's own Budget (``Pipeline``): read here, never stored twice.
+        self.budget = budget if isinstance(budget, Budget) else Budget(budget)
         self.device = device
         #: What frames get when even the cheapest plan misses the budget (``--on-late``).
         self.on_late = "best-effort"
@@ -173,7 +175,7 @@ class RunStats:
                 "stage_errors": self.stage_errors,
                 "last_stage_error": self.last_stage_error,
                 "disabled_stages": list(self.disabled_stages),
-                "budget_ms": self.budget_ms,
+                "budget_ms": self.budget.ms,
                 "on_late": self.on_late,
                 "device": self.device,
                 "latency_ms": percentiles(self._latency),

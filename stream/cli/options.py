@@ -12,7 +12,7 @@ from livefx.models.accel import BACKENDS, DTYPES
 from livefx.models.diffusion.stage import DEFAULT_STEPS
 
 from ..errors import UsageError
-from ..scheduling.budget import OnLate
+from ..scheduling.budget import OnLate, check_budget_ms
 from ..sources.fit import FITS
 from ..stages.motion import FLOW_METHODS
 
@@ -120,8 +120,7 @@ def add_engine_args(
 
 def check_engine_args(args: argparse.Namespace) -> tuple[int, int] | None:
     """Validate the shared engine options; returns the parsed --size (None: the source's)."""
-    if not args.budget_ms > 0:
-        raise UsageError(f"--budget-ms {args.budget_ms:g}: must be positive")
+    check_budget_ms(args.budget_ms, "--budget-ms")
     if args.threads is not None and not 1 <= args.threads <= 1024:
         raise UsageError(f"--threads {args.threads}: must be 1 or more")
     return parse_size(args.size) if args.size else None

@@ -16,6 +16,8 @@ from enum import Enum
 
 import numpy as np
 
+from ..errors import UsageError
+
 #: Pseudo-stage for the host<->device conversion every non-pass-through frame pays.
 IO_STAGE = "io"
 
@@ -27,6 +29,41 @@ KEEP_UP_MARGIN = 0.95
 def cost_key(stage: str, steps: int | None = None) -> str:
     """The cost model's name for ``stage`` run with ``steps`` denoising steps (plain name: no steps)."""
     return f"{stage}@{steps}" if steps else stage
+
+
+#: The budgets a user may ask for, in ms (the command line, the page, a control command).
+BUDGET_RANGE_MS = (1.0, 10_000.0)
+
+
+def check_budget_ms(ms: float, what: str = "budget") -> float:
+    """``ms`` as a float when it is a budget a user may ask for; a one-line UsageError if not."""
+    low, high = BUDGET_RANGE_MS
+    if not low <= ms <= high:
+        raise UsageError(f"{what} {ms:g}: must be between {low:g} and {high:g} ms", setting="budget")
+    return float(ms)
+
+
+class Budget:
+    """The per-frame latency budget: the one place it is stored, changed and checked. The
+    worker changes it between frames; other threads (stats) only read ``ms``."""
+
+    def __init__(self, ms: float) -> None:
+        self.ms = check_budget_ms(ms)
+
+    def set(self, ms: float) -> None:
+        self.ms = check_budget_ms(ms)
+
+    def remaining_ms(self, t_capture_ns: int, now_ns: int) -> float:
+        """What is left of the budget of a frame captured at ``t_capture_ns``."""
+        return self.ms - (now_ns - t_capture_ns) / 1e6
+
+    def fits(self, cost_ms: float) -> bool:
+        """Whether work of ``cost_ms`` fits a whole budget."""
+        return cost_ms <= self.ms
+
+    def missed(self, latency_ms: float) -> bool:
+        """Whether a frame shown ``latency_ms`` after capture missed its deadline."""
+        return latency_ms > self.ms
 
 
 class OnLate(Enum):
@@ -213,7 +250,7 @@ class BudgetPlanner:
     def __init__(
         self,
         stages: list[StageSpec],
-        budget_ms: float,
+        budget: Budget | float,
         *,
         scales: tuple[float, ...] = (0.75, 0.5),
         upgrade_after: int = 15,
@@ -222,7 +259,8 @@ class BudgetPlanner:
         cost: CostModel | None = None,
         on_late: OnLate = OnLate.BEST_EFFORT,
     ) -> None:
-        self.budget_ms = budget_ms
+        #: Shared with the stats (``RunStats``): changed only through ``Budget.set``.
+        self.budget = budget if isinstance(budget, Budget) else Budget(budget)
         self.on_late = on_late
         #: The source's frame interval in real time (None: unknown, or offline): a rung
         #: slower than this drops frames, so the planner prefers one that keeps up.
@@ -263,7 +301,7 @@ class BudgetPlanner:
         """The best rung whose predicted cost fits the whole budget (no waiting); the last
         rung (the ``on_late`` one, where the ladder has it) when none does."""
         for rung in self.ladder:
-            if not rung.on_late and self.predict_ms(rung, pixels) <= self.budget_ms:
+            if not rung.on_late and self.budget.fits(self.predict_ms(rung, pixels)):
                 return rung
         return self.ladder[-1]
 
@@ -274,7 +312,7 @@ class BudgetPlanner:
         the source, its frame interval (a plan slower than that drops the frames that
         arrive meanwhile). When no rung keeps up, the cheapest one that is still on time
         is taken; when none is on time, the on-late rung."""
-        remaining = self.budget_ms - (now_ns - t_capture_ns) / 1e6
+        remaining = self.budget.remaining_ms(t_capture_ns, now_ns)
         deadline = min(remaining, self.frame_interval_ms) if self.frame_interval_ms else remaining
         costs = [self.predict_ms(r, pixels) for r in self.ladder]
         # Index of the on-late rung; past the end for ladders without one (no inline stage).

@@ -123,11 +123,11 @@ class StageWarmup:
         if self.config.realtime and self.config.keep_up and fps:
             self.planner.frame_interval_ms = 1000.0 / fps
         if warn:
-            warn_if_too_slow(self.planner, self.config.budget_ms, self.config.on_late, width, height, fps)
+            warn_if_too_slow(self.planner, self.config.on_late, width, height, fps)
 
 
 def warn_if_too_slow(
-    planner: BudgetPlanner, budget_ms: float, on_late: OnLate, width: int, height: int, fps: float | None
+    planner: BudgetPlanner, on_late: OnLate, width: int, height: int, fps: float | None
 ) -> None:
     """Say before the first frame when even the cheapest plan misses the budget, or cannot
     keep up with the source."""
@@ -144,7 +144,7 @@ def warn_if_too_slow(
             " will %s (--on-late %s); raise --budget-ms or lower --size",
             ladder[-2].name,
             cheapest_ms,
-            budget_ms,
+            planner.budget.ms,
             width,
             height,
             outcome,

@@ -15,7 +15,6 @@ import torch
 from livefx.models.stage import MOTION_STAGE, Stage
 
 from ..device import FrameConverter
-from ..errors import LivefxError
 from ..frame import Frame, now_ns
 from ..sources.arrival import ArrivalInterval
 from ..stages.actions import ACTIONS_STAGE, ActionStage
@@ -127,10 +126,7 @@ class Worker(threading.Thread):
         if isinstance(message, StageSwap):
             self.chain.install(message)
         elif isinstance(message, SetBudget):
-            if not message.ms > 0:
-                raise LivefxError(f"budget {message.ms:g} ms: must be positive")
-            self.planner.budget_ms = message.ms
-            self.stats.update(budget_ms=message.ms)
+            self.planner.budget.set(message.ms)  # the stats read the same Budget
         elif isinstance(message, SetMotion):
             self.chain.set_motion(message.on)
         elif isinstance(message, ConfigureStage):
@@ -194,7 +190,7 @@ class Worker(threading.Thread):
                 decision=plan.decision,
                 latency_ms=latency_ms,
                 # A held frame shows old content: this frame's own missed its deadline.
-                missed_deadline=plan.hold or latency_ms > self.planner.budget_ms,
+                missed_deadline=plan.hold or self.planner.budget.missed(latency_ms),
                 scale=plan.scale,
                 stage_ms=result.stage_ms,
                 steps=result.steps,

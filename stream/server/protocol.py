@@ -28,6 +28,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import UsageError
+from ..scheduling.budget import check_budget_ms
 from .band import MAX_BAND_ROWS
 
 #: Field name -> type, per client message type.
@@ -76,8 +78,11 @@ def parse(raw: str | bytes) -> Message:
         value = data.get(field)
         if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
             raise ProtocolError(f"'{kind}' needs a '{field}' field of type {_type_name(expected)}")
-    if kind == "budget" and not 1 <= data["ms"] <= 10_000:
-        raise ProtocolError("'budget' ms must be between 1 and 10000")
+    if kind == "budget":
+        try:
+            check_budget_ms(data["ms"], "'budget' ms")
+        except UsageError as exc:
+            raise ProtocolError(str(exc)) from None
     if kind == "marker":
         _check_marker(data)
     if kind == "prompt":

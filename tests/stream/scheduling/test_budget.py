@@ -1,3 +1,5 @@
+import pytest
+
 from livefx.stream.scheduling.budget import (
     IO_STAGE,
     BudgetPlanner,
@@ -293,3 +295,21 @@ def test_an_optional_stage_cheap_at_full_size_keeps_running_as_is_while_the_effe
     assert [r.name for r in ladder] == ["full", "scale_0.75", "scale_0.5", "skip", "best_effort"]
     assert all(r.pixels_for("interpolate", 100) == 100 for r in ladder[1:3] if "interpolate" in r.run)
     assert all("interpolate" in r.run for r in ladder[:3]) and "interpolate" not in ladder[3].run
+
+
+def test_the_budget_has_one_owner_that_the_planner_changes_and_the_stats_read():
+    """Issue 32: stored once (the planner's Budget, read by RunStats), checked by its own methods."""
+    from livefx.stream.errors import UsageError
+    from livefx.stream.scheduling.budget import Budget
+    from livefx.stream.stats import RunStats
+
+    budget = Budget(100)
+    planner, stats = BudgetPlanner([StageSpec("stylize")], budget), RunStats(budget, "cpu")
+    planner.budget.set(40)
+    assert stats.snapshot()["budget_ms"] == 40
+    assert budget.missed(40.5) and not budget.missed(40) and budget.fits(40)
+    assert budget.remaining_ms(t_capture_ns=0, now_ns=15_000_000) == 25
+    for bad in (0, -5, 20_000):
+        with pytest.raises(UsageError, match="between 1 and 10000 ms"):
+            budget.set(bad)
+    assert budget.ms == 40  # a refused change leaves the budget as it was

@@ -17,7 +17,7 @@ from ..helpers import CPU, SlowInvert
 def chain(motion: MotionStage | None = None) -> StageChain:
     stage = SlowInvert(0)
     spec = StageSpec(stage.name)
-    planner = BudgetPlanner([spec], budget_ms=100.0)
+    planner = BudgetPlanner([spec], 100.0)
     converter = FrameConverter(CPU, torch.float32)
     return StageChain([BoundStage(spec, stage)], planner, RunStats(100.0, "cpu"), converter, motion)
 
