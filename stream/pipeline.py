@@ -135,7 +135,7 @@ class Pipeline:
             self.converter,
             realtime=cfg.realtime,
             motion=self.motion,
-            actions=self.actions,
+            side_work=[self.actions] if self.actions is not None else [],
             controls=self.controls,
             post=[DrawLabels(self.actions)] if self.draw_labels and self.actions is not None else [],
             clock=cfg.clock,

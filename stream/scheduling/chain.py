@@ -94,9 +94,24 @@ class StageChain:
         if self.motion_enabled:
             self.failures.enable(MOTION_STAGE)  # asked for again: a fresh start
 
+    @property
+    def output_factor(self) -> int:
+        """Frames out per frame in: the interpolation factor while motion is on, else 1."""
+        return self.motion.config.factor if self.motion is not None and self.motion_enabled else 1
+
+    def models(self) -> list[object]:
+        """Everything here that runs a model (for the thread count: ``set_threads``)."""
+        return [*self.stages.values(), *([self.motion.flow] if self.motion is not None else [])]
+
     def process(self, frame: Frame, plan: Plan) -> Processed:
         """``frame`` as ``plan`` says: held, passed through, or through its stages; each
         stage's time goes to the result and (when it is a fair sample) to the planner."""
+        result = self._process(frame, plan)
+        if self.motion is not None and self.motion.config.stabilize and self.motion_enabled:
+            self.stats.degrade.observe(unstabilized=MOTION_STAGE not in result.stage_ms)
+        return result
+
+    def _process(self, frame: Frame, plan: Plan) -> Processed:
         held = self._last_processed
         if plan.hold and held is not None and held.shape[:2] == frame.image.shape[:2]:
             return Processed(held.copy(), [], {})  # post steps draw on it; sinks may hold the old one

@@ -12,12 +12,11 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from livefx.models.stage import MOTION_STAGE, Stage
+from livefx.models.stage import Stage
 
 from ..device import FrameConverter
 from ..frame import Frame, now_ns
 from ..sources.arrival import ArrivalInterval
-from ..stages.actions import ACTIONS_STAGE, ActionStage
 from ..stages.motion import MotionStage
 from ..stages.post import PostStep, Processed
 from ..stats import FrameRecord, RunStats
@@ -27,6 +26,7 @@ from .control import ConfigureStage, Control, ControlQueue, SetBudget, SetMotion
 from .core_share import CPU_SHARES
 from .emit import emit
 from .ring import ReadPolicy, Ring, RingClosed
+from .side_work import SideWork
 from .thread_tuner import CpuThreads, ThreadTuner
 
 log = logging.getLogger("livefx.worker")
@@ -48,7 +48,7 @@ class Worker(threading.Thread):
         *,
         realtime: bool = True,
         motion: MotionStage | None = None,
-        actions: ActionStage | None = None,
+        side_work: Sequence[SideWork] = (),
         controls: ControlQueue | None = None,
         post: Sequence[PostStep] = (),
         clock: Callable[[], int] = now_ns,
@@ -74,11 +74,10 @@ class Worker(threading.Thread):
         self.controls = controls if controls is not None else ControlQueue()
         #: After the models, before emission, in order.
         self.post: list[PostStep] = list(post)
-        #: Interpolation/stabilization (run by ``chain``; its factor paces the emission).
-        self.motion = motion
         self._last_out: Frame | None = None
-        #: The action classifier beside the frame path (its spec is among the planner's stages).
-        self.actions = actions
+        #: Stages beside the frame path (DEFERRABLE specs among the planner's stages, e.g. the
+        #: action classifier): each gets a turn after every frame (``side_work``).
+        self.side_work = list(side_work)
         self._stop_event = threading.Event()
         #: On a CPU device: this worker's share of the cores (core_share), tuned to the load.
         self._core_shares = CPU_SHARES if converter.device.type == "cpu" else None
@@ -153,7 +152,7 @@ class Worker(threading.Thread):
     def _loop(self) -> None:
         while not self._stop_event.is_set():
             if self.cpu_threads is not None:  # streams started or stopped beside this one, or load came
-                self.cpu_threads.before_frame([*self.stages.values(), self.motion and self.motion.flow])
+                self.cpu_threads.before_frame(self.chain.models())
             self.controls.drain(self._apply)
             try:
                 frame = self.reader.get(timeout=0.1)
@@ -166,8 +165,6 @@ class Worker(threading.Thread):
             result = self.chain.process(frame, plan)
             if self.cpu_threads is not None:
                 self.cpu_threads.after_frame(result.stage_ms, frame.width * frame.height, plan.scale)
-            if self.motion is not None and self.motion.config.stabilize and self.chain.motion_enabled:
-                self.stats.degrade.observe(unstabilized=MOTION_STAGE not in result.stage_ms)
             for step in self.post:
                 result = step(frame, result)
             try:
@@ -177,12 +174,13 @@ class Worker(threading.Thread):
             self._after_frame(frame, plan, result)
 
     def _after_frame(self, frame: Frame, plan: Plan, result: Processed) -> None:
-        """The classifier's turn (its cost, a run if scheduled), then the frame's record."""
-        if self.actions is not None:
-            cost_ms = self.actions.new_cost_ms()
+        """Each side work's turn (its cost, a run if scheduled), then the frame's record."""
+        for work in self.side_work:
+            name = work.spec.name
+            cost_ms = work.new_cost_ms()
             if cost_ms is not None:
-                self.planner.cost.observe(ACTIONS_STAGE, frame.width * frame.height, cost_ms)
-            self.actions.on_frame(ACTIONS_STAGE in plan.schedule, self.clock())
+                self.planner.cost.observe(name, frame.width * frame.height, cost_ms)
+            work.on_frame(name in plan.schedule, self.clock())
         latency_ms = (self.clock() - frame.t_capture) / 1e6
         self.stats.record(
             FrameRecord(
@@ -208,8 +206,7 @@ class Worker(threading.Thread):
     def _emit(self, frame: Frame, result: Processed) -> None:
         """Push the in-between frames (pts evenly between the last output and this frame),
         then the frame itself."""
-        factor = self.motion.config.factor if self.motion is not None and self.chain.motion_enabled else 1
-        emission = emit(self._last_out, frame, result.image, result.between, factor)
+        emission = emit(self._last_out, frame, result.image, result.between, self.chain.output_factor)
         if emission.inherent_wait_ms is not None:
             self.stats.record_motion(emission.interpolated, emission.held, emission.inherent_wait_ms)
         for out in emission.frames:

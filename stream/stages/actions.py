@@ -125,6 +125,11 @@ class ActionStage(threading.Thread):
         self._runs_reported = 0
         self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
 
+    @property
+    def spec(self) -> StageSpec:
+        """Side work (``scheduling.side_work``): DEFERRABLE, every ``config.every_frames``."""
+        return self.config.spec
+
     def request(self) -> bool:
         """Ask for a run on the newest clip; False (and counted) while one is running."""
         if self._busy.is_set():
