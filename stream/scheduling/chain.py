@@ -5,7 +5,9 @@ between two frames (``install``, ``configure``, ``set_motion``), on the worker t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import cv2
 import numpy as np
@@ -23,6 +25,21 @@ from ..stats import RunStats
 from .budget import IO_STAGE, BudgetPlanner, OnLate, Plan, StageSpec, cost_key
 from .control import StageSwap
 from .failures import StageFailures
+
+
+def scaled_on_host(
+    image: np.ndarray, scale: float, run: Callable[[torch.Tensor], torch.Tensor], converter: FrameConverter
+) -> np.ndarray:
+    """``run`` on ``image`` at ``scale`` with the scaling on the uint8 image (OpenCV: area-average
+    down, bilinear back up), for ``StageChain._scales_on_host``."""
+    h, w = image.shape[:2]
+    if scale != 1.0:  # the sizes F.interpolate(scale_factor=...) gives
+        size = (max(1, int(w * scale)), max(1, int(h * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    out = converter.to_image(run(converter.to_tensor(image)))
+    if out.shape[:2] != (h, w):
+        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+    return out
 
 
 @dataclass
@@ -125,7 +142,8 @@ class StageChain:
         self._running = IO_STAGE
         try:
             if self._scales_on_host():
-                image, between_images = self._run_on_host(frame.image, plan, steps, stage_ms), []
+                run = partial(self._run_stages, plan=plan, steps=steps, stage_ms=stage_ms)
+                image, between_images = scaled_on_host(frame.image, plan.scale, run, self.converter), []
             else:
                 x_in = self.converter.to_tensor(frame.image)
                 x = self._run_planned(x_in, plan, steps, stage_ms)
@@ -149,20 +167,6 @@ class StageChain:
         (OpenCV), not on float tensors: a quarter of the bytes, and no OpenMP team to wake."""
         motion_on = self.motion is not None and self.motion_enabled
         return self.converter.device.type == "cpu" and not motion_on
-
-    def _run_on_host(
-        self, image: np.ndarray, plan: Plan, steps: dict[str, int], stage_ms: dict[str, float]
-    ) -> np.ndarray:
-        """``_run_planned`` for ``_scales_on_host``: area-average down, bilinear back up."""
-        h, w = image.shape[:2]
-        if plan.scale != 1.0:  # the sizes F.interpolate(scale_factor=...) gives
-            size = (max(1, int(w * plan.scale)), max(1, int(h * plan.scale)))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        x = self._run_stages(self.converter.to_tensor(image), plan, steps, stage_ms)
-        out = self.converter.to_image(x)
-        if out.shape[:2] != (h, w):
-            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-        return out
 
     def _run_planned(
         self, x_in: torch.Tensor, plan: Plan, steps: dict[str, int], stage_ms: dict[str, float]
