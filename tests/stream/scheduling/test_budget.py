@@ -313,3 +313,30 @@ def test_the_budget_has_one_owner_that_the_planner_changes_and_the_stats_read():
         with pytest.raises(UsageError, match="above 0 and at most 60000 ms"):
             budget.set(bad)
     assert budget.ms == 40  # a refused change leaves the budget as it was
+
+
+def run_through_a_surge(p: BudgetPlanner, frames: int = 300, surge: range = range(60, 90)) -> list[str]:
+    """30 fps frames whose style costs 28 ms x scale^2, three times that during ``surge``."""
+    p.frame_interval_ms = 1000 / 30
+    for scale in (1.0, 0.75, 0.5):  # warm-up measures every size
+        p.cost.observe("stylize", int(640 * scale) * int(480 * scale), 28 * scale * scale)
+    p.cost.observe(IO_STAGE, PX, 2.0)
+    decisions = []
+    for i in range(frames):
+        t = int(i * 1e9 / 30)
+        plan = p.plan(PX, t, t + 2 * MS)
+        pixels = int(640 * plan.scale) * int(480 * plan.scale)
+        p.cost.observe("stylize", pixels, 28 * plan.scale**2 * (3 if i in surge else 1))
+        decisions.append(plan.decision)
+    return decisions
+
+
+def test_after_a_surge_of_load_the_planner_climbs_back_within_about_a_second():
+    """Issue 30: a busy second (a browser starting, a call app) used to leave the effect at half
+    scale until a probe, long after: the costs learned during the surge were kept for the
+    rungs it left. A stale size's cost is capped by the freshest size's, scaled, and its next
+    sample replaces it."""
+    decisions = run_through_a_surge(planner(28, probe_every_s=60))  # no probe: the caps alone
+    assert "scale_0.5" in decisions[60:90]  # the surge is seen at once
+    back = next(i for i in range(90, 300) if set(decisions[i:]) == {"full"})
+    assert back - 90 <= 45, decisions[85:200]  # 1.5 s at 30 fps
