@@ -4,12 +4,14 @@
     python -m bench.av_sync --make clip.mp4     # write a flash/beep clip (mp4: AAC, mkv: Opus)
 
 ``write_flash_beep_clip`` makes a procedural clip (no camera, no real video): a dark picture
-that turns white for one frame at each event instant, and a 48 kHz track with a short 1 kHz
-beep starting at the same instants. The gaps between events differ, so a slip by a whole
-period cannot pair the wrong flash with a beep. ``av_offsets`` decodes any file, finds the
-flash onsets (the frame whose mean luma jumps) and the beep onsets (first sample over a
-quarter of the loudest, sample accurate), pairs each flash with the nearest beep and returns
-video minus audio in ms: positive when the picture comes late. Both sides are placed on the
+that turns white (inside a dark border) for one frame at each event instant, and a 48 kHz
+track with a short 1 kHz beep starting at the same instants. The gaps between events differ,
+so a slip by a whole period cannot pair the wrong flash with a beep. ``av_offsets`` decodes
+any file, finds the flash onsets (the frame whose picture jumps away from the usual one: its
+mean luma, plain; a style network, which normalizes brightness away, still shows the
+border's shape) and the beep onsets (first sample over a quarter of the loudest, sample
+accurate), pairs each flash with the nearest beep and returns video minus audio in ms:
+positive when the picture comes late. Both sides are placed on the
 file's own timestamps, the way a player places them (an encoder's priming samples are
 accounted for by the first packet's pts).
 """
@@ -31,6 +33,8 @@ BEEP_S = 0.06
 DEFAULT_EVENTS = (0.8, 1.9, 3.3, 4.2, 5.4)
 #: Luma of the dark picture and of a flash.
 DARK, WHITE = 24, 235
+#: The pictures are compared at this size (enough to see a flash, little memory).
+PROBE_SIZE = (80, 60)
 #: Audio codec per container for the clip.
 CLIP_AUDIO = {".mp4": "aac", ".mkv": "libopus", ".mov": "aac"}
 
@@ -41,9 +45,11 @@ def write_flash_beep_clip(
     fps: int = 30,
     size: tuple[int, int] = (320, 240),
     events: tuple[float, ...] = DEFAULT_EVENTS,
+    audio_shift_s: float = 0.0,
 ) -> list[float]:
     """Write the clip (H.264 + AAC in mp4/mov, + Opus in mkv); returns the event instants,
-    snapped to frame times (a flash can only start on a frame)."""
+    snapped to frame times (a flash can only start on a frame). ``audio_shift_s`` moves
+    the beeps later by that much (a clip known to be out of sync)."""
     path = Path(path)
     acodec = CLIP_AUDIO.get(path.suffix.lower())
     if acodec is None:
@@ -51,7 +57,7 @@ def write_flash_beep_clip(
     frames = round(seconds * fps)
     flash_frames = sorted({round(t * fps) for t in events if 0 <= round(t * fps) < frames})
     instants = [i / fps for i in flash_frames]
-    samples = _beeps(instants, round(seconds * AUDIO_RATE))
+    samples = _beeps([t + audio_shift_s for t in instants], round(seconds * AUDIO_RATE))
     w, h = size
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=fps)
@@ -70,13 +76,19 @@ def write_flash_beep_clip(
                 frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, a_next, Fraction(1, AUDIO_RATE)
                 out.mux(audio.encode(frame))
                 a_next += n
-            luma = WHITE if i in flash_frames else DARK
-            picture = av.VideoFrame.from_ndarray(np.full((h, w, 3), luma, np.uint8), format="rgb24")
+            picture = av.VideoFrame.from_ndarray(_picture(w, h, i in flash_frames), format="rgb24")
             picture.pts, picture.time_base = i, Fraction(1, fps)
             out.mux(video.encode(picture))
         out.mux(video.encode())
         out.mux(audio.encode())
     return instants
+
+
+def _picture(w: int, h: int, flash: bool) -> np.ndarray:
+    image = np.full((h, w, 3), DARK, np.uint8)
+    if flash:
+        image[h // 8 : h - h // 8, w // 8 : w - w // 8] = WHITE
+    return image
 
 
 def _beeps(instants: list[float], n: int) -> np.ndarray:
@@ -88,9 +100,9 @@ def _beeps(instants: list[float], n: int) -> np.ndarray:
 
 
 def decode_tracks(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
-    """(video times s, mean luma per frame, audio envelope per sample, audio start s, audio rate)."""
+    """(video times s, small gray pictures, audio envelope per sample, audio start s, audio rate)."""
     times: list[float] = []
-    lumas: list[float] = []
+    pictures: list[np.ndarray] = []
     pieces: list[tuple[float, np.ndarray, int]] = []
     with av.open(str(path)) as container:
         if not container.streams.video or not container.streams.audio:
@@ -100,7 +112,8 @@ def decode_tracks(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray,
             for frame in packet.decode():
                 if isinstance(frame, av.VideoFrame):
                     times.append(float(frame.time))
-                    lumas.append(float(frame.to_ndarray(format="gray").mean()))
+                    small = frame.reformat(*PROBE_SIZE, format="gray")
+                    pictures.append(small.to_ndarray().astype(np.float32))
                 else:
                     x = frame.to_ndarray().astype(np.float32)
                     if not frame.format.is_planar:
@@ -116,16 +129,18 @@ def decode_tracks(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     for t, e, _ in pieces:  # each frame at its own pts: robust to gaps
         i = round((t - t0) * rate)
         envelope[i : i + len(e)] = e
-    return np.asarray(times)[order], np.asarray(lumas)[order], envelope, t0, rate
+    return np.asarray(times)[order], np.asarray(pictures)[order], envelope, t0, rate
 
 
-def flash_onsets(times: np.ndarray, lumas: np.ndarray) -> list[float]:
-    """Times of the frames whose luma rises past halfway between the dark picture and the brightest."""
-    threshold = (float(np.median(lumas)) + float(lumas.max())) / 2
-    if lumas.max() - np.median(lumas) < 20:
+def flash_onsets(times: np.ndarray, pictures: np.ndarray) -> list[float]:
+    """Times of the frames that move more than halfway from the usual picture (the median
+    one) to the most different, after one that did not."""
+    usual = np.median(pictures, axis=0)
+    distance = np.abs(pictures - usual).mean(axis=(1, 2))
+    if distance.max() < 8:  # no flash at all (grain and encoding noise stay far below)
         return []
-    bright = lumas > threshold
-    return [float(times[i]) for i in range(len(times)) if bright[i] and (i == 0 or not bright[i - 1])]
+    away = distance > distance.max() / 2
+    return [float(times[i]) for i in range(len(times)) if away[i] and (i == 0 or not away[i - 1])]
 
 
 def beep_onsets(envelope: np.ndarray, t0: float, rate: int = AUDIO_RATE, quiet_s: float = 0.2) -> list[float]:
@@ -140,19 +155,23 @@ def beep_onsets(envelope: np.ndarray, t0: float, rate: int = AUDIO_RATE, quiet_s
     return onsets
 
 
-def av_offsets(path: str | Path, max_pair_s: float = 0.3) -> list[float]:
-    """Video minus audio (ms) for each flash paired with a beep within ``max_pair_s``."""
-    times, lumas, envelope, t0, rate = decode_tracks(path)
-    flashes = flash_onsets(times, lumas)
+def av_pairs(path: str | Path, max_pair_s: float = 0.3) -> list[tuple[float, float]]:
+    """(flash time s, video minus audio ms) for each flash paired with a beep within ``max_pair_s``."""
+    times, pictures, envelope, t0, rate = decode_tracks(path)
     beeps = np.asarray(beep_onsets(envelope, t0, rate))
-    offsets: list[float] = []
-    for flash in flashes:
+    pairs: list[tuple[float, float]] = []
+    for flash in flash_onsets(times, pictures):
         if not len(beeps):
             break
         nearest = float(beeps[np.abs(beeps - flash).argmin()])
         if abs(flash - nearest) <= max_pair_s:
-            offsets.append(round(1000 * (flash - nearest), 3))
-    return offsets
+            pairs.append((flash, round(1000 * (flash - nearest), 3)))
+    return pairs
+
+
+def av_offsets(path: str | Path, max_pair_s: float = 0.3) -> list[float]:
+    """Video minus audio (ms) for each flash paired with a beep within ``max_pair_s``."""
+    return [offset for _, offset in av_pairs(path, max_pair_s)]
 
 
 def median_abs(offsets: list[float]) -> float:
