@@ -10,7 +10,6 @@ from concurrent.futures import Future
 from livefx.models.action.load import ActionModel
 from livefx.models.stage import STYLE_STAGE, Stage
 
-from .audio.bus import AudioBus
 from .device import FrameConverter, describe_device
 from .errors import LivefxError
 from .pipeline_config import PipelineConfig
@@ -79,9 +78,7 @@ class Pipeline:
         self.live = LiveChanges(self.converter, config, self.warm.warm_stage, self.style_stage, self.motion is not None)
         #: The one way to change the running worker (style, budget, interpolation, prompt).
         self.controls = self.live.controls
-        #: The source's sound, to the sinks that hold audio (unused when it has none).
-        self.audio = AudioBus()
-        self.outputs = Outputs(sinks, self.frames_out, self.audio)
+        self.outputs = Outputs(sinks, self.frames_out)
 
     def open(self) -> tuple[int, int]:
         """Open the source and warm the stages up at its size; returns (width, height)."""
@@ -147,10 +144,6 @@ class Pipeline:
         )
         if self.actions is not None:
             self.actions.listeners += self.label_listeners
-        channels = self._sound_channels()
-        runners = self.outputs.start(
-            fps * (self.motion.config.factor if self.motion else 1), channels, self.source.spec
-        )
         self.capture = CaptureThread(
             self.source,
             self.frames_in,
@@ -160,22 +153,11 @@ class Pipeline:
             size=cfg.size,
             fit=cfg.fit,
             clock=cfg.clock,
-            audio=self.audio if channels else None,
+            audio=self.outputs.audio,
         )
+        runners = self.outputs.start(fps * (self.motion.config.factor if self.motion else 1), self.capture)
         for thread in (*runners, self.worker, self.capture, *([self.actions] if self.actions else [])):
             thread.start()
-
-    def _sound_channels(self) -> int:
-        """Channels of the sound the run delivers: the source's, unless --fps re-times its
-        pictures (the sound cannot follow them: it is left out, said once)."""
-        if not self.source.has_audio:
-            return 0
-        if self.config.fps and self.config.fps != self.source.fps:
-            log.warning(
-                "%s: --fps re-times the pictures; the sound cannot follow them and is left out", self.source.spec
-            )
-            return 0
-        return self.source.audio_channels
 
     def __enter__(self) -> Pipeline:
         self.start()
@@ -246,8 +228,7 @@ class Pipeline:
 
     def snapshot(self) -> dict:
         """The stats document, with the counters owned by the rings, worker and sinks folded in."""
-        dropped = self.capture.audio_dropped if self.capture is not None else 0
-        return self.outputs.snapshot(self.stats, self.frames_in, self.worker, self.actions, self.style_stage(), dropped)
+        return self.outputs.snapshot(self.stats, self.frames_in, self.worker, self.actions, self.style_stage())
 
     @property
     def sink_errors(self) -> list[BaseException]:

@@ -15,6 +15,7 @@ from ..audio.chunk import AUDIO_RATE
 from ..errors import LivefxError
 from ..scheduling.ring import Ring
 from ..scheduling.worker import Worker
+from ..sources.capture import CaptureThread
 from ..stages.actions import ActionStage
 from ..stats import RunStats
 from .base import Sink
@@ -26,20 +27,23 @@ log = logging.getLogger("livefx")
 class Outputs:
     """The sinks of one run and their runners (built by ``start``)."""
 
-    def __init__(self, sinks: list[Sink], frames_out: Ring, audio: AudioBus | None = None) -> None:
+    def __init__(self, sinks: list[Sink], frames_out: Ring) -> None:
         self.sinks = sinks
         self.frames_out = frames_out
-        #: The source's sound (None: the run has none to deliver).
-        self.audio = audio
+        #: The source's sound, pushed by the capture thread (unused when the source has none).
+        self.audio = AudioBus()
+        self.capture: CaptureThread | None = None
         self.runners: list[SinkRunner] = []
         #: ``Pipeline.join()`` is waiting: it raises the error of the last output to fail.
         self.joining = False
 
-    def start(self, fps: float, audio_channels: int = 0, source: str = "the source") -> list[SinkRunner]:
+    def start(self, fps: float, capture: CaptureThread | None = None) -> list[SinkRunner]:
         """A runner per sink, paced for ``fps`` output frames a second; the caller starts them.
-        With ``audio_channels`` (the source has sound, on ``audio``) each sink that holds audio
-        gets its own consumer of it; the others are named in one line, once."""
-        with_sound = self.audio is not None and audio_channels > 0
+        When ``capture`` passes sound on (to ``audio``), each sink that holds audio gets its
+        own consumer of it; the others are named in one line, once."""
+        self.capture = capture
+        audio_channels = capture.audio_channels if capture is not None else 0
+        with_sound = audio_channels > 0
         video_only: list[str] = []
         self.runners = []
         for sink in self.sinks:
@@ -50,17 +54,18 @@ class Outputs:
             elif with_sound:
                 video_only.append(sink.spec)
             self.runners.append(SinkRunner(sink, self.frames_out, fps, self._failed, consumer))
-        if video_only:
-            log.info("%s: video only; %s cannot hold the sound of %s", ", ".join(video_only), _they(video_only), source)
+        if video_only and capture is not None:
+            names, they = ", ".join(video_only), _they(video_only)
+            log.info("%s: video only; %s cannot hold the sound of %s", names, they, capture.source.spec)
         return self.runners
 
-    def audio_counters(self, source_dropped: int = 0) -> dict | None:
+    def audio_counters(self) -> dict | None:
         """The ``audio`` object of the stats (None when the run has no sound)."""
-        consumers = [r for r in self.runners if r.audio is not None]
-        if self.audio is None or (not consumers and not self.audio.pushed):
+        if self.capture is None or not self.capture.audio_channels:
             return None
+        consumers = [r for r in self.runners if r.audio is not None]
         sinks = {r.sink.spec: {"written": r.audio_written, "dropped": r.audio.dropped} for r in consumers}
-        dropped = source_dropped + sum(s["dropped"] for s in sinks.values())
+        dropped = self.capture.audio_dropped + sum(s["dropped"] for s in sinks.values())
         return {"chunks_in": self.audio.pushed, "chunks_dropped": dropped, "sinks": sinks}
 
     def _failed(self, runner: SinkRunner) -> None:
@@ -89,11 +94,9 @@ class Outputs:
         worker: Worker | None,
         actions: ActionStage | None,
         style: Stage | None,
-        audio_dropped: int = 0,
     ) -> dict:
         """The stats document, with the counters owned by the input ring, the ``worker``, the
-        classifier, the sinks and the sound (``audio_dropped``: lost at the source) folded in,
-        and the live settings of a diffusion ``style``."""
+        classifier, the sinks and the sound folded in, and the live settings of a diffusion ``style``."""
         fields: dict[str, object] = {"frames_in": frames_in.pushed}
         if actions is not None:
             fields["actions"] = actions.snapshot()
@@ -101,7 +104,7 @@ class Outputs:
             fields.update(worker.counters())
         fields["sinks"] = {r.sink.spec: r.counters() for r in self.runners}
         fields["diffusion"] = style.live_state() if isinstance(style, DiffusionStage) else None
-        fields["audio"] = self.audio_counters(audio_dropped)
+        fields["audio"] = self.audio_counters()
         stats.update(**fields)
         return stats.snapshot()
 

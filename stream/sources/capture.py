@@ -26,6 +26,8 @@ class CaptureThread(threading.Thread):
     A source's sound goes to ``audio`` after each frame, each chunk stamped from the media
     time -> capture clock mapping of the latest frame: a chunk at media time 3.000 s gets
     the ``t_capture`` a frame at 3.000 s had or would have had. Offline nothing is dropped.
+    The source must be open (it says then whether it has sound); an explicit ``fps`` that
+    re-times the pictures leaves the sound out, which cannot follow them.
     """
 
     def __init__(
@@ -52,9 +54,12 @@ class CaptureThread(threading.Thread):
         self.size = size
         self.fit = fit
         self.frames = 0
-        #: Where the source's sound goes (None: nowhere; also leave it out when ``fps``
-        #: re-times the pictures, which the sound cannot follow).
-        self.audio = audio
+        if audio is not None and self.retime_fps and source.has_audio:
+            log.warning("%s: --fps re-times the pictures; the sound cannot follow them and is left out", source.spec)
+            audio = None
+        #: Where the source's sound goes (None: nowhere, or the source has none).
+        self.audio = audio if source.has_audio else None
+        self._audio_channels = source.audio_channels if self.audio is not None else 0
         #: Audio chunks passed on, and those the source lost before they were taken.
         self.audio_chunks = 0
         self.audio_dropped = 0
@@ -62,6 +67,11 @@ class CaptureThread(threading.Thread):
         self._anchor: tuple[float, int] | None = None
         self.error: BaseException | None = None
         self._stop_event = threading.Event()
+
+    @property
+    def audio_channels(self) -> int:
+        """Channels of the sound this thread passes on (0: none)."""
+        return self._audio_channels
 
     def stop(self) -> None:
         self._stop_event.set()

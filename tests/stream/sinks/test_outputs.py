@@ -79,7 +79,7 @@ def test_a_sink_stuck_on_sound_holds_back_neither_the_source_nor_the_other_sinks
     finally:
         hold.set()
         p.close()
-    assert p.audio.pushed == len(other.chunks)
+    assert p.outputs.audio.pushed == len(other.chunks)
 
 
 def test_an_fps_that_re_times_the_pictures_leaves_the_sound_out_saying_so(flash_beep_clip, caplog):
