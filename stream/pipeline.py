@@ -145,7 +145,6 @@ class Pipeline:
         )
         if self.actions is not None:
             self.actions.listeners += self.label_listeners
-        runners = self.outputs.start(fps * (self.motion.config.factor if self.motion else 1))
         self.capture = CaptureThread(
             self.source,
             self.frames_in,
@@ -155,7 +154,9 @@ class Pipeline:
             size=cfg.size,
             fit=cfg.fit,
             clock=cfg.clock,
+            audio=self.outputs.audio,
         )
+        runners = self.outputs.start(fps * (self.motion.config.factor if self.motion else 1), self.capture)
         for thread in (*runners, self.worker, self.capture, *([self.actions] if self.actions else [])):
             thread.start()
 

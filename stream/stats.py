@@ -87,6 +87,8 @@ class RunStats:
         self._interp_wait: deque[float] = deque(maxlen=WINDOW)
         #: Action classifier counters and the latest labels (filled in by the pipeline).
         self.actions: dict | None = None
+        #: The sound's counters: chunks in, dropped, written per sink (None: no sound).
+        self.audio: dict | None = None
         #: Each loaded model's runtime: {model: {"backend": ..., "precision": ...}} (set by the pipeline).
         self.engine: dict[str, dict[str, str]] = {}
         #: Quiet degradation, warned about once per kind (see ``stream/scheduling/degrade.py``).
@@ -190,6 +192,7 @@ class RunStats:
                 **({"steps": {str(n): c for n, c in sorted(self.steps.items())}} if self.steps else {}),
                 **({"diffusion": dict(self.diffusion)} if self.diffusion is not None else {}),
                 **({"actions": self.actions} if self.actions is not None else {}),
+                **({"audio": self.audio} if self.audio is not None else {}),
             }
 
     def _interpolation(self) -> dict:

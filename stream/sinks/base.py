@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 import cv2
 import numpy as np
 
+from ..audio.chunk import AudioChunk
 from ..frame import Frame
 
 log = logging.getLogger("livefx.sink")
@@ -24,12 +25,22 @@ class Sink(ABC):
     #: True for recorders, which want every frame in order (skipping only what they fall
     #: too far behind on); False for live outputs, which want the newest frame.
     in_order: bool = False
+    #: True for sinks that keep the source's sound beside the frames (``write_audio``); the
+    #: others write pictures only, and the run says so once.
+    holds_audio: bool = False
 
     @abstractmethod
     def open(self, width: int, height: int, fps: float) -> None: ...
 
     @abstractmethod
     def write(self, frame: Frame) -> None: ...
+
+    def expect_audio(self, rate: int, channels: int) -> None:
+        """Before ``open``, on a sink that holds audio: the source has sound in this format."""
+
+    def write_audio(self, chunk: AudioChunk) -> None:
+        """One chunk of the source's sound, timed on the frames' clock, from the same thread
+        as ``write`` and only after the first frame (a sink that holds audio overrides it)."""
 
     def close(self) -> None:
         """Flush and free. Safe to call twice, and after a failed ``open``."""

@@ -1,4 +1,5 @@
-"""Recording to files through PyAV: ``.mp4``/``.mkv`` as H.264, ``.y4m`` as raw YUV 4:4:4.
+"""Recording to files through PyAV: ``.mp4``/``.mkv`` as H.264 (with the source's sound as AAC
+in mp4, Opus in mkv), ``.y4m`` as raw YUV 4:4:4 (pictures only).
 
 A recording must survive the process dying. MP4 is written fragmented (an empty header,
 then a fragment every half second of video), Matroska cluster by cluster, and every
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -19,9 +21,11 @@ try:
 except ImportError:  # a machine without PyAV (the GPU bench machines): file sinks refuse, saying why
     av = None
 
+from ..audio.chunk import AudioChunk
 from ..errors import SinkError, UsageError
 from ..frame import Frame
 from ..preflight import check_output_file
+from .audio_track import AudioTrack
 from .base import FixedSize, Sink
 
 log = logging.getLogger("livefx.sink")
@@ -32,12 +36,16 @@ FORMATS = {
     ".mkv": ("matroska", "libx264", "yuv420p"),
     ".y4m": ("yuv4mpegpipe", "rawvideo", "yuv444p"),
 }
+#: Suffix -> audio codec (a suffix missing here records pictures only).
+AUDIO_CODECS = {".mp4": "aac", ".mkv": "libopus"}
 PTS_TIME_BASE = Fraction(1, 90_000)
 
 
 class FileSink(Sink):
     """Writes every frame it gets, timed by the frames' own pts (variable rate if frames
-    were dropped upstream). H.264 needs even sizes: odd sizes lose their last row/column."""
+    were dropped upstream). H.264 needs even sizes: odd sizes lose their last row/column.
+    The sound (``expect_audio`` before ``open``) is timed by the chunks' media time, the
+    frames' pts clock, and starts with the first picture."""
 
     in_order = True
 
@@ -55,6 +63,10 @@ class FileSink(Sink):
                 f" use one of {', '.join(FORMATS)}"
             )
         check_output_file(self.path, f"--sink {self.spec}", replace=overwrite)
+        self.holds_audio = self.path.suffix.lower() in AUDIO_CODECS
+        self._audio_format: tuple[int, int] | None = None
+        self._audio: AudioTrack | None = None
+        self.audio_chunks_written = 0
         #: The file is this sink's (created or replaced by its first ``open``): reopening rewrites it.
         self._claimed = False
         self._container: av.container.OutputContainer | None = None
@@ -62,6 +74,10 @@ class FileSink(Sink):
         self._fit: FixedSize | None = None
         self._last_pts = -1
         self.frames_written = 0
+
+    def expect_audio(self, rate: int, channels: int) -> None:
+        if self.holds_audio:
+            self._audio_format = (rate, channels)
 
     def open(self, width: int, height: int, fps: float) -> None:
         fmt, codec, pix_fmt = FORMATS[self.path.suffix.lower()]
@@ -96,6 +112,9 @@ class FileSink(Sink):
                 self._stream.options = {"preset": "veryfast", "crf": "18", "g": gop, "keyint_min": gop}
                 if fmt == "mp4":  # fragments carry no edit list: without B-frames pts start at 0
                     self._stream.options["bf"] = "0"
+            if self._audio_format is not None:
+                codec = AUDIO_CODECS[self.path.suffix.lower()]
+                self._audio = AudioTrack(self._container, codec, *self._audio_format, lead_in=fmt == "mp4")
         except FileExistsError:
             self.close()
             raise SinkError(
@@ -116,8 +135,25 @@ class FileSink(Sink):
             pts = max(pts, self._last_pts + 1)  # the muxer needs strictly rising pts
             video_frame.pts, video_frame.time_base = pts, PTS_TIME_BASE
             self._last_pts = pts
+        if self._audio is not None:
+            self._audio.start_at(frame.time_s)
+        self._mux(self._stream.encode(video_frame))
+        self.frames_written += 1
+
+    def write_audio(self, chunk: AudioChunk) -> None:
+        """Sound before the first picture is not kept: the recording starts with a picture."""
+        if self._container is None:
+            raise SinkError(f"{self.spec}: the recording is closed (it stopped after an error)")
+        if self._audio is None or self._audio.next_pts is None:
+            return
+        self._mux(self._audio.encode(chunk))
+        self.audio_chunks_written += 1
+
+    def _mux(self, packets: Iterable[av.Packet]) -> None:
+        """Encode (``packets`` is lazy) and write; a failure abandons the file, said as a SinkError."""
+        assert self._container is not None
         try:
-            for packet in self._stream.encode(video_frame):
+            for packet in packets:
                 self._container.mux(packet)
         except (av.FFmpegError, OSError) as exc:
             self._abandon()
@@ -125,11 +161,10 @@ class FileSink(Sink):
             raise SinkError(
                 f"{self.spec}: cannot write ({reason}); the recording stops here, after {self.frames_written} frames"
             ) from None
-        self.frames_written += 1
 
     def _abandon(self) -> None:
         """Drop a container that can no longer be written (full disk, lost mount)."""
-        container, self._container, self._stream = self._container, None, None
+        container, self._container, self._stream, self._audio = self._container, None, None, None
         if container is not None:
             try:
                 container.close()
@@ -138,13 +173,16 @@ class FileSink(Sink):
 
     def close(self) -> None:
         """Flush the encoder and finish the file; a write error here is a SinkError too."""
-        container, stream = self._container, self._stream
+        container, stream, audio = self._container, self._stream, self._audio
         if container is None:
             return
-        self._container = self._stream = None
+        self._container = self._stream = self._audio = None
         try:
             if stream is not None:
                 for packet in stream.encode():
+                    container.mux(packet)
+            if audio is not None:
+                for packet in audio.flush():
                     container.mux(packet)
             container.close()
         except (av.FFmpegError, OSError) as exc:

@@ -15,8 +15,10 @@ except ImportError:  # a machine without PyAV (the GPU bench machines): file sou
 
 from livefx.models.errors import one_line
 
+from ..audio.chunk import AudioChunk
 from ..errors import SourceError, UsageError
 from .base import Source
+from .file_audio import FileAudio
 
 log = logging.getLogger("livefx.source")
 
@@ -27,8 +29,10 @@ TEXT_FORMATS = frozenset({"tty", "bintext", "xbin", "adf", "idf"})
 
 
 class FileSource(Source):
-    """Decodes the first video stream; ``fps`` is the file's native rate. ``loop`` starts
-    again at the end, with timestamps that keep increasing."""
+    """Decodes the first video stream, and in the same pass the first audio stream if there
+    is one; ``fps`` is the file's native rate. Times start at 0 with the first picture and
+    the sound keeps the file's offset to it. ``loop`` starts again at the end, with
+    timestamps (pictures and sound alike) that keep increasing."""
 
     self_paced = False
 
@@ -47,6 +51,24 @@ class FileSource(Source):
         self._size = (0, 0)
         self._t0: float | None = None
         self._first: av.VideoFrame | None = None
+        self._audio: FileAudio | None = None
+
+    @property
+    def has_audio(self) -> bool:
+        return self._audio is not None
+
+    @property
+    def audio_channels(self) -> int:
+        return self._audio.channels if self._audio is not None else 0
+
+    @property
+    def audio_dropped(self) -> int:
+        return self._audio.dropped if self._audio is not None else 0
+
+    def take_audio(self) -> list[AudioChunk]:
+        if self._audio is None or self._t0 is None:
+            return []
+        return self._audio.take(self._t0)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -87,6 +109,7 @@ class FileSource(Source):
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         self.fps = float(rate) if rate else 30.0
         self._size = (stream.codec_context.width, stream.codec_context.height)
+        self._audio = self._open_audio()
         self._frames = self._decode(stream)
         # Decode one frame now so a file with no decodable video fails at open, not later.
         self._first = next(self._frames, None)
@@ -94,11 +117,28 @@ class FileSource(Source):
             self.close()
             raise SourceError(f"{self.spec}: no decodable video frames (corrupt or truncated file)")
         self._size = (self._first.width, self._first.height)
+        self._t0 = float(self._first.time) if self._first.time is not None else 0.0
+
+    def _open_audio(self) -> FileAudio | None:
+        """The first audio stream, if FFmpeg can decode it (else the pictures go alone, said once)."""
+        assert self._container is not None
+        if not self._container.streams.audio:
+            return None
+        stream = self._container.streams.audio[0]
+        if stream.codec_context is None or not stream.codec_context.channels:
+            log.warning("%s: its audio cannot be decoded here; the video goes on without it", self.spec)
+            return None
+        return FileAudio(self.spec, stream)
 
     def _decode(self, stream: av.video.stream.VideoStream) -> Iterator[av.VideoFrame]:
         assert self._container is not None
         bad = 0
-        for packet in self._container.demux(stream):
+        audio = self._audio
+        streams = (stream, audio.stream) if audio is not None else (stream,)
+        for packet in self._container.demux(*streams):
+            if audio is not None and packet.stream is audio.stream:
+                audio.decode(packet, self._offset)
+                continue
             try:
                 frames = packet.decode()
             except av.FFmpegError as exc:
@@ -110,6 +150,8 @@ class FileSource(Source):
                 continue
             bad = 0
             yield from frames
+        if audio is not None:
+            audio.end_pass(self._offset)
 
     def read(self) -> tuple[np.ndarray, float] | None:
         if self._frames is None:
@@ -123,6 +165,8 @@ class FileSource(Source):
         t = float(frame.time) if frame.time is not None else 0.0
         if self._t0 is None:
             self._t0 = t
+        # Every pass keeps the first pass's origin, so the sound decoded before a pass's
+        # first picture already knows its time.
         self._last_t = self._offset + t - self._t0
         return frame.to_ndarray(format="rgb24"), self._last_t
 
@@ -136,12 +180,12 @@ class FileSource(Source):
             log.warning("%s: cannot loop (%s)", self.spec, one_line(exc))
             return False
         self._frames = self._decode(stream)
-        self._offset, self._t0 = self._last_t + 1.0 / self.fps, None
+        self._offset = self._last_t + 1.0 / self.fps
         self.restarts += 1
         return True
 
     def close(self) -> None:
-        self._frames = self._first = None
+        self._frames = self._first = self._audio = None
         if self._container is not None:
             self._container.close()
             self._container = None
