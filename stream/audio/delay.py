@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import deque
 
 import numpy as np
 
 from .chunk import AUDIO_RATE, AudioChunk
+from .timeline import Timeline
 
 #: Playback speed stays within 1 +- this while the delay glides to its target.
 MAX_SPEED_DEVIATION = 0.02
@@ -31,17 +31,6 @@ GLIDE_TAU_S = 0.1
 JUMP_MS = 500.0
 #: Length of the fade out and of the fade in around a jump (s).
 FADE_S = 0.005
-#: A chunk stamped further than this from where the previous one ended starts a new timeline (s);
-#: closer, it joins the timeline fitted through the recent stamps (jittery stamps do not wobble
-#: the pitch).
-STAMP_TOLERANCE_S = 0.05
-#: The timeline follows the line through this many recent stamps ...
-STAMP_WINDOW = 128
-#: ... taking this much of the line's distance each chunk (the line's end moves with each stamp).
-STAMP_SMOOTHING = 1 / 8
-#: Its slope stays within this much of the nominal rate (real sound cards drift by < 1e-4).
-MAX_CLOCK_SKEW = 1e-3
-SKEW_RANGE = (1 - MAX_CLOCK_SKEW, 1 + MAX_CLOCK_SKEW)
 #: A delay this close to its target (ns) is the target: the glide ends exactly.
 SNAP_NS = 100.0
 #: A read position this close to a whole sample is that sample (sample-exact constant delays).
@@ -83,10 +72,7 @@ class AudioDelay:
         self._buf = np.zeros((self.capacity, channels), np.int16)
         self._start = 0  # index (since the first sample) of the oldest stored sample
         self._end = 0  # index of the next sample to arrive
-        # (capture time ns of sample idx, idx, continues the previous anchor's timeline, ns per
-        # sample where no continuing anchor follows)
-        self._anchors: deque[tuple[float, int, bool, float]] = deque()
-        self._stamps: deque[tuple[int, float]] = deque(maxlen=STAMP_WINDOW)  # (idx, t_capture) since a reset
+        self._timeline = Timeline(self.rate)
         self._lock = threading.Lock()
         self._target_ns = self._delay_ns = self._clamp(target_ms) * 1e6
         self._t_next: int | None = None  # output time right after the last pulled block
@@ -94,7 +80,6 @@ class AudioDelay:
         self._read_hi = -1  # the newest input index played
         self.dropped = 0
         self.gap_samples = 0
-        self.resets = 0
         self.jumps = 0
 
     def _clamp(self, ms: float) -> float:
@@ -127,7 +112,7 @@ class AudioDelay:
         if len(samples) == 0:
             return
         with self._lock:
-            self._anchor(float(chunk.t_capture))
+            self._timeline.place(float(chunk.t_capture), self._end)
             self._store(samples)
 
     def _fit_channels(self, samples: np.ndarray) -> np.ndarray:
@@ -140,38 +125,6 @@ class AudioDelay:
             return samples.mean(axis=1, keepdims=True).astype(np.int16)
         raise ValueError(f"audio delay: a {have}-channel chunk for a {self.channels}-channel output")
 
-    def _anchor(self, t_ns: float) -> None:
-        """Place the next sample (index ``_end``) on the capture clock."""
-        if self._anchors:
-            t_last, i_last, _, step = self._anchors[-1]
-            expected = t_last + (self._end - i_last) * step
-            if abs(t_ns - expected) <= STAMP_TOLERANCE_S * 1e9:
-                self._stamps.append((self._end, t_ns))
-                t_fit, step = self._fit()
-                t_new = expected + STAMP_SMOOTHING * (t_fit - expected)
-                self._anchors.append((max(t_new, t_last + 1), self._end, True, step))
-                return
-            self.resets += 1
-            while self._anchors and self._anchors[-1][0] >= t_ns:  # stamps went back: the newer sound wins
-                self._anchors.pop()
-        self._stamps.clear()
-        self._stamps.append((self._end, t_ns))
-        self._anchors.append((t_ns, self._end, False, 1e9 / self.rate))
-
-    def _fit(self) -> tuple[float, float]:
-        """When sample ``_end`` was captured, by the line through the recent stamps (their
-        jitter averages out; a source clock that drifts is followed), its slope held within
-        ``MAX_CLOCK_SKEW`` of the nominal rate. Returns (that time, the slope in ns per sample)."""
-        newest = self._stamps[-1][1]
-        idx = np.array([s[0] for s in self._stamps], np.float64) - self._end
-        t = np.array([s[1] for s in self._stamps]) - newest
-        nominal = 1e9 / self.rate
-        slope = nominal
-        if len(idx) > 1:
-            dx = idx - idx.mean()
-            slope = float(np.clip((dx * (t - t.mean())).sum() / (dx * dx).sum(), *nominal * np.array(SKEW_RANGE)))
-        return newest + float((t - slope * idx).mean()), slope
-
     def _store(self, samples: np.ndarray) -> None:
         n = len(samples)
         end = self._end + n
@@ -179,8 +132,7 @@ class AudioDelay:
             start = end - self.capacity
             self.dropped += max(0, start - max(self._start, self._read_hi + 1))
             self._start = start
-            while len(self._anchors) > 1 and self._anchors[1][1] <= start:
-                self._anchors.popleft()
+            self._timeline.forget_before(start)
         samples = samples[-self.capacity :]
         at = (end - len(samples)) % self.capacity
         first = min(len(samples), self.capacity - at)
@@ -211,7 +163,7 @@ class AudioDelay:
                     fade = int(FADE_S * self.rate)
                     gain = np.clip((fade - self._fade_in + steps + 1) / fade, 0, 1)
                     self._fade_in = max(0, self._fade_in - n)
-            origin = self._anchors[0][0] if self._anchors else 0.0  # relative times keep float64 sub-ns
+            origin = self._timeline.origin  # times relative to it keep float64 at sub-ns
             out = self._at((now_ns - origin) + steps * (1e9 / self.rate) - delays)
             self._delay_ns, self._t_next = d_end, now_ns + round(block_ns)
         if gain is not None:
@@ -219,34 +171,16 @@ class AudioDelay:
         return np.clip(np.rint(out), -32768, 32767).astype(np.int16)
 
     def _at(self, times: np.ndarray) -> np.ndarray:
-        """The sound at these capture times (ns after the oldest anchor), float (n, channels);
+        """The sound at these capture times (ns after the timeline's origin), float (n, channels);
         silence where none was captured."""
         out = np.zeros((len(times), self.channels))
-        if not self._anchors:
-            self.gap_samples += len(times)
-            return out
-        anchors = np.array(self._anchors, np.float64)  # indices stay exact in float64 for 5000 years
-        t_a = anchors[:, 0] - anchors[0, 0]
-        i_a = anchors[:, 1].astype(np.int64)
-        continues = np.append(anchors[:, 2] > 0, False)
-        own_rate = 1 / anchors[:, 3]
-        t_next = np.append(t_a[1:], np.inf)
-        i_next = np.append(i_a[1:], self._end)
-        # a segment maps its time span linearly onto its samples; one followed by a new timeline
-        # (or the newest) runs at its fitted rate and ends with its samples
-        rate = np.where(continues[1:], (i_next - i_a) / (t_next - t_a), own_rate)
-        # how far the samples run on without a break (interpolation may cross segments)
-        breaks = np.flatnonzero(~continues[1:])
-        run_end = i_next[breaks[np.searchsorted(breaks, np.arange(len(i_a)))]]
-        seg = np.searchsorted(t_a, times, side="right") - 1
-        k = np.maximum(seg, 0)
-        pos = i_a[k] + (times - t_a[k]) * rate[k]
+        pos, bound = self._timeline.positions(times, self._end)
         whole = np.rint(pos)
         pos = np.where(np.abs(pos - whole) < SNAP_SAMPLES, whole, pos)
         i = np.floor(pos).astype(np.int64)
         frac = pos - i
         last = i + (frac > 0)
-        valid = (seg >= 0) & (i >= self._start) & (last < run_end[k])
+        valid = (i >= self._start) & (last < bound)
         self.gap_samples += int(len(times) - valid.sum())
         if valid.any():
             i, frac, last = i[valid], frac[valid, None], last[valid]
@@ -256,6 +190,11 @@ class AudioDelay:
             self._read_hi = max(self._read_hi, int(last.max()))
         return out
 
+    @property
+    def resets(self) -> int:
+        """Chunks whose stamp broke the timeline (the source paused, or its clock jumped)."""
+        return self._timeline.resets
+
     def counters(self) -> dict[str, float]:
         """What it dropped, filled with silence, re-timed and jumped; where the delay stands."""
         with self._lock:
@@ -264,6 +203,6 @@ class AudioDelay:
                 "target_ms": round(self._target_ns / 1e6, 3),
                 "dropped": self.dropped,
                 "gap_samples": self.gap_samples,
-                "resets": self.resets,
+                "resets": self._timeline.resets,
                 "jumps": self.jumps,
             }

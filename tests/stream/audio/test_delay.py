@@ -145,6 +145,8 @@ def test_jittery_stamps_do_not_wobble_the_playback():
 
 
 def test_gaps_play_silence_and_are_counted():
+    fresh = AudioDelay(1, target_ms=100)
+    assert not fresh.pull(480, T0).any() and fresh.gap_samples == 480  # nothing came yet
     delay = AudioDelay(1, target_ms=100)
     out = drive(delay, sine, 3.0, pause=(1.0, 1.5))
     gap = out[int(1.1 * RATE) : int(1.6 * RATE)]
@@ -160,7 +162,7 @@ def test_storage_is_bounded_and_drops_the_oldest():
     for k in range(300):  # 3 s of sound that nobody plays
         delay.push(AudioChunk(sine(np.arange(480))[:, None], RATE, k / 100, T0 + k * 10**7))
     assert delay.dropped == 2 * RATE
-    assert delay._buf.shape == (RATE, 1) and len(delay._anchors) <= 101
+    assert delay._buf.shape == (RATE, 1) and len(delay._timeline._anchors) <= 101
     old = delay.pull(480, T0 + 10**9)  # 1 s: long gone
     assert not old.any() and delay.gap_samples == 480
     assert np.abs(delay.pull(480, T0 + 3 * 10**9)).max() > 9000  # the newest second is there
