@@ -1,0 +1,195 @@
+"""The virtual microphone for real: a private PulseAudio daemon (Debian's pulseaudio, started
+here in a temporary folder), the sink's own null sink and remapped source, beeps written at known
+capture times and recorded back from the microphone with parec."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from livefx.stream.audio.chunk import AudioChunk
+from livefx.stream.errors import SinkError, UsageError
+from livefx.stream.frame import now_ns
+from livefx.stream.sinks import make_sink
+from livefx.stream.sinks.virtualmic import VirtualMicSink
+
+RATE = 48_000
+CHUNK = RATE // 100
+WAIT_S = 20  # generous: a busy machine may start a daemon slowly
+
+
+def pactl(*args: str) -> str:
+    return subprocess.run(["pactl", *args], capture_output=True, text=True, timeout=WAIT_S, check=True).stdout
+
+
+def short(kind: str) -> str:
+    return pactl("list", "short", kind)
+
+
+@pytest.fixture
+def pulse_server(monkeypatch):
+    """A private PulseAudio daemon that only this test talks to (PULSE_SERVER), killed after."""
+    if shutil.which("pulseaudio") is None or shutil.which("parec") is None:
+        pytest.skip("pulseaudio is not installed (Debian: apt-get install pulseaudio pulseaudio-utils)")
+    home = Path(tempfile.mkdtemp(prefix="pa", dir="/tmp"))  # short: a unix socket path has 107 bytes
+    socket = home / "native"
+    for name in ("PULSE_RUNTIME_PATH", "PULSE_STATE_PATH", "HOME"):
+        monkeypatch.setenv(name, str(home))
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{socket}")
+    daemon = subprocess.Popen(
+        ["pulseaudio", "--daemonize=no", "-n", "--exit-idle-time=-1", "--disallow-exit", "--use-pid-file=no"]
+        + ["--disable-shm=yes", f"--log-target=file:{home / 'pa.log'}"]
+        + ["-L", f"module-native-protocol-unix auth-anonymous=1 socket={socket}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                log = (home / "pa.log").read_text() if (home / "pa.log").exists() else ""
+                pytest.fail(f"the private pulseaudio did not start: {log[-500:]}")
+            time.sleep(0.05)
+        yield home
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+class Recorder(threading.Thread):
+    """parec on the microphone; each sample's time is when a reader could first have had it
+    (the promptest read fixes the stream's origin on the now_ns() clock)."""
+
+    def __init__(self, device: str) -> None:
+        super().__init__(daemon=True)
+        self.proc = subprocess.Popen(
+            ["parec", f"--device={device}", "--raw", "--format=s16le", f"--rate={RATE}", "--channels=1"]
+            + ["--latency-msec=10"],
+            stdout=subprocess.PIPE,
+            bufsize=0,
+        )
+        self.parts: list[np.ndarray] = []
+        self.origin = float("inf")
+
+    def run(self) -> None:
+        got = 0
+        while data := self.proc.stdout.read(960):
+            now = now_ns()
+            samples = np.frombuffer(data[: len(data) // 2 * 2], np.int16)
+            got += len(samples)
+            self.origin = min(self.origin, now - got * 1e9 / RATE)
+            self.parts.append(samples)
+
+    def stop(self) -> np.ndarray:
+        self.proc.terminate()
+        self.proc.wait(timeout=WAIT_S)
+        self.join(timeout=WAIT_S)
+        self.proc.stdout.close()
+        return np.concatenate(self.parts)
+
+    def onsets(self, samples: np.ndarray) -> list[float]:
+        """now_ns() times of beep onsets (first sample over a quarter of full scale; 300 ms apart)."""
+        found, last = [], -RATE
+        for i in np.flatnonzero(np.abs(samples.astype(np.int32)) > 8000):
+            if i - last > 0.3 * RATE:
+                found.append(self.origin + i * 1e9 / RATE)
+            last = i
+        return found
+
+
+def our_modules() -> list[str]:
+    return [row for row in short("modules").splitlines() if "livefx_mic" in row]
+
+
+def test_the_microphone_plays_the_sound_delayed_by_the_target(pulse_server):
+    sink = make_sink("virtualmic")
+    assert isinstance(sink, VirtualMicSink) and sink.holds_audio and not sink.holds_video
+    sink.set_delay_target_ms(120)
+    sink.open_audio(RATE, 1)
+    recorder = Recorder("livefx_mic_src")
+    try:
+        assert "livefx_mic\t" in short("sinks") and "livefx_mic_src\t" in short("sources")
+        assert "Description: livefx microphone\n" in pactl("list", "sources")
+        assert len(our_modules()) == 2
+        recorder.start()
+        time.sleep(1.0)  # let both streams run (not a threshold: the beeps are timed on the clock)
+        beep = (16000 * np.sin(2 * np.pi * 1000 * np.arange(2 * CHUNK) / RATE)).astype(np.int16)
+        t0, sent = now_ns() + 20_000_000, []
+        for i in range(400):  # 4 s of 10 ms chunks, stamped when captured, written once complete
+            stamp = t0 + i * 10_000_000
+            time.sleep(max(0.0, (stamp + 10_000_000 - now_ns()) / 1e9))
+            samples = np.zeros(CHUNK, np.int16)
+            if i % 50 in (25, 26):  # a 20 ms beep every 500 ms
+                samples = beep[(i % 50 - 25) * CHUNK :][:CHUNK]
+                sent += [stamp] * (i % 50 == 25)
+            sink.write_audio(AudioChunk(samples[:, None], RATE, i / 100, stamp))
+        time.sleep(0.5)
+    finally:
+        recorded = recorder.stop()
+        counters = sink.audio_counters()
+        sink.close()
+    heard = recorder.onsets(recorded)
+    delays = [min((h - s for h in heard if h > s), default=float("inf")) / 1e6 for s in sent]
+    print(f"target 120 ms: beeps heard after {np.round(delays, 1).tolist()} ms; {counters}")
+    assert len(sent) == 8 and len(heard) == 8
+    assert all(abs(d - 120) <= 40 for d in delays)
+    assert our_modules() == [] and "livefx_mic" not in short("sinks") + short("sources")
+    sink.close()  # safe twice
+
+
+def test_it_leaves_a_sink_it_did_not_make(pulse_server):
+    pactl("load-module", "module-null-sink", "sink_name=theirs")
+    sink = VirtualMicSink("theirs")
+    sink.open_audio(RATE, 2)
+    try:
+        assert "theirs_src\t" in short("sources")
+        assert "Description: livefx microphone theirs\n" in pactl("list", "sources")
+    finally:
+        sink.close()
+    assert "theirs\t" in short("sinks") and "theirs_src" not in short("sources")
+
+
+def test_without_a_server_it_says_what_to_start(monkeypatch, tmp_path):
+    if shutil.which("pactl") is None or shutil.which("pacat") is None:
+        pytest.skip("pactl/pacat are not installed (Debian: apt-get install pulseaudio-utils)")
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path}/none")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    sink = make_sink("virtualmic")
+    with pytest.raises(SinkError, match=r"^virtualmic: no PulseAudio server answers \(.+\); start one: pulseaudio"):
+        sink.open_audio(RATE, 1)
+    sink.close()
+
+
+def test_without_the_tools_it_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SinkError, match="pactl not found; install pulseaudio-utils .* pipewire-pulse"):
+        make_sink("virtualmic:mine").open_audio(RATE, 1)
+
+
+@pytest.mark.parametrize("platform,route", [("win32", "VB-Cable"), ("darwin", "BlackHole")])
+def test_elsewhere_it_names_the_route(monkeypatch, platform, route):
+    monkeypatch.setattr(sys, "platform", platform)
+    with pytest.raises(SinkError, match=f"virtualmic: not built yet on {platform}; the route will be {route}"):
+        make_sink("virtualmic").open_audio(RATE, 1)
+
+
+def test_bad_names_and_rates_are_refused():
+    with pytest.raises(UsageError, match="virtualmic:a b: a name holds letters"):
+        make_sink("virtualmic:a b")
+    assert make_sink("virtualmic:desk").name == "desk" and make_sink("virtualmic").name == "livefx_mic"
+    if sys.platform == "linux":
+        with pytest.raises(SinkError, match="sound at 44100 Hz; it plays 48000 Hz"):
+            make_sink("virtualmic").open_audio(44_100, 1)
