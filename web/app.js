@@ -127,7 +127,7 @@
   // those controls go, Start becomes Watch (it asks for no camera).
   function showMode() {
     const broadcast = mode === "broadcast";
-    for (const id of ["camera-label", "resolution-label", "mirror-label", "local-figure"]) $(id).hidden = broadcast;
+    for (const id of ["camera-label", "resolution-label", "mic-label", "mirror-label", "local-figure"]) $(id).hidden = broadcast;
     $("start").textContent = broadcast ? "Watch" : "Start";
     $("start").title = broadcast ? "watch the server's processed video" : "send your camera and get it back processed";
     document.querySelector("main").classList.toggle("broadcast", broadcast);
@@ -182,6 +182,7 @@
       pc = new RTCPeerConnection();
       if (mode === "broadcast") {
         pc.addTransceiver("video", { direction: "recvonly" });
+        pc.addTransceiver("audio", { direction: "recvonly" }); // the source's sound, if it has any
       } else {
         const [width, height] = $("resolution").value.split("x").map(Number);
         const deviceId = $("camera").value;
@@ -190,22 +191,25 @@
           throw new Error(`this browser gives the camera only to a secure page: open ${location.host} over https`
             + " (start the server with livefx serve --https), or open the page on the server's own machine");
         }
-        camera = await navigator.mediaDevices.getUserMedia({
-          video: { width: { ideal: width }, height: { ideal: height }, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) },
-          audio: false,
-        });
+        const video = { width: { ideal: width }, height: { ideal: height }, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) };
+        camera = await openCamera(video, $("mic").checked);
         $("local").srcObject = camera;
         listCameras().catch(() => {});
         const marked = await markedStream($("local"), camera);
         const markedTrack = marked.getVideoTracks()[0];
         const sender = pc.addTrack(markedTrack, marked);
         sendWhileHidden(sender, markedTrack, camera.getVideoTracks()[0]);
+        // The microphone rides in the same stream: the server sends it back in sync with the picture.
+        for (const mic of camera.getAudioTracks()) pc.addTrack(mic, marked);
         // Before the offer, so the server cuts the band off the very first frame.
         send({ type: "marker", width: sentWidth, height: sentHeight, band: BAND });
       }
       pc.ontrack = (event) => {
         const remote = $("remote");
-        remote.srcObject = event.streams[0] || new MediaStream([event.track]);
+        const stream = event.streams[0] || remote.srcObject || new MediaStream();
+        if (!stream.getTracks().includes(event.track)) stream.addTrack(event.track);
+        if (remote.srcObject !== stream) remote.srcObject = stream;
+        if (event.track.kind === "audio") return;
         remote.onresize = remote.onloadedmetadata = () => fitBand(remote);
         if (mode !== "broadcast") watchMarkers(remote);
       };
@@ -479,14 +483,37 @@
     return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   }
 
-  // The processed stream into a WebM file, recorded in the browser (the picture only).
+  // The camera, and the microphone when asked for; a missing or refused microphone leaves the
+  // camera alone (said once), never the whole start.
+  async function openCamera(video, withMic) {
+    if (withMic) {
+      const audio = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
+      try {
+        return await navigator.mediaDevices.getUserMedia({ video, audio });
+      } catch (err) {
+        if (err.name !== "NotFoundError" && err.name !== "NotAllowedError" && err.name !== "NotReadableError") throw err;
+        showError(`no microphone (${err.name}): sending the camera only`);
+      }
+    }
+    return navigator.mediaDevices.getUserMedia({ video, audio: false });
+  }
+
+  // The processed stream into a WebM file, recorded in the browser: the picture without the
+  // band, and the sound that came back with it.
   let recorder = null, chunks = [], recorded = null;
   function startRecording() {
     const stream = $("remote").srcObject;
     if (!stream) throw new Error("nothing to record yet");
     chunks = [];
-    recorded = mode === "broadcast" ? { stream, stop() {} } : pictureOnly(stream);
-    recorder = new MediaRecorder(recorded.stream, { mimeType: "video/webm" });
+    const picture = mode === "broadcast" ? { stream, stop() {} } : pictureOnly(stream);
+    const sound = stream.getAudioTracks();
+    recorded = {
+      stream: new MediaStream([...picture.stream.getVideoTracks(), ...sound]),
+      stop: () => picture.stop(),
+    };
+    const type = sound.length && MediaRecorder.isTypeSupported("video/webm;codecs=vp8,opus")
+      ? "video/webm;codecs=vp8,opus" : "video/webm";
+    recorder = new MediaRecorder(recorded.stream, { mimeType: type });
     recorder.ondataavailable = (event) => { if (event.data.size) chunks.push(event.data); };
     recorder.start(250);
   }
@@ -564,6 +591,7 @@
       }
     } catch (err) { showError(err.message); }
   };
+  $("sound").onchange = () => { $("remote").muted = !$("sound").checked; };
   $("mirror").onchange = () => document.querySelector("main").classList.toggle("mirrored", $("mirror").checked);
   $("start").onclick = start;
   $("stop").onclick = stop;

@@ -126,9 +126,7 @@ class StageWarmup:
             warn_if_too_slow(self.planner, self.config.on_late, width, height, fps)
 
 
-def warn_if_too_slow(
-    planner: BudgetPlanner, on_late: OnLate, width: int, height: int, fps: float | None
-) -> None:
+def warn_if_too_slow(planner: BudgetPlanner, on_late: OnLate, width: int, height: int, fps: float | None) -> None:
     """Say before the first frame when even the cheapest plan misses the budget, or cannot
     keep up with the source."""
     ladder, pixels = planner.ladder, width * height

@@ -24,10 +24,12 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from ..audio.chunk import AudioChunk
 from ..frame import Frame, now_ns
 from ..sinks.base import Sink
 from ..sources.base import Source
 from .band import TimingBand
+from .browser_audio import BrowserAudio
 
 VIDEO_CLOCK = 90_000
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK)
@@ -59,7 +61,9 @@ class TrackSource(Source):
         fps: float = 30.0,
         max_pixels: int = MAX_INPUT_PIXELS,
         band: TimingBand | None = None,
+        audio: bool = False,
     ) -> None:
+        """``audio``: the browser sends its microphone too (``put_audio``)."""
         self.spec = spec
         self.fps = fps
         self.max_pixels = max_pixels
@@ -79,10 +83,36 @@ class TrackSource(Source):
         self._size = (0, 0)
         self.replaced_unread = 0
         self._t0: float | None = None
+        #: The browser's sound, timed on the pictures' clock (``BrowserAudio``).
+        self.audio = BrowserAudio() if audio else None
+        #: (picture time, arrival ns) of the newest frame: where the sound's clock is tied on.
+        self._arrival: tuple[float, int] | None = None
 
     @property
     def size(self) -> tuple[int, int]:
         return self._size
+
+    @property
+    def has_audio(self) -> bool:
+        return self.audio is not None
+
+    @property
+    def audio_channels(self) -> int:
+        return self.audio.converter.channels if self.audio is not None else 0
+
+    @property
+    def audio_dropped(self) -> int:
+        return self.audio.dropped if self.audio is not None else 0
+
+    def put_audio(self, frame: av.AudioFrame) -> None:
+        """Called on the event loop for every received audio frame."""
+        if self.audio is not None:
+            with self._cond:
+                arrival = self._arrival
+            self.audio.put(frame, arrival, now_ns())
+
+    def take_audio(self) -> list[AudioChunk]:
+        return self.audio.take() if self.audio is not None else []
 
     def open(self) -> None:
         pass
@@ -93,6 +123,10 @@ class TrackSource(Source):
             if self._latest is not None:
                 self.replaced_unread += 1
             self._latest = frame
+            t = float(frame.time) if frame.time is not None else 0.0
+            if self._t0 is None:
+                self._t0 = t
+            self._arrival = (t - self._t0, now_ns())
             self._cond.notify()
 
     def end(self) -> None:
@@ -124,9 +158,7 @@ class TrackSource(Source):
         self._reads += 1
         self._size = (image.shape[1], image.shape[0])
         t = float(frame.time) if frame.time is not None else 0.0
-        if self._t0 is None:
-            self._t0 = t
-        return image, t - self._t0
+        return image, t - (self._t0 or 0.0)
 
     def interrupt(self) -> None:
         self.end()
@@ -141,6 +173,15 @@ async def drain(track: MediaStreamTrack, source: TrackSource) -> None:
         pass
     finally:
         source.end()
+
+
+async def drain_audio(track: MediaStreamTrack, source: TrackSource) -> None:
+    """Receive the browser's microphone and hand each frame on at once (aiortc's queue stays empty)."""
+    try:
+        while True:
+            source.put_audio(await track.recv())
+    except MediaStreamError:
+        pass
 
 
 async def discard(track: MediaStreamTrack) -> None:
@@ -165,12 +206,18 @@ class RecentSamples:
 
     def median(self, now: int) -> float | None:
         """The median of the samples newer than ``now - window_s`` (None when there are none)."""
+        values = self._recent(now)
+        return values[len(values) // 2] if values else None
+
+    def maximum(self, now: int) -> float | None:
+        """The largest sample newer than ``now - window_s`` (None when there are none)."""
+        values = self._recent(now)
+        return values[-1] if values else None
+
+    def _recent(self, now: int) -> list[float]:
         while self._samples and self._samples[0][0] < now - self.window_ns:
             self._samples.popleft()
-        if not self._samples:
-            return None
-        values = sorted(v for _, v in self._samples)
-        return values[len(values) // 2]
+        return sorted(v for _, v in self._samples)
 
 
 class ProcessedTrack(MediaStreamTrack):
@@ -216,27 +263,39 @@ class ProcessedTrack(MediaStreamTrack):
 
 class TrackSink(Sink):
     """Offers each processed frame to every registered outgoing track: one track per session
-    in send-receive mode, every viewer's track in broadcast mode.
+    in send-receive mode, every viewer's track in broadcast mode; and the source's sound to
+    their audio tracks (``ProcessedAudioTrack``, which delay it to match the picture).
 
     Each track gets its own ``av.VideoFrame`` (it stamps its own pts on it). ``band``: the
     sending page's timing band, put back on top of each frame (a session's own sink only).
     """
 
     spec = "webrtc"
+    holds_audio = True
 
     def __init__(self, loop: asyncio.AbstractEventLoop, band: TimingBand | None = None) -> None:
         self.loop = loop
         self.band = band
         self._tracks: set[ProcessedTrack] = set()
+        self._audio_tracks: set[MediaStreamTrack] = set()
         self._lock = threading.Lock()
 
-    def add(self, track: ProcessedTrack) -> None:
+    def add(self, track: MediaStreamTrack) -> None:
+        """An outgoing video or audio track (by its kind)."""
         with self._lock:
-            self._tracks.add(track)
+            (self._audio_tracks if track.kind == "audio" else self._tracks).add(track)
 
-    def remove(self, track: ProcessedTrack) -> None:
+    def remove(self, track: MediaStreamTrack) -> None:
         with self._lock:
             self._tracks.discard(track)
+            self._audio_tracks.discard(track)
+
+    def write_audio(self, chunk: AudioChunk) -> None:
+        with self._lock:
+            tracks = list(self._audio_tracks)
+        if tracks and not self.loop.is_closed():
+            for track in tracks:
+                self.loop.call_soon_threadsafe(track.offer, chunk)
 
     @property
     def viewers(self) -> int:

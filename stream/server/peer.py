@@ -11,8 +11,9 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
 from . import protocol
+from .audio_out import ProcessedAudioTrack
 from .band import TimingBand
-from .bridge import ProcessedTrack, TrackSource, discard, drain
+from .bridge import ProcessedTrack, TrackSource, discard, drain, drain_audio
 from .codecs import prefer_codec
 
 log = logging.getLogger("livefx.server")
@@ -32,29 +33,39 @@ class PeerLink:
         self.pc: RTCPeerConnection | None = None
         self.source: TrackSource | None = None
         self.out_track: ProcessedTrack | None = None
+        #: The sound sent back beside ``out_track`` (None: the stream has none).
+        self.audio_out: ProcessedAudioTrack | None = None
 
-    async def accept(self, sdp: str, receive: bool) -> RTCSessionDescription:
+    async def accept(self, sdp: str, receive: bool, sound_channels: int = 0) -> RTCSessionDescription:
         """Apply the client's offer and create the answer (applied by ``finish``). ``receive``:
-        the client sends its camera (send-receive); otherwise it only watches (broadcast)."""
+        the client sends its camera (send-receive), and its microphone when the offer has one;
+        otherwise it only watches (broadcast) the server's source, whose sound has
+        ``sound_channels`` (0: none). The sound goes back when the offer takes audio."""
         if self.pc is not None:
             raise protocol.ProtocolError("this session already has a stream; open a new websocket to restart")
         pc = self.pc = RTCPeerConnection()
         self.out_track = ProcessedTrack()
+        audio = offered_audio(sdp)
+        mic = receive and audio in ("sendrecv", "sendonly")
+        channels = 2 if mic else sound_channels
+        if channels and audio in ("sendrecv", "recvonly"):
+            self.audio_out = ProcessedAudioTrack(channels, self.out_track.capture_to_send.median)
         if receive:
-            self.source = TrackSource(band=self.band)
+            self.source = TrackSource(band=self.band, audio=mic)
 
             @pc.on("track")
             def on_track(track) -> None:
                 if track.kind == "video":
                     self._spawn(drain(track, self.source))
-                elif track.kind == "audio":  # until audio is supported: said once a session, not dropped unsaid
-                    log.warning("the browser sends audio: livefx processes video only for now; the audio is dropped")
-                    self._spawn(discard(track))
+                elif track.kind == "audio":
+                    self._spawn(drain_audio(track, self.source) if mic else discard(track))
 
         # Created before the offer is applied so the codec choice shapes the negotiation;
-        # aiortc pairs it with the offer's video m-line.
+        # aiortc pairs them with the offer's video and audio m-lines.
         transceiver = pc.addTransceiver(self.out_track, direction="sendrecv" if receive else "sendonly")
         prefer_codec(transceiver, self.codec)
+        if self.audio_out is not None:
+            pc.addTransceiver(self.audio_out, direction="sendrecv" if mic else "sendonly")
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             if transceiver.mid is None:
@@ -106,7 +117,7 @@ class PeerLink:
         pc, self.pc = self.pc, None
         if pc is not None:
             await pc.close()
-        self.source, self.out_track = None, None
+        self.source, self.out_track, self.audio_out = None, None, None
 
     async def close(self) -> None:
         """The session's end: close the connection and end the camera's frames."""
@@ -114,3 +125,17 @@ class PeerLink:
             await self.pc.close()
         if self.source is not None:
             self.source.end()
+
+
+def offered_audio(sdp: str) -> str | None:
+    """The direction of the offer's first audio m-line (None: no audio in it)."""
+    section = None
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            if section is not None:
+                break
+            section = "audio" if line.startswith("m=audio") else None
+            direction = "sendrecv"  # the default when the section names none
+        elif section == "audio" and line.strip() in ("a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive"):
+            direction = line.strip()[2:]
+    return direction if section == "audio" else None

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from aiortc.mediastreams import MediaStreamTrack
+
 from ..pipeline import Pipeline
 from ..sinks.base import Sink
 from ..sources.base import Source
 from ..sources.file import FileSource
 from ..stages.style import style_stages
 from .band import TimingBand
-from .bridge import ProcessedTrack, TrackSink, TrackSource
+from .bridge import TrackSink, TrackSource
 from .metrics import ServerMetrics
 from .settings import SessionSettings
 
@@ -73,17 +75,19 @@ def build_hub(
 def build_session_pipeline(
     settings: SessionSettings,
     source: TrackSource,
-    out_track: ProcessedTrack,
+    tracks: Sequence[MediaStreamTrack],
     band: TimingBand,
     loop: asyncio.AbstractEventLoop,
     metrics: ServerMetrics | None = None,
 ) -> Pipeline:
-    """Off the loop: a send-receive session's own pipeline, from its browser's camera
-    (``source``) to the track it sends back: load and warm the model, then start the threads.
+    """Off the loop: a send-receive session's own pipeline, from its browser's camera (and
+    microphone: ``source``) to the ``tracks`` it sends back (the processed video, and the
+    sound delayed to match): load and warm the model, then start the threads.
     ``metrics``: the server's ``/metrics``, which counts this pipeline's frames too."""
     s = settings
     sink = TrackSink(loop, band=band)
-    sink.add(out_track)
+    for track in tracks:
+        sink.add(track)
     config = s.pipeline_config(size=None)
     stages = style_stages(s.style, s.converter, s.backend)
     pipeline = Pipeline(source, [sink], stages, s.converter, config, s.motion_stage(), s.actions, s.actions_config)

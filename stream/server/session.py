@@ -103,18 +103,22 @@ class Session:
             await self.controls.budget(data["ms"])
 
     async def _on_offer(self, sdp: str) -> None:
-        answer = await self.link.accept(sdp, receive=self.hub is None)
+        sound = self.hub.pipeline.source.audio_channels if self.hub is not None else 0
+        answer = await self.link.accept(sdp, receive=self.hub is None, sound_channels=sound)
         self.link.watch(self._on_state)
         loop = asyncio.get_running_loop()
         if self.hub is None:
             # Models load and warm up on a thread that ends with it (see own_thread).
+            tracks = [self.out_track, *([self.link.audio_out] if self.link.audio_out is not None else [])]
             build = functools.partial(
-                build_session_pipeline, self.settings, self.source, self.out_track, self.band, loop, self.metrics
+                build_session_pipeline, self.settings, self.source, tracks, self.band, loop, self.metrics
             )
             self.pipeline = await loop.run_in_executor(None, run_on_own_thread, build, "livefx-load")
         else:
             self.pipeline = self.hub.pipeline
             self.hub.fan_out.add(self.out_track)
+            if self.link.audio_out is not None:
+                self.hub.fan_out.add(self.link.audio_out)
             self.hub.start()
         try:
             sdp_answer = await self.link.finish(answer)
@@ -132,11 +136,12 @@ class Session:
 
     async def _abandon_offer(self) -> None:
         """Undo a failed offer: the session is as before it (a corrected offer may follow)."""
-        out_track = self.out_track
+        tracks = [self.out_track, self.link.audio_out]
         await self.link.abandon()
         if self.hub is not None:
-            if out_track is not None and self.pipeline is not None:
-                self.hub.fan_out.remove(out_track)
+            for track in tracks:
+                if track is not None and self.pipeline is not None:
+                    self.hub.fan_out.remove(track)
         elif self.pipeline is not None:
             await self._release(self.pipeline)
         self.pipeline = None
@@ -210,7 +215,8 @@ class Session:
                 task.cancel()
         await self.link.close()
         if self.hub is not None:
-            if self.out_track is not None:
-                self.hub.fan_out.remove(self.out_track)
+            for track in (self.out_track, self.link.audio_out):
+                if track is not None:
+                    self.hub.fan_out.remove(track)
         elif self.pipeline is not None:
             await self._release(self.pipeline)

@@ -25,6 +25,8 @@ class Caller:
 
     def __init__(self, port: int, camera=None):
         self.port, self.frames, self.sizes, self.errors = port, 0, set(), []
+        #: The sound that came back (each frame's samples as aiortc decodes them: s16 stereo).
+        self.audio: list = []
         self.pc = RTCPeerConnection()
         self.pc.addTrack(camera or SyntheticCamera(96, 72))
 
@@ -36,6 +38,9 @@ class Caller:
                         frame = await track.recv()
                     except Exception:  # noqa: BLE001 - ends on hang-up
                         return
+                    if track.kind == "audio":
+                        self.audio.append(frame.to_ndarray())
+                        continue
                     self.frames += 1
                     self.sizes.add((frame.width, frame.height))
 
