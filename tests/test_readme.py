@@ -1,8 +1,8 @@
 """Docs that run: every ``livefx`` command in README.md's shell blocks, run as written.
 
 What cannot exist on a test machine is replaced, and each replacement is declared here:
-``webcam:N`` becomes ``synthetic`` (no camera), the ``virtualcam`` and ``window`` sinks
-become ``null`` (no v4l2loopback device, no display), ``file:clip.mp4`` is a real clip
+``webcam:N`` becomes ``synthetic`` (no camera), the ``virtualcam``, ``virtualmic`` and ``window``
+sinks become ``null`` (no v4l2loopback device, no sound server, no display), ``file:clip.mp4`` is a real clip
 written by the test, and live runs get ``--frames 30`` so they end. ``serve`` gets
 ``--port 0``, is asked for its page, then stopped with SIGTERM. A diffusion style
 (``sd:FOLDER``, ``--vae-tiny FOLDER``) becomes the tiny random diffusers folder the tests build
@@ -24,7 +24,7 @@ import pytest
 
 from .conftest import REPO, count_frames, write_video
 
-SUBSTITUTES = {"virtualcam": "null", "window": "null"}
+SUBSTITUTES = {"virtualcam": "null", "virtualmic": "null", "window": "null"}
 
 
 def readme_commands() -> list[str]:

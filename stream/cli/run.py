@@ -61,7 +61,8 @@ def add_run_command(sub: argparse._SubParsersAction) -> None:
         run,
         source_default="synthetic",
         source_help="synthetic | file:PATH | webcam[:N] (default: synthetic)",
-        sink_help="null | file:PATH.{mp4,mkv,y4m} | virtualcam[:DEVICE] | window; repeat for several (default: null)",
+        sink_help="null | file:PATH.{mp4,mkv,y4m} | virtualcam[:DEVICE] | virtualmic[:NAME] (the sound, delayed"
+        " to match the picture) | window; repeat for several (default: null)",
     )
     add_engine_args(
         run,

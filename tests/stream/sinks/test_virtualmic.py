@@ -162,6 +162,21 @@ def test_it_leaves_a_sink_it_did_not_make(pulse_server):
     assert "theirs\t" in short("sinks") and "theirs_src" not in short("sources")
 
 
+def test_when_pacat_dies_the_next_write_says_so(pulse_server):
+    sink = make_sink("virtualmic")
+    sink.open_audio(RATE, 1)
+    try:
+        sink._pacat.kill()
+        deadline = time.monotonic() + WAIT_S
+        while sink._writer.error is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(SinkError, match="^virtualmic: pacat stopped"):
+            sink.write_audio(AudioChunk(np.zeros((CHUNK, 1), np.int16), RATE, 0.0, now_ns()))
+    finally:
+        sink.close()
+    assert our_modules() == []
+
+
 def test_without_a_server_it_says_what_to_start(monkeypatch, tmp_path):
     if shutil.which("pactl") is None or shutil.which("pacat") is None:
         pytest.skip("pactl/pacat are not installed (Debian: apt-get install pulseaudio-utils)")
