@@ -17,6 +17,7 @@ from . import protocol
 
 if TYPE_CHECKING:
     from ..pipeline import Pipeline
+    from .audio_out import ProcessedAudioTrack
     from .bridge import ProcessedTrack, TrackSource
     from .pipelines import BroadcastHub
     from .settings import SessionSettings
@@ -53,11 +54,19 @@ def prompt_event(pipeline: Pipeline) -> str:
 
 
 def metrics_event(
-    pipeline: Pipeline, source: TrackSource | None = None, out_track: ProcessedTrack | None = None
+    pipeline: Pipeline,
+    source: TrackSource | None = None,
+    out_track: ProcessedTrack | None = None,
+    audio_out: ProcessedAudioTrack | None = None,
 ) -> str:
-    """The ``metrics`` event: the pipeline's figures, and what a session's own tracks measured."""
+    """The ``metrics`` event: the pipeline's figures, and what a session's own tracks measured.
+    ``sound_after_picture_ms``: how much later after capture the sound leaves than the picture
+    (its own path's floor, when the picture is quicker): the page holds the picture that much more."""
     snap = pipeline.snapshot()
     to_send = out_track.capture_to_send.median(now_ns()) if out_track is not None else None
+    sound_after = None
+    if audio_out is not None and audio_out.follower.target_ms is not None and to_send is not None:
+        sound_after = round(max(0.0, audio_out.delay.delay_ms - to_send), 2)
     return protocol.event(
         "metrics",
         frames_in=snap["frames_in"],
@@ -81,6 +90,7 @@ def metrics_event(
         steps=snap.get("steps", {}),
         diffusion=snap.get("diffusion"),
         source_fps=snap.get("source_fps"),
+        sound_after_picture_ms=sound_after,
     )
 
 

@@ -175,7 +175,7 @@ class Session:
             if actions is not None and actions.latest is not None and actions.latest is not last_labels:
                 last_labels = actions.latest
                 await emit(protocol.event("labels", **last_labels.to_json()))
-            await emit(metrics_event(self.pipeline, self.source, self.out_track))
+            await emit(metrics_event(self.pipeline, self.source, self.out_track, self.link.audio_out))
 
     async def _send_hub_state(self) -> None:
         """To this observer: the broadcast's latest labels and its prompt (diffusion styles)."""

@@ -1,0 +1,79 @@
+"""Issue 33: a file served live keeps its sound in sync, both in the server's recording
+(stopped with SIGTERM) and in what the page receives (recorded by the page itself)."""
+
+import base64
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from livefx.bench.av_sync import av_offsets, median_abs, write_flash_beep_clip
+
+from ..conftest import REPO
+from .cdp import Browser
+from .test_browser_e2e import chromium  # noqa: F401 - a fixture
+
+#: The page records what it receives, with its sound, and hands the WebM back as base64.
+RECORD_PAGE = """(async () => {
+  window.livefx.startRecording();
+  await new Promise((resolve) => setTimeout(resolve, %d));
+  const webm = await window.livefx.stopRecording();
+  const bytes = new Uint8Array(await webm.arrayBuffer());
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 32768) text += String.fromCharCode(...bytes.subarray(i, i + 32768));
+  return { b64: btoa(text), audio: document.getElementById("remote").srcObject.getAudioTracks().length };
+})()"""
+
+
+def serve(*args: str) -> tuple[subprocess.Popen, str, list[str]]:
+    """``livefx serve ARGS --port 0``; returns the process, the page's URL and its log lines."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livefx.stream", "serve", *args, "--port", "0"],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "open http" in line:
+            url = line.split("open ")[1].split(" in a browser")[0]
+            threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+            return proc, url, lines
+    proc.wait(10)
+    raise AssertionError("serve printed no URL:\n" + "".join(lines))
+
+
+def watch(browser: Browser, url: str, record_ms: int) -> dict:
+    browser.goto(url)
+    browser.evaluate("window.livefx.start()")
+    deadline = time.monotonic() + 90
+    while (browser.evaluate("window.livefx.stats()") or {}).get("framesDecoded", 0) < 30:
+        assert browser.evaluate("window.livefx.state") != "failed"
+        assert time.monotonic() < deadline, "no frames on the page"
+        time.sleep(0.25)
+    return browser.evaluate(RECORD_PAGE % record_ms)
+
+
+def test_a_served_file_keeps_its_sound_in_sync_in_the_recording_and_on_the_page(chromium, tmp_path):  # noqa: F811
+    clip, recording, received = tmp_path / "clip.mp4", tmp_path / "rec.mkv", tmp_path / "page.webm"
+    write_flash_beep_clip(clip, seconds=6.0)
+    proc, url, lines = serve("--source", f"file:{clip}", "--loop", "--sink", f"file:{recording}", "--style", "none")
+    try:
+        browser = Browser(chromium)
+        try:
+            got = watch(browser, url, record_ms=8000)
+        finally:
+            browser.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    assert proc.returncode in (0, 143), "".join(lines[-20:])
+    received.write_bytes(base64.b64decode(got["b64"]))
+    assert got["audio"] == 1  # the page got the file's sound beside its pictures
+    for path in (recording, received):
+        offsets = av_offsets(path)
+        print(f"{path.name}: video minus audio {offsets} ms, median |offset| {median_abs(offsets):.1f} ms")
+        assert len(offsets) >= 3, f"{path.name}: only {len(offsets)} flash/beep pairs"
+        assert median_abs(offsets) <= 45, f"{path.name}: {offsets}"
