@@ -458,6 +458,12 @@
     $("send-latency").textContent = server.capture_to_send_ms !== undefined ? `${server.capture_to_send_ms.toFixed(0)} ms` : "-";
     $("latency").textContent = s.latencyMs !== null ? `${s.latencyMs.toFixed(0)} ms (${s.latencySource})` : "-";
     $("decoded").textContent = s.framesDecoded;
+    const outputs = server.outputs;
+    $("outputs-row").hidden = $("outputs").hidden = !outputs;
+    if (outputs) {
+      $("outputs").textContent = `${outputs.sinks.join(", ")}: ${outputs.fed_by_this_page
+        ? "fed by this page's camera" : "fed by another page (this one takes over when it leaves)"}`;
+    }
     $("dropped").textContent = server.frames_dropped ?? "-";
     $("stages").textContent = Object.entries(server.stages || {}).map(([k, v]) => `${k} ${v.p95.toFixed(0)} ms`).join(", ") || "-";
     const decisions = Object.entries(server.decisions || {}).map(([k, v]) => `${k} ${v}`).join(", ");

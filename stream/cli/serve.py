@@ -63,8 +63,10 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:
         source_default="browser",
         source_help="browser: each client sends its camera and gets it back processed (default);"
         " synthetic | file:PATH | webcam[:N]: processed once, broadcast to every client",
-        sink_help="with a server-side --source, also send the processed stream to file:PATH.{mp4,mkv,y4m} |"
-        " virtualcam[:DEVICE] | window (the page is then its control panel); repeat for several",
+        sink_help="also send the processed stream (and its sound) to file:PATH.{mp4,mkv,y4m} |"
+        " virtualcam[:DEVICE] | virtualmic[:NAME] | window; with a server-side --source that stream,"
+        " with the browser source the first page's camera and microphone (when it leaves, the next"
+        " page's); repeat for several",
     )
     add_engine_args(
         srv,
@@ -138,8 +140,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..sources import make_source
 
     size = check_engine_args(args)
-    if args.sink and args.source == "browser":
-        raise UsageError(f"--sink {args.sink[0]}: needs a server-side --source (synthetic, file:PATH, webcam[:N])")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: must be 0-65535")
     check_action_args(args)

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from ..errors import UsageError
 from ..scheduling.own_thread import run_on_own_thread
 from ..sinks.base import Sink
 from ..sources.base import Source
@@ -22,6 +21,7 @@ from .events import hello_event, report_hub
 from .metrics import ServerMetrics
 from .pipelines import BroadcastHub, build_hub
 from .ratelimit import TokenBucket
+from .relay import SessionRelay
 from .routes import HttpRoutes
 from .session import Session
 from .settings import SessionSettings
@@ -48,16 +48,17 @@ class LivefxServer:
         tls: ssl.SSLContext | None = None,
         ping_every_s: float = 5.0,
     ) -> None:
-        """``source=None``: each client sends its camera (send-receive); otherwise the
-        source is processed once and broadcast to every client, and to ``sinks`` (a virtual
-        camera, a recording) whether or not anyone watches. ``tls``: serve HTTPS/WSS.
+        """``source=None``: each client sends its camera (send-receive), and one page at a time
+        feeds ``sinks`` (``SessionRelay``); otherwise the source is processed once and
+        broadcast to every client, and to ``sinks`` (a virtual camera, a recording) whether
+        or not anyone watches. ``tls``: serve HTTPS/WSS.
         ``ping_every_s``: a client that does not answer a ping within as long again is
         gone (a closed laptop, a lost network) and its session is freed."""
-        if sinks and source is None:
-            raise UsageError("a server-side --source is needed for --sink (browser cameras are per viewer)")
         self.settings = settings
         self.source = source
         self.sinks = list(sinks)
+        #: The server's outputs fed by one page's camera at a time (the browser source only).
+        self.relay = SessionRelay(self.sinks) if self.sinks and source is None else None
         self.ping_every_s = ping_every_s
         self.hub: BroadcastHub | None = None
         self.host = host
@@ -90,6 +91,8 @@ class LivefxServer:
         finally:
             if self.hub is not None:
                 await loop.run_in_executor(None, self.hub.stop)
+            if self.relay is not None:
+                await loop.run_in_executor(None, self.relay.close)
 
     async def _serve(self, ready: asyncio.Event | None, stop: asyncio.Event | None) -> None:
         async with serve(
@@ -139,7 +142,7 @@ class LivefxServer:
             await ws.send(protocol.error(f"busy: {self.max_sessions} sessions already running; try again later"))
             await ws.close(1013, "busy")
             return
-        session = Session(ws.send, self.settings, self._publish, self.hub, self.metrics)
+        session = Session(ws.send, self.settings, self._publish, self.hub, self.metrics, self.relay)
         self.sessions.add(session)
         log.info("client %s connected (%d of %d sessions)", peer, len(self.sessions), self.max_sessions)
         try:

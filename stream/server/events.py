@@ -58,6 +58,7 @@ def metrics_event(
     source: TrackSource | None = None,
     out_track: ProcessedTrack | None = None,
     audio_out: ProcessedAudioTrack | None = None,
+    outputs: dict | None = None,
 ) -> str:
     """The ``metrics`` event: the pipeline's figures, and what a session's own tracks measured.
     ``sound_after_picture_ms``: how much later after capture the sound leaves than the picture
@@ -91,6 +92,7 @@ def metrics_event(
         diffusion=snap.get("diffusion"),
         source_fps=snap.get("source_fps"),
         sound_after_picture_ms=sound_after,
+        outputs=outputs,
     )
 
 

@@ -79,10 +79,12 @@ def build_session_pipeline(
     band: TimingBand,
     loop: asyncio.AbstractEventLoop,
     metrics: ServerMetrics | None = None,
+    outputs: Sequence[Sink] = (),
 ) -> Pipeline:
     """Off the loop: a send-receive session's own pipeline, from its browser's camera (and
     microphone: ``source``) to the ``tracks`` it sends back (the processed video, and the
-    sound delayed to match): load and warm the model, then start the threads.
+    sound delayed to match), and to ``outputs`` (the server's own, while this session feeds
+    them: ``relay.RelayFeed``): load and warm the model, then start the threads.
     ``metrics``: the server's ``/metrics``, which counts this pipeline's frames too."""
     s = settings
     sink = TrackSink(loop, band=band)
@@ -90,7 +92,8 @@ def build_session_pipeline(
         sink.add(track)
     config = s.pipeline_config(size=None)
     stages = style_stages(s.style, s.converter, s.backend)
-    pipeline = Pipeline(source, [sink], stages, s.converter, config, s.motion_stage(), s.actions, s.actions_config)
+    sinks = [sink, *outputs]
+    pipeline = Pipeline(source, sinks, stages, s.converter, config, s.motion_stage(), s.actions, s.actions_config)
     pipeline.warmup(*s.size)
     if metrics is not None:
         metrics.attach(pipeline.stats, pipeline.snapshot)

@@ -26,6 +26,7 @@ from .events import metrics_event, prompt_event
 from .metrics import ServerMetrics
 from .peer import PeerLink
 from .pipelines import BroadcastHub, build_hub, build_session_pipeline, release_session_pipeline
+from .relay import SessionRelay
 from .settings import SessionSettings
 
 if TYPE_CHECKING:
@@ -47,8 +48,11 @@ class Session:
         publish=None,
         hub: BroadcastHub | None = None,
         metrics: ServerMetrics | None = None,
+        relay: SessionRelay | None = None,
     ) -> None:
         self._send = send
+        #: The server's own outputs, which this session feeds while it is the live one.
+        self.relay = relay
         self.metrics = metrics  # the server's /metrics: counts this session's own pipeline
         self._publish = publish  # server-wide event fan-out (observers such as the overlay)
         self.hub = hub  # broadcast mode: the shared pipeline, not this session's
@@ -110,8 +114,9 @@ class Session:
         if self.hub is None:
             # Models load and warm up on a thread that ends with it (see own_thread).
             tracks = [self.out_track, *([self.link.audio_out] if self.link.audio_out is not None else [])]
+            outputs = [self.relay.feed(self)] if self.relay is not None else []
             build = functools.partial(
-                build_session_pipeline, self.settings, self.source, tracks, self.band, loop, self.metrics
+                build_session_pipeline, self.settings, self.source, tracks, self.band, loop, self.metrics, outputs
             )
             self.pipeline = await loop.run_in_executor(None, run_on_own_thread, build, "livefx-load")
         else:
@@ -175,7 +180,7 @@ class Session:
             if actions is not None and actions.latest is not None and actions.latest is not last_labels:
                 last_labels = actions.latest
                 await emit(protocol.event("labels", **last_labels.to_json()))
-            await emit(metrics_event(self.pipeline, self.source, self.out_track, self.link.audio_out))
+            await emit(metrics_event(self.pipeline, self.source, self.out_track, self.link.audio_out, self._outputs()))
 
     async def _send_hub_state(self) -> None:
         """To this observer: the broadcast's latest labels and its prompt (diffusion styles)."""
@@ -185,6 +190,12 @@ class Session:
             await self._send(protocol.event("labels", **pipeline.actions.latest.to_json()))
         if isinstance(pipeline.style_stage(), DiffusionStage):
             await self._send(prompt_event(pipeline))
+
+    def _outputs(self) -> dict | None:
+        """The server's own outputs, and whether this page feeds them now (for the page)."""
+        if self.relay is None:
+            return None
+        return {"sinks": self.relay.specs, "fed_by_this_page": self.relay.feeds(self)}
 
     async def send(self, message: str) -> None:
         await self._send(message)

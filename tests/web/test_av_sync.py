@@ -77,3 +77,41 @@ def test_a_served_file_keeps_its_sound_in_sync_in_the_recording_and_on_the_page(
         print(f"{path.name}: video minus audio {offsets} ms, median |offset| {median_abs(offsets):.1f} ms")
         assert len(offsets) >= 3, f"{path.name}: only {len(offsets)} flash/beep pairs"
         assert median_abs(offsets) <= 45, f"{path.name}: {offsets}"
+
+
+def test_serve_records_a_pages_camera_and_microphone(chromium, tmp_path):  # noqa: F811
+    """``serve --sink file:rec.mkv`` with the browser source: the page's camera and microphone
+    (Chromium's fake devices: a moving picture, a beep every half second) go into the server's
+    recording: at least 5 s of video, and sound that is heard."""
+    import av
+    import numpy as np
+
+    recording = tmp_path / "rec.mkv"
+    proc, url, lines = serve("--sink", f"file:{recording}", "--style", "none")
+    try:
+        browser = Browser(chromium)
+        try:
+            browser.goto(url)
+            browser.evaluate("document.getElementById('resolution').value = '320x240'")
+            browser.evaluate("window.livefx.start()")
+            deadline = time.monotonic() + 90
+            while (browser.evaluate("window.livefx.stats()") or {}).get("framesDecoded", 0) < 200:
+                assert browser.evaluate("window.livefx.state") != "failed"
+                assert time.monotonic() < deadline, "the page stopped getting frames"
+                time.sleep(0.25)
+            outputs = browser.evaluate("document.getElementById('outputs').textContent")
+        finally:
+            browser.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    assert proc.returncode in (0, 143), "".join(lines[-20:])
+    assert "rec.mkv" in outputs and "fed by this page" in outputs, "".join(lines[-30:])
+    with av.open(str(recording)) as container:
+        video = [float(f.time) for f in container.decode(video=0)]
+    with av.open(str(recording)) as container:
+        sound = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    assert video[-1] - video[0] >= 5.0, f"{video[-1] - video[0]:.2f} s of video"
+    assert len(sound) / 48_000 / 2 >= 4.0  # stereo samples: seconds of sound
+    loud = np.abs(sound) > 0.1 * np.abs(sound).max()
+    assert np.abs(sound).max() > 0.05 and 0.005 < loud.mean() < 0.5, "no beeps heard"

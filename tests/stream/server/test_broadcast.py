@@ -193,19 +193,6 @@ def test_serve_records_the_broadcast_while_a_viewer_watches(tmp_path):
     assert count_frames(path) >= 20  # finalised and playable after the server stopped
 
 
-def test_sinks_need_a_server_side_source():
-    import pytest
-
-    from livefx.stream.cli.main import main
-    from livefx.stream.errors import UsageError
-    from livefx.stream.sinks.null import NullSink
-
-    settings = SessionSettings(FrameConverter(torch.device("cpu"), torch.float32), None, backend="eager")
-    with pytest.raises(UsageError, match="server-side --source"):
-        LivefxServer(settings, sinks=[NullSink()])
-    assert main(["serve", "--sink", "file:o.mkv", "--style", "none"]) == 2
-
-
 async def file_broadcast_scenario(clip):
     from livefx.stream.sources.file import FileSource
 
