@@ -15,6 +15,7 @@ from .errors import LivefxError
 from .pipeline_config import PipelineConfig
 from .scheduling.budget import BudgetPlanner
 from .scheduling.chain import BoundStage
+from .scheduling.control import SetLook
 from .scheduling.live import LiveChanges
 from .scheduling.own_thread import run_on_own_thread
 from .scheduling.ring import Ring
@@ -26,7 +27,7 @@ from .sources.base import Source
 from .sources.capture import CaptureThread
 from .stages.actions import ActionsConfig, ActionStage, LabelEvent
 from .stages.motion import MotionStage
-from .stages.post import DrawLabels
+from .stages.post import DrawLabels, OutputLook
 from .stages.style import Style
 from .stats import RunStats
 
@@ -68,6 +69,9 @@ class Pipeline:
         specs += [self.actions_config.spec] if actions is not None else []
         self.planner = BudgetPlanner(specs, config.budget_ms, on_late=config.on_late)
         self.stats.update(on_late=config.on_late.value, realtime=config.realtime)
+        #: The effect mix and the mirror, after the models (the worker's; changed by ``set_look``).
+        self.look = OutputLook(config.mix, config.mirror)
+        self.stats.update(output=self.look.settings())
         self.frames_in = Ring(config.ring_capacity, lossless=not config.realtime)
         self.frames_out = Ring(config.out_capacity, lossless=not config.realtime)
         self.capture: CaptureThread | None = None
@@ -118,6 +122,9 @@ class Pipeline:
     def set_motion(self, on: bool | None) -> Future:
         return self.live.set_motion(on)
 
+    def set_look(self, change: SetLook) -> Future:
+        return self.live.set_look(change)
+
     def run_rule_action(self, action: str, argument: str) -> None:
         self.live.run_rule_action(action, argument)
 
@@ -136,7 +143,8 @@ class Pipeline:
             motion=self.motion,
             actions=self.actions,
             controls=self.controls,
-            post=[DrawLabels(self.actions)] if self.draw_labels and self.actions is not None else [],
+            # Labels are drawn last: mirrored text would not read.
+            post=[self.look, *([DrawLabels(self.actions)] if self.draw_labels and self.actions is not None else [])],
             clock=cfg.clock,
             threads=cfg.threads,
             # A browser or webcam may deliver fewer frames than it declares.
