@@ -27,8 +27,8 @@ log = logging.getLogger("livefx.server")
 def hello_event(settings: SessionSettings, broadcast: bool) -> str:
     """The ``hello`` event a client gets on connecting: the style menu (the style networks, and
     the diffusion model the server loaded if any), the running style, the budget, the mode, the
-    interpolation factor (0: off) and the prompt settings streams start with (None without a
-    diffusion style)."""
+    interpolation factor (0: off), the output's mix and mirror, and the prompt settings streams
+    start with (None without a diffusion style)."""
     style = settings.style
     diffusion = None
     if isinstance(style, DiffusionStyle):
@@ -41,6 +41,8 @@ def hello_event(settings: SessionSettings, broadcast: bool) -> str:
         budget_ms=settings.budget_ms,
         mode="broadcast" if broadcast else "send-receive",
         interpolation=settings.motion.factor if settings.motion.active else 0,
+        mix=settings.mix,
+        mirror=settings.mirror,
         diffusion=diffusion,
     )
 
@@ -81,6 +83,7 @@ def metrics_event(
         steps=snap.get("steps", {}),
         diffusion=snap.get("diffusion"),
         source_fps=snap.get("source_fps"),
+        output=snap["output"],
     )
 
 

@@ -101,6 +101,10 @@ class Session:
             self._spawn(self.controls.prompt(data["prompt"], data.get("strength"), data.get("seed")))
         elif kind == "budget":
             await self.controls.budget(data["ms"])
+        elif kind == "mix":
+            await self.controls.mix(data["value"])
+        elif kind == "mirror":
+            await self.controls.mirror(data["on"])
 
     async def _on_offer(self, sdp: str) -> None:
         answer = await self.link.accept(sdp, receive=self.hub is None)
