@@ -582,7 +582,7 @@
   let mixTimer = null;
   const sendMix = () => { clearTimeout(mixTimer); mixTimer = null; send({ type: "mix", value: Number($("mix").value) / 100 }); };
   $("mix").oninput = () => { showMix(); if (!mixTimer) mixTimer = setTimeout(sendMix, 100); };
-  $("mix").onchange = sendMix;
+  $("mix").onchange = () => { showMix(); sendMix(); };
   $("mirror-output").onchange = () => send({ type: "mirror", on: $("mirror-output").checked });
   openSocket().catch((err) => showError(err.message)); // fetch the style list before Start
 })();

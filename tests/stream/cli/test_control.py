@@ -87,6 +87,11 @@ def test_tcp_serves_several_clients_on_loopback_and_survives_junk_and_hang_ups()
         assert a.ask(b"\x00\x01junk\n").startswith("error: unknown command")
         assert a.ask(b"z" * (10 * MAX_LINE) + b"\n") == f"error: a command is at most {MAX_LINE} characters"
         assert a.ask(b"mirror off\n") == "ok: mirror off"  # the connection goes on after both
+        # What `printf 'help\n' | nc -N` does: send, hang up the sending half, read the reply to the end.
+        with socket.create_connection(("127.0.0.1", control.port), timeout=30) as hotkey:
+            hotkey.sendall(b"mix 0.2\n")
+            hotkey.shutdown(socket.SHUT_WR)
+            assert hotkey.makefile("rb").read() == b"ok: mix 0.2\n"  # then the server hangs up too
         gone = socket.create_connection(("127.0.0.1", control.port))
         gone.sendall(b"style can")  # half a line, then the client vanishes
         gone.close()
