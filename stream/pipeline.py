@@ -15,7 +15,6 @@ from .errors import LivefxError
 from .pipeline_config import PipelineConfig
 from .scheduling.budget import BudgetPlanner
 from .scheduling.chain import BoundStage
-from .scheduling.control import SetLook
 from .scheduling.live import LiveChanges
 from .scheduling.own_thread import run_on_own_thread
 from .scheduling.ring import Ring
@@ -68,10 +67,8 @@ class Pipeline:
         specs = [b.spec for b in stages] + ([self.motion.spec] if self.motion else [])
         specs += [self.actions_config.spec] if actions is not None else []
         self.planner = BudgetPlanner(specs, config.budget_ms, on_late=config.on_late)
-        self.stats.update(on_late=config.on_late.value, realtime=config.realtime)
-        #: The effect mix and the mirror, after the models (the worker's; changed by ``set_look``).
-        self.look = OutputLook(config.mix, config.mirror)
-        self.stats.update(output=self.look.settings())
+        self.look = OutputLook(config.mix, config.mirror)  # after the models; changed by live.set_look
+        self.stats.update(on_late=config.on_late.value, realtime=config.realtime, output=self.look.settings())
         self.frames_in = Ring(config.ring_capacity, lossless=not config.realtime)
         self.frames_out = Ring(config.out_capacity, lossless=not config.realtime)
         self.capture: CaptureThread | None = None
@@ -122,9 +119,6 @@ class Pipeline:
     def set_motion(self, on: bool | None) -> Future:
         return self.live.set_motion(on)
 
-    def set_look(self, change: SetLook) -> Future:
-        return self.live.set_look(change)
-
     def run_rule_action(self, action: str, argument: str) -> None:
         self.live.run_rule_action(action, argument)
 
@@ -143,7 +137,6 @@ class Pipeline:
             motion=self.motion,
             actions=self.actions,
             controls=self.controls,
-            # Labels are drawn last: mirrored text would not read.
             post=[self.look, *([DrawLabels(self.actions)] if self.draw_labels and self.actions is not None else [])],
             clock=cfg.clock,
             threads=cfg.threads,

@@ -78,13 +78,13 @@ class Controls:
     async def mix(self, value: float) -> None:
         """The effect mixed with the input (0..1), on the session's pipeline (a broadcast's, as the budget)."""
         pipeline = self._running()
-        await asyncio.wrap_future(pipeline.set_look(SetLook(mix=float(value))))
+        await asyncio.wrap_future(pipeline.live.set_look(SetLook(mix=float(value))))
         await self._send(protocol.event("mix", value=float(value)))
 
     async def mirror(self, on: bool) -> None:
         """The output mirrored or not (every sink's picture; the page's preview mirror is its own)."""
         pipeline = self._running()
-        await asyncio.wrap_future(pipeline.set_look(SetLook(mirror="on" if on else "off")))
+        await asyncio.wrap_future(pipeline.live.set_look(SetLook(mirror="on" if on else "off")))
         await self._send(protocol.event("mirror", on=on))
 
     async def switch_style(self, name: str) -> None:

@@ -24,11 +24,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("livefx.server")
 
 
-def hello_event(settings: SessionSettings, broadcast: bool) -> str:
+def hello_event(settings: SessionSettings, broadcast: bool, look: dict | None = None) -> str:
     """The ``hello`` event a client gets on connecting: the style menu (the style networks, and
     the diffusion model the server loaded if any), the running style, the budget, the mode, the
-    interpolation factor (0: off), the output's mix and mirror, and the prompt settings streams
-    start with (None without a diffusion style)."""
+    interpolation factor (0: off), the output's mix and mirror (``look``: a running broadcast's;
+    else what streams start with), and the prompt settings streams start with (None without a
+    diffusion style)."""
     style = settings.style
     diffusion = None
     if isinstance(style, DiffusionStyle):
@@ -41,8 +42,8 @@ def hello_event(settings: SessionSettings, broadcast: bool) -> str:
         budget_ms=settings.budget_ms,
         mode="broadcast" if broadcast else "send-receive",
         interpolation=settings.motion.factor if settings.motion.active else 0,
-        mix=settings.mix,
-        mirror=settings.mirror,
+        mix=look["mix"] if look else settings.mix,
+        mirror=look["mirror"] if look else settings.mirror,
         diffusion=diffusion,
     )
 

@@ -98,7 +98,8 @@ def _switch(value: bool, how: str | None) -> bool:
 
 
 class DrawLabels:
-    """Writes the classifier's latest labels in the bottom-left corner of the frame."""
+    """Writes the classifier's latest labels in the bottom-left corner of the frame (after
+    ``OutputLook``: mirrored text would not read)."""
 
     def __init__(self, actions: ActionStage) -> None:
         self.actions = actions

@@ -268,15 +268,17 @@ async def look_scenario():
         for bad in ({"type": "mix", "value": 2}, {"type": "mix", "value": "all"}, {"type": "mirror", "on": 1}):
             replies.append(await ask(bad))
         replies.append(await ask({"type": "mix", "value": 1}))  # the session goes on after bad messages
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws") as newcomer:
+            joined = json.loads(await newcomer.recv())  # a later viewer's page shows the look as it is now
         await viewer.leave()
     finally:
         stop.set()
         await task
-    return viewer.hello, started, after, replies
+    return viewer.hello, started, after, replies, joined
 
 
 def test_mix_and_mirror_messages_reach_the_broadcasts_pipeline_and_bad_values_get_errors():
-    hello, started, after, replies = asyncio.run(look_scenario())
+    hello, started, after, replies, joined = asyncio.run(look_scenario())
     assert hello["mix"] == 0.3 and hello["mirror"] is False  # what serve --mix/--mirror start with
     assert started == {"mix": 0.3, "effect": True, "mirror": False}
     assert after == {"mix": 0.0, "effect": True, "mirror": True}
@@ -287,3 +289,4 @@ def test_mix_and_mirror_messages_reach_the_broadcasts_pipeline_and_bad_values_ge
     assert "'mix' value must be between 0" in bad[0]["message"] and "type number" in bad[1]["message"]
     assert "'mirror' needs a 'on' field of type boolean" in bad[2]["message"]
     assert last == {"type": "mix", "value": 1.0}
+    assert (joined["mix"], joined["mirror"]) == (1.0, True)
