@@ -13,7 +13,7 @@ from livefx.models.stage import STYLE_STAGE, Stage
 from .device import FrameConverter, describe_device
 from .errors import LivefxError
 from .pipeline_config import PipelineConfig
-from .scheduling.budget import Budget, BudgetPlanner
+from .scheduling.budget import Budget, BudgetPlanner, StageSpec
 from .scheduling.chain import BoundStage
 from .scheduling.live import LiveChanges
 from .scheduling.own_thread import run_on_own_thread
@@ -26,7 +26,7 @@ from .sources.base import Source
 from .sources.capture import CaptureThread
 from .stages.actions import ActionsConfig, ActionStage, LabelEvent
 from .stages.motion import MotionStage
-from .stages.post import DrawLabels
+from .stages.post import DrawLabels, OutputLook
 from .stages.style import Style
 from .stats import RunStats
 
@@ -52,8 +52,7 @@ class Pipeline:
         self.source = source
         self.sinks = sinks
         self.stages = stages
-        # Each pipeline owns its converter: its reused (pinned) upload buffer must not be
-        # shared by two sessions' workers. The caller's converter only names device and dtype.
+        # Its own converter: two sessions' workers must not share a reused (pinned) upload buffer.
         self.converter = FrameConverter(converter.device, converter.dtype, converter.precision)
         self.config = config
         budget = Budget(config.budget_ms)  # one owner: the planner changes it, the stats read it
@@ -65,10 +64,10 @@ class Pipeline:
         self.actions: ActionStage | None = None
         self.label_listeners: list[Callable[[LabelEvent], None]] = []
         self.draw_labels = False
-        specs = [b.spec for b in stages] + ([self.motion.spec] if self.motion else [])
-        specs += [self.actions_config.spec] if actions is not None else []
-        self.planner = BudgetPlanner(specs, budget, on_late=config.on_late)
-        self.stats.update(on_late=config.on_late.value, realtime=config.realtime)
+        side_specs = [self.actions_config.spec] if actions is not None else []
+        self.planner = BudgetPlanner(planner_specs(stages, self.motion, side_specs), budget, on_late=config.on_late)
+        self.look = OutputLook(config.mix, config.mirror)  # after the models; changed by live.set_look
+        self.stats.update(on_late=config.on_late.value, realtime=config.realtime, output=self.look.settings())
         self.frames_in = Ring(config.ring_capacity, lossless=not config.realtime)
         self.frames_out = Ring(config.out_capacity, lossless=not config.realtime)
         self.capture: CaptureThread | None = None
@@ -137,7 +136,7 @@ class Pipeline:
             motion=self.motion,
             side_work=[self.actions] if self.actions is not None else [],
             controls=self.controls,
-            post=[DrawLabels(self.actions)] if self.draw_labels and self.actions is not None else [],
+            post=[self.look, *([DrawLabels(self.actions)] if self.draw_labels and self.actions is not None else [])],
             clock=cfg.clock,
             threads=cfg.threads,
             # A browser or webcam may deliver fewer frames than it declares.
@@ -238,3 +237,8 @@ class Pipeline:
 
 def _as_livefx(exc: BaseException) -> BaseException:
     return exc if isinstance(exc, LivefxError) else LivefxError(f"stopped by an internal error: {exc!r}")
+
+
+def planner_specs(stages: list[BoundStage], motion: MotionStage | None, side: list[StageSpec]) -> list[StageSpec]:
+    """What the planner plans: the model stages in order, then motion, then the side work."""
+    return [b.spec for b in stages] + ([motion.spec] if motion is not None else []) + side

@@ -32,5 +32,9 @@ class PipelineConfig:
     #: CPU threads for the models, fixed (None: tuned between frames from the worker's timings,
     #: see stream.thread_tuner).
     threads: int | None = None
+    #: The effect mixed with the input (0: the input, 1: the full effect) and the output
+    #: mirrored, at start (see stages.post.OutputLook; both change live).
+    mix: float = 1.0
+    mirror: bool = False
     #: Monotonic ns read for capture stamps, planning and latency; tests inject a fake one.
     clock: Callable[[], int] = now_ns

@@ -64,6 +64,8 @@ class RunStats:
         #: A diffusion style's prompt, stream-batch lag and similar frames skipped (set by the pipeline).
         self.diffusion: dict | None = None
         self.recent: deque[FrameRecord] = deque(maxlen=256)
+        #: The output's effect mix, effect switch and mirror (``stages.post.OutputLook``; set by the pipeline).
+        self.output: dict[str, object] = {"mix": 1.0, "effect": True, "mirror": False}
         #: The rate a self-paced source (browser, webcam) measurably delivers (None: not measured).
         self.source_fps: float | None = None
         # Filled in by the pipeline from the ring readers and sinks.
@@ -179,6 +181,7 @@ class RunStats:
                 "disabled_stages": list(self.disabled_stages),
                 "budget_ms": self.budget.ms,
                 "on_late": self.on_late,
+                "output": dict(self.output),
                 "device": self.device,
                 "latency_ms": percentiles(self._latency),
                 "stages": stages,

@@ -105,6 +105,9 @@
       case "hello":
         fillStyles(msg.styles, msg.style);
         $("budget").value = msg.budget_ms;
+        $("mix").value = Math.round(100 * (msg.mix ?? 1));
+        showMix();
+        $("mirror-output").checked = Boolean(msg.mirror);
         mode = msg.mode || mode;
         showMode();
         $("interp-label").hidden = !msg.interpolation;
@@ -223,7 +226,7 @@
       const answer = waitFor("answer");
       send({ type: "offer", sdp: pc.localDescription.sdp });
       await pc.setRemoteDescription({ type: "answer", sdp: (await answer).sdp });
-      for (const id of ["style", "budget", "interpolate", "snapshot", "record", "prompt", "strength", "seed", "apply-prompt"]) {
+      for (const id of ["style", "budget", "mix", "mirror-output", "interpolate", "snapshot", "record", "prompt", "strength", "seed", "apply-prompt"]) {
         $(id).disabled = false;
       }
     } catch (err) {
@@ -660,5 +663,12 @@
   };
   $("budget").onchange = () => send({ type: "budget", ms: Number($("budget").value) });
   $("interpolate").onchange = () => send({ type: "interpolate", on: $("interpolate").checked });
+  // The effect mix: sent while the slider moves (at most every 100 ms) and where it stops.
+  function showMix() { $("mix-value").textContent = `${$("mix").value}%`; }
+  let mixTimer = null;
+  const sendMix = () => { clearTimeout(mixTimer); mixTimer = null; send({ type: "mix", value: Number($("mix").value) / 100 }); };
+  $("mix").oninput = () => { showMix(); if (!mixTimer) mixTimer = setTimeout(sendMix, 100); };
+  $("mix").onchange = () => { showMix(); sendMix(); };
+  $("mirror-output").onchange = () => send({ type: "mirror", on: $("mirror-output").checked });
   openSocket().catch((err) => showError(err.message)); // fetch the style list before Start
 })();

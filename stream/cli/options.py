@@ -59,8 +59,8 @@ def add_overwrite_arg(parser: argparse.ArgumentParser) -> None:
 def add_engine_args(
     parser: argparse.ArgumentParser, *, style_help: str, size_default: str | None, size_help: str
 ) -> None:
-    """--style, --size, --budget-ms, --device, --backend, --precision: shared by run and serve
-    (checked by ``check_engine_args``)."""
+    """--style, --size, --budget-ms, --device, --backend, --precision, --mix, --mirror: shared
+    by run and serve (checked by ``check_engine_args``)."""
     parser.add_argument(
         "--style",
         default="default",
@@ -116,6 +116,21 @@ def add_engine_args(
         help="compute precision; auto = fp16 on CUDA; on the CPU bf16 inside OpenVINO where the CPU has"
         " bf16 units (never for motion), fp32 otherwise; fp32 forces fp32 in every runtime (default: auto)",
     )
+    parser.add_argument(
+        "--mix",
+        type=float,
+        default=1.0,
+        metavar="0..1",
+        help="how much of the effect the output shows, blended with the input: 0 the input (as fitted to"
+        " --size), 1 the full effect, linear between; in-between frames too; changes live (default: 1)",
+    )
+    parser.add_argument(
+        "--mirror",
+        action="store_true",
+        help="mirror the output left-right (a selfie-style camera) for every sink: the virtual camera,"
+        " recordings, the page's processed picture; the page's own Mirror preview only flips its display;"
+        " changes live (default: off)",
+    )
 
 
 def check_engine_args(args: argparse.Namespace) -> tuple[int, int] | None:
@@ -123,6 +138,8 @@ def check_engine_args(args: argparse.Namespace) -> tuple[int, int] | None:
     check_budget_ms(args.budget_ms, "--budget-ms")
     if args.threads is not None and not 1 <= args.threads <= 1024:
         raise UsageError(f"--threads {args.threads}: must be 1 or more")
+    if not 0.0 <= args.mix <= 1.0:  # NaN too
+        raise UsageError(f"--mix {args.mix:g}: must be between 0 (the input) and 1 (the full effect)")
     return parse_size(args.size) if args.size else None
 
 

@@ -7,13 +7,14 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..scheduling.budget import OnLate
 from .builders import action_setup, check_files, engine_converter, load_engine_style, motion_config
+from .control import Run, live_control
 from .options import (
     add_action_args,
     add_diffusion_args,
@@ -29,6 +30,7 @@ from .signals import handling_stop_signals, stop_during_startup
 if TYPE_CHECKING:
     from ..device import FrameConverter
     from ..pipeline import Pipeline
+    from ..sinks.base import Sink
     from ..stages.motion import MotionStage
 
 log = logging.getLogger("livefx")
@@ -39,12 +41,20 @@ examples:
   livefx run --source webcam:0 --sink virtualcam --style pointilism
   livefx run --source file:clip.mp4 --no-realtime --sink file:styled.mp4 --style candy.pth
   livefx run --source webcam:0 --sink virtualcam --style sd:models/sd-turbo --prompt "a watercolor painting"
+  livefx run --source webcam:0 --sink virtualcam --sink window --control tcp:8765 --mirror
 
 In real time (the default) frames that arrive while the worker is busy are dropped and
 counted, and the budget planner lowers quality (optional work skipped, smaller processing
 scale) when a frame would miss its deadline (capture time + --budget-ms); when even the
 cheapest plan misses it, --on-late says what the frame gets (default: processed anyway).
 --no-realtime processes every frame in order instead: for offline rendering and tests.
+
+Live control (--control stdin, --control tcp:PORT, the window sink's keys), one command a line,
+applied between two frames: style NAME|N (N as livefx weights numbers them), next, prev,
+mix 0..1, mix +0.1, mix -0.1, effect on|off|toggle (off: mix 0, the mix kept), mirror
+on|off|toggle, budget MS, interpolate on|off, help. Each gets one reply line: ok or the error.
+Window keys: 1-9 styles, + and - mix, e effect, m mirror, n and p next and previous style, q or
+Esc stops the run.
 """
 
 
@@ -87,6 +97,15 @@ def add_run_command(sub: argparse._SubParsersAction) -> None:
     add_diffusion_args(run)
     add_motion_args(run)
     add_action_args(run, outputs=True)
+    run.add_argument(
+        "--control",
+        action="append",
+        default=[],
+        metavar="stdin|tcp:PORT",
+        help="take live commands (below) from stdin, replies on stderr (its end stops only the"
+        " listening), or from TCP clients on 127.0.0.1:PORT (this machine only; e.g. printf"
+        " 'style candy\\n' | nc 127.0.0.1 PORT); repeat for both (default: none)",
+    )
     run.add_argument("--stats", type=Path, metavar="PATH.json", help="write run statistics here at exit")
     run.add_argument(
         "--log-every",
@@ -126,11 +145,8 @@ def motion_stage(args: argparse.Namespace, converter: FrameConverter) -> MotionS
 def cmd_run(args: argparse.Namespace) -> int:
 
     from ..pipeline import Pipeline, PipelineConfig
-    from ..process import freeze_startup_heap
-    from ..scheduling.own_thread import run_on_own_thread
     from ..sinks.null import NullSink
     from ..sources import make_source
-    from ..stages.actions import LabelLog
     from ..stages.style import style_stages
 
     size = check_engine_args(args)
@@ -152,6 +168,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         fit=args.fit,
         backend=args.backend,
         threads=args.threads,
+        mix=args.mix,
+        mirror=args.mirror,
     )
 
     def load() -> tuple[Pipeline, int, int]:
@@ -168,9 +186,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         pipeline.draw_labels = args.draw_labels
         return pipeline, *pipeline.open()
 
-    # Models load and warm up off the main thread, which then only waits (see own_thread).
+    with live_control(args.control) as start_control:  # a taken port fails here, before models load
+        return _stream(args, load, sinks, start_control)
+
+
+def _stream(
+    args: argparse.Namespace,
+    load: Callable[[], tuple[Pipeline, int, int]],
+    sinks: list[Sink],
+    start_control: Callable[[Run], None],
+) -> int:
+    """Load (off the main thread, which then only waits: see own_thread), take commands, run."""
+    from ..process import freeze_startup_heap
+    from ..scheduling.own_thread import run_on_own_thread
+    from ..stages.actions import LabelLog
+
     with stop_during_startup():
         pipeline, width, height = run_on_own_thread(load, "livefx-load")
+    start_control(command_runner(pipeline, sinks))
+    source = pipeline.source
     log.info(
         "%s -> %s at %dx%d, %.3g fps, on %s",
         source.spec,
@@ -196,6 +230,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("done: %s", pipeline.stats.log_line(None, 1.0).split(" | ", 1)[1])
     log.info("frames in %d, out %d, dropped %d", stats["frames_in"], stats["frames_out"], stats["frames_dropped"])
     return 1 if pipeline.sink_errors or not stats_written else 0
+
+
+def command_runner(pipeline: Pipeline, sinks: list[Sink]) -> Run:
+    """The live commands for this run (``--control``, the window's keys): one runner, which
+    every front end hands its lines to; the window's q or Esc stops the run."""
+    from ..scheduling.commands import CommandRunner
+    from ..sinks.window import WindowSink
+    from ..stages.style import describe
+
+    runner = CommandRunner(pipeline.live, describe(pipeline.live.loaded), pipeline.look.settings)
+    for sink in sinks:
+        if isinstance(sink, WindowSink):
+            sink.commands = runner.run
+            sink.on_quit = lambda: setattr(pipeline, "stop_requested", "the window's quit key")
+    return runner.run
 
 
 @contextlib.contextmanager

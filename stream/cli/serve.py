@@ -162,6 +162,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             threads=args.threads,
             codec=args.codec,
             motion=motion_config(args),
+            mix=args.mix,
+            mirror=args.mirror,
         )
         settings.actions, settings.actions_config, _ = action_setup(args, settings.motion.active)
         if settings.motion.active:

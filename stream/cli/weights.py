@@ -41,7 +41,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
         print("no styles found; the shipped ones live in models/weights/styles/")
         return 0
     rows = []
-    for name, path in styles.items():
+    # Sorted and numbered as a running stream's ``style N`` and the window's 1-9 keys count them.
+    for number, (name, path) in enumerate(sorted(styles.items()), start=1):
         info = describe_style(path)
         held_out = info.get("held_out", info)
         mark = " (default)" if name == DEFAULT_STYLE and path.parent == EMBEDDED_STYLES_DIR else ""
@@ -50,13 +51,14 @@ def cmd_weights(args: argparse.Namespace) -> int:
         ssim = f"{held_out['ssim_mean']:.3f}" if "ssim_mean" in held_out else "-"
         gmacs = f"{info['gmacs_640x480']:.1f}" if "gmacs_640x480" in info else "-"
         size = f"{path.stat().st_size / 1024:.0f}KB"
-        rows.append([name + mark, size, str(info["kind"]), score, psnr, ssim, gmacs, str(path)])
+        rows.append([str(number), name + mark, size, str(info["kind"]), score, psnr, ssim, gmacs, str(path)])
     print("\n".join(table(WEIGHTS_COLUMNS, rows)))
     return 0
 
 
 #: The ``livefx weights`` table: (header, alignment) per column; numbers align right.
 WEIGHTS_COLUMNS = [
+    ("N", ">"),
     ("style", "<"),
     ("size", ">"),
     ("kind", "<"),

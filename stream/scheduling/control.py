@@ -1,13 +1,14 @@
 """Live changes into a running worker: one bounded queue, applied between two frames.
 
 Every change to what the worker does (a style swap, the budget, interpolation on/off, a
-diffusion prompt) is a message here. Other threads only ``send``; the
+diffusion prompt, the output's mix and mirror) is a message here. Other threads only ``send``; the
 worker thread alone ``drain``s, so the planner and the worker's settings have one writer
 and a frame never sees half a change. Each message's future resolves once it is applied.
 """
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
-from ..errors import LivefxError
+from ..errors import LivefxError, UsageError
 
 if TYPE_CHECKING:
     from livefx.models.stage import Stage
@@ -58,7 +59,34 @@ class ConfigureStage:
     change: object
 
 
-Control = Union[StageSwap, SetBudget, SetMotion, ConfigureStage]  # noqa: UP007 - a runtime alias
+#: How a ``SetLook`` switch changes a setting.
+SWITCHES = ("on", "off", "toggle")
+
+
+@dataclass(frozen=True)
+class SetLook:
+    """The output's look (``stages.post.OutputLook``): ``mix`` sets the effect mix (0: the
+    input, 1: the full effect), ``mix_by`` moves it (the result clamped to 0..1); ``effect``
+    and ``mirror`` are switched "on", "off" or "toggle". None (0 for ``mix_by``) leaves a
+    setting as it is. Bad values fail here, in the sender's thread."""
+
+    mix: float | None = None
+    mix_by: float = 0.0
+    effect: str | None = None
+    mirror: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.mix is not None and not (math.isfinite(self.mix) and 0.0 <= self.mix <= 1.0):
+            raise UsageError(f"mix {self.mix:g}: must be between 0 and 1")
+        if not (math.isfinite(self.mix_by) and -1.0 <= self.mix_by <= 1.0):
+            raise UsageError(f"mix step {self.mix_by:+g}: must be between -1 and +1")
+        for name in ("effect", "mirror"):
+            value = getattr(self, name)
+            if value is not None and value not in SWITCHES:
+                raise UsageError(f"{name} {value}: expected on, off or toggle")
+
+
+Control = Union[StageSwap, SetBudget, SetMotion, ConfigureStage, SetLook]  # noqa: UP007 - a runtime alias
 
 
 class ControlQueue:

@@ -1,5 +1,6 @@
 """Live changes to a running stream, asked for from other threads: a style (or any stage)
-swapped in, a diffusion prompt, the budget, interpolation on/off, a label rule's action.
+swapped in, a diffusion prompt, the budget, interpolation on/off, the output's mix and mirror,
+a label rule's action.
 
 What takes time (building and warming a stage, encoding a prompt) is done on a helper
 thread, off the frame path; each change then reaches the worker through the control queue
@@ -21,7 +22,7 @@ from ..pipeline_config import PipelineConfig
 from ..stages.style import Style, build_style, describe, pick_style, style_spec
 from .budget import StageSpec
 from .coalesce import Coalescer
-from .control import ConfigureStage, ControlQueue, SetBudget, SetMotion, StageSwap
+from .control import ConfigureStage, ControlQueue, SetBudget, SetLook, SetMotion, StageSwap
 from .own_thread import run_on_own_thread
 
 log = logging.getLogger("livefx")
@@ -120,6 +121,15 @@ class LiveChanges:
     def set_motion(self, on: bool | None) -> Future:
         """Interpolation/stabilization on, off, or (None) toggled, live."""
         return self.controls.send(SetMotion(on))
+
+    @property
+    def has_motion(self) -> bool:
+        """Interpolation/stabilization was configured (``set_motion`` has something to switch)."""
+        return self._has_motion
+
+    def set_look(self, change: SetLook) -> Future:
+        """The output's effect mix and mirror, live (``SetLook``); resolves once applied."""
+        return self.controls.send(change)
 
     def run_rule_action(self, action: str, argument: str) -> None:
         """What a label rule asks for: ``style``/NAME or ``interpolate``/on|off|toggle."""

@@ -15,14 +15,15 @@ import torch
 from livefx.models.stage import Stage
 
 from ..device import FrameConverter
+from ..errors import LivefxError
 from ..frame import Frame, now_ns
 from ..sources.arrival import ArrivalInterval
 from ..stages.motion import MotionStage
-from ..stages.post import PostStep, Processed
+from ..stages.post import OutputLook, PostStep, Processed
 from ..stats import FrameRecord, RunStats
 from .budget import BudgetPlanner, Plan
 from .chain import BoundStage, StageChain
-from .control import ConfigureStage, Control, ControlQueue, SetBudget, SetMotion, StageSwap
+from .control import ConfigureStage, Control, ControlQueue, SetBudget, SetLook, SetMotion, StageSwap
 from .core_share import CPU_SHARES
 from .emit import emit
 from .ring import ReadPolicy, Ring, RingClosed
@@ -130,6 +131,12 @@ class Worker(threading.Thread):
             self.chain.set_motion(message.on)
         elif isinstance(message, ConfigureStage):
             self.chain.configure(message.stage, message.change)
+        elif isinstance(message, SetLook):
+            look = next((step for step in self.post if isinstance(step, OutputLook)), None)
+            if look is None:
+                raise LivefxError("this stream has no output mix or mirror to change")
+            look.change(message)
+            self.stats.update(output=look.settings())
         else:
             raise TypeError(f"not a control message: {message!r}")
 

@@ -146,7 +146,9 @@ class LivefxServer:
         self.sessions.add(session)
         log.info("client %s connected (%d of %d sessions)", peer, len(self.sessions), self.max_sessions)
         try:
-            await ws.send(hello_event(self.settings, broadcast=self.hub is not None))
+            # A broadcast's mix and mirror are the shared pipeline's now (a viewer may have changed them).
+            look = self.hub.pipeline.look.settings() if self.hub is not None else None
+            await ws.send(hello_event(self.settings, broadcast=self.hub is not None, look=look))
             await self._converse(ws, session, peer)
         except ConnectionClosed:
             pass

@@ -1,5 +1,6 @@
 """The control messages a session applies to its pipeline: the style, the budget,
-interpolation, a diffusion style's prompt, and the page's timing band (``marker``)."""
+interpolation, the output's mix and mirror, a diffusion style's prompt, and the page's timing
+band (``marker``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from livefx.models.diffusion.stage import DiffusionStage
 
 from ..errors import LivefxError
 from ..pipeline import Pipeline
+from ..scheduling.control import SetLook
 from ..stages.style import Style, pick_style
 from . import protocol
 from .band import TimingBand
@@ -72,6 +74,18 @@ class Controls:
         pipeline = self._running()
         await asyncio.wrap_future(pipeline.set_budget(float(ms)))
         await self._send(protocol.event("budget", ms=float(ms)))
+
+    async def mix(self, value: float) -> None:
+        """The effect mixed with the input (0..1), on the session's pipeline (a broadcast's, as the budget)."""
+        pipeline = self._running()
+        await asyncio.wrap_future(pipeline.live.set_look(SetLook(mix=float(value))))
+        await self._send(protocol.event("mix", value=float(value)))
+
+    async def mirror(self, on: bool) -> None:
+        """The output mirrored or not (every sink's picture; the page's preview mirror is its own)."""
+        pipeline = self._running()
+        await asyncio.wrap_future(pipeline.live.set_look(SetLook(mirror="on" if on else "off")))
+        await self._send(protocol.event("mirror", on=on))
 
     async def switch_style(self, name: str) -> None:
         """A task (loading a style takes a while): what fails goes back as an ``error``."""

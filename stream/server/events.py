@@ -25,10 +25,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("livefx.server")
 
 
-def hello_event(settings: SessionSettings, broadcast: bool) -> str:
+def hello_event(settings: SessionSettings, broadcast: bool, look: dict | None = None) -> str:
     """The ``hello`` event a client gets on connecting: the style menu (the style networks, and
     the diffusion model the server loaded if any), the running style, the budget, the mode, the
-    interpolation factor (0: off) and the prompt settings streams start with (None without a
+    interpolation factor (0: off), the output's mix and mirror (``look``: a running broadcast's;
+    else what streams start with), and the prompt settings streams start with (None without a
     diffusion style)."""
     style = settings.style
     diffusion = None
@@ -42,6 +43,8 @@ def hello_event(settings: SessionSettings, broadcast: bool) -> str:
         budget_ms=settings.budget_ms,
         mode="broadcast" if broadcast else "send-receive",
         interpolation=settings.motion.factor if settings.motion.active else 0,
+        mix=look["mix"] if look else settings.mix,
+        mirror=look["mirror"] if look else settings.mirror,
         diffusion=diffusion,
     )
 
@@ -93,6 +96,7 @@ def metrics_event(
         source_fps=snap.get("source_fps"),
         sound_after_picture_ms=sound_after,
         outputs=outputs,
+        output=snap["output"],
     )
 
 

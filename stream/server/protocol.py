@@ -11,13 +11,15 @@ events, send no video; with a server-side source, the broadcast's own ``labels``
 whether or not anyone watches, and on subscribing its latest labels and prompt),
 ``interpolate`` {on} (turn interpolation/stabilization on or off
 when the server runs with them), ``prompt`` {prompt, strength?, seed?} (a diffusion style's
-prompt; strength and seed optional). Server -> client: ``hello`` {styles, style, budget_ms,
-mode, interpolation (the factor, 0 when off), diffusion (the prompt settings, null without a
-diffusion style)}, ``answer`` {sdp}, ``state`` {state}, ``style`` {name, status},
-``interpolate`` {on}, ``prompt`` {prompt, strength, seed} (applied, or resumed by a switch
+prompt; strength and seed optional), ``mix`` {value} (the effect mixed with the input: 0 the
+input, 1 the full effect), ``mirror`` {on} (the output mirrored; the page's preview mirror is
+its own). Server -> client: ``hello`` {styles, style, budget_ms, mode, interpolation (the
+factor, 0 when off), mix, mirror, diffusion (the prompt settings, null without a diffusion
+style)}, ``answer`` {sdp}, ``state`` {state}, ``style`` {name, status}, ``interpolate`` {on},
+``mix`` {value}, ``mirror`` {on} (applied), ``prompt`` {prompt, strength, seed} (applied, or resumed by a switch
 back to the diffusion style; observers get it too),
 ``metrics`` {... steps: frames per denoising step count, diffusion, source_fps: the
-rate the camera's frames reach the engine (null until measured)}, ``labels`` {t, span,
+rate the camera's frames reach the engine (null until measured), output: {mix, effect, mirror}}, ``labels`` {t, span,
 labels: [{label, score}]} (action labels, when the server runs with --actions), ``pong``,
 ``error`` {message}.
 """
@@ -43,6 +45,8 @@ CLIENT_MESSAGES: dict[str, dict[str, type | tuple[type, ...]]] = {
     "marker": {"width": int, "height": int, "band": int},
     "interpolate": {"on": bool},
     "prompt": {"prompt": str},
+    "mix": {"value": (int, float)},
+    "mirror": {"on": bool},
 }
 
 #: The longest prompt accepted (CLIP reads 77 tokens; this is generous and bounded).
@@ -83,6 +87,8 @@ def parse(raw: str | bytes) -> Message:
             check_budget_ms(data["ms"], "'budget' ms")
         except UsageError as exc:
             raise ProtocolError(str(exc)) from None
+    if kind == "mix" and not 0 <= data["value"] <= 1:  # JSON has no NaN; Python's parser does: refused too
+        raise ProtocolError("'mix' value must be between 0 (the input) and 1 (the full effect)")
     if kind == "marker":
         _check_marker(data)
     if kind == "prompt":

@@ -105,6 +105,10 @@ class Session:
             self._spawn(self.controls.prompt(data["prompt"], data.get("strength"), data.get("seed")))
         elif kind == "budget":
             await self.controls.budget(data["ms"])
+        elif kind == "mix":
+            await self.controls.mix(data["value"])
+        elif kind == "mirror":
+            await self.controls.mirror(data["on"])
 
     async def _on_offer(self, sdp: str) -> None:
         sound = self.hub.pipeline.source.audio_channels if self.hub is not None else 0

@@ -31,6 +31,9 @@ class SessionSettings:
     backend: str = "auto"
     #: CPU threads for the models, fixed (None: tuned between frames; see stream.thread_tuner).
     threads: int | None = None
+    #: The output's effect mix and mirror every stream starts with (the page changes them live).
+    mix: float = 1.0
+    mirror: bool = False
     codec: str = "vp8"
     metrics_every_s: float = 0.5
     #: Interpolation/stabilization for every stream (see stream.motion); ``rife`` is the weights file.
@@ -50,6 +53,8 @@ class SessionSettings:
             fit=self.fit,
             backend=self.backend,
             threads=self.threads,
+            mix=self.mix,
+            mirror=self.mirror,
         )
 
     def motion_stage(self) -> MotionStage | None:

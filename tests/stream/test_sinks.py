@@ -1,3 +1,4 @@
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -5,7 +6,9 @@ import pytest
 
 from livefx.stream.errors import SinkError, UsageError
 from livefx.stream.frame import Frame
+from livefx.stream.scheduling.commands import parse
 from livefx.stream.sinks import FileSink, NullSink, VirtualCamSink, WindowSink, make_sink
+from livefx.stream.sinks.window import QUIT, key_command
 from livefx.stream.sources.synthetic import SyntheticSource
 
 from ..conftest import count_frames
@@ -214,6 +217,44 @@ def test_window_sink_without_display_is_a_clear_error(monkeypatch):
         for f in frames(2):
             sink.write(f)
     sink.close()
+
+
+@pytest.mark.parametrize(
+    "key, command",
+    [
+        *((ord(str(n)), f"style {n}") for n in range(1, 10)),
+        (ord("0"), None),
+        (ord("+"), "mix +0.1"),
+        (ord("="), "mix +0.1"),
+        (ord("-"), "mix -0.1"),
+        (ord("e"), "effect toggle"),
+        (ord("m"), "mirror toggle"),
+        (ord("n"), "next"),
+        (ord("p"), "prev"),
+        (ord("q"), QUIT),
+        (27, QUIT),  # Esc
+        (ord("m") | 0x100000, "mirror toggle"),  # a modifier bit some backends set
+        (ord("x"), None),
+        (-1, None),  # no key pressed
+    ],
+)
+def test_window_keys_map_to_the_shared_commands(key, command):
+    assert key_command(key) == command
+    if command not in (None, QUIT):
+        parse(command)  # every key sends a command the language accepts
+
+
+def test_window_keys_hand_their_command_on_without_waiting_for_it():
+    sent, quits = [], []
+    pending: Future = Future()  # a style still loading: the window thread must not wait for it
+    sink = WindowSink()
+    sink.commands = lambda line: sent.append(line) or pending
+    sink.on_quit = lambda: quits.append(True)
+    sink.press(ord("3"))
+    sink.press(ord("q"))
+    sink.press(-1)
+    assert sent == ["style 3"] and quits == [True] and not pending.done()
+    pending.set_result("ok: style 3")  # the reply is logged whenever it comes
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full (a device that is always full)")

@@ -263,3 +263,71 @@ def test_the_page_changes_a_diffusion_prompt_live(chromium, tiny_sd):
                 time.sleep(0.2)
         finally:
             browser.close()
+
+
+def still_y4m(clip: Path, out: Path, frames: int = 10) -> Path:
+    """A 320x240 y4m of one real picture held still: a camera whose every frame is the same,
+    so what comes back can be compared with what the page shows of its camera at any moment."""
+    with av.open(str(clip)) as src:
+        picture = next(src.decode(video=0)).reformat(320, 240, "yuv420p")
+    with av.open(str(out), "w", format="yuv4mpegpipe") as dst:
+        stream = dst.add_stream("rawvideo", rate=Fraction(25))
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for _ in range(frames):
+            for packet in stream.encode(picture):
+                dst.mux(packet)
+        for packet in stream.encode():
+            dst.mux(packet)
+    return out
+
+
+SET_MIX = "(m => { m.value = '%s'; m.dispatchEvent(new Event('change')); })(document.getElementById('mix'))"
+
+# Mean absolute difference (0-255) between the processed picture (the page's own snapshot,
+# band cut off) and the camera's picture as the page shows it, mirrored first when asked.
+PICTURE_VS_CAMERA = """(async (mirrored) => {
+  const processed = await createImageBitmap(await window.livefx.snapshot());
+  const w = processed.width, h = processed.height;
+  const ctx = new OffscreenCanvas(w, h).getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(processed, 0, 0);
+  const a = ctx.getImageData(0, 0, w, h).data;
+  if (mirrored) { ctx.translate(w, 0); ctx.scale(-1, 1); }
+  ctx.drawImage(document.getElementById("local"), 0, 0, w, h);
+  const b = ctx.getImageData(0, 0, w, h).data;
+  let sum = 0;
+  for (let i = 0; i < a.length; i += 4) {
+    sum += Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]);
+  }
+  return sum / (3 * w * h);
+})(%s)"""
+
+
+def test_the_mix_slider_at_0_brings_the_camera_back_and_mirror_output_flips_it(chromium, server, real_clip, tmp_path):
+    camera = still_y4m(real_clip, tmp_path / "still.y4m")
+    browser = Browser(chromium, [f"--use-file-for-fake-video-capture={camera}"])
+
+    def settle(what: str, done) -> float:
+        """The picture's distance once ``done(distance)`` holds (new frames take a moment to come back)."""
+        deadline = time.monotonic() + 60
+        while not done(distance := browser.evaluate(PICTURE_VS_CAMERA % str(what == "mirrored").lower())):
+            assert time.monotonic() < deadline, f"{what}: the picture stayed {distance:.1f} from the camera"
+            time.sleep(0.5)
+        return distance
+
+    try:
+        _drive(browser, server.url("/"), Path("browser-mix.png"))
+        (session,) = server.sessions
+        styled = browser.evaluate(PICTURE_VS_CAMERA % "false")
+        assert styled > 20  # the style changes the picture
+        browser.evaluate(SET_MIX % 0)
+        assert browser.evaluate("document.getElementById('mix-value').textContent") == "0%"
+        raw = settle("mix 0", lambda d: d < 15)  # the camera's picture, through two video codecs
+        assert session.pipeline.snapshot()["output"]["mix"] == 0.0
+        browser.evaluate("document.getElementById('mirror-output').click()")
+        flipped = settle("mirrored", lambda d: d < 15)
+        assert session.pipeline.snapshot()["output"]["mirror"] is True
+        unflipped = browser.evaluate(PICTURE_VS_CAMERA % "false")
+        assert unflipped > 2 * flipped  # mirrored, not the camera as it is
+    finally:
+        browser.close()
+    assert raw < styled / 3

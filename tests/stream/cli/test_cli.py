@@ -126,8 +126,13 @@ def test_help_describes_the_contract():
         "--device",
         "--no-realtime",
         "--stats",
+        "--mix",
+        "--mirror",
+        "--control",
     ]:
         assert flag in proc.stdout
+    # The live commands and the window's keys are described where the options are.
+    assert "mix +0.1" in proc.stdout and "1-9 styles" in proc.stdout
 
 
 def test_bad_input_is_one_line_without_traceback(tmp_path):
@@ -156,6 +161,9 @@ def test_bad_input_is_one_line_without_traceback(tmp_path):
         (["--style", "sd:/no/such/folder"], 1, "--style /no/such/folder: no such folder"),
         (["--style", "sd:/tmp", "--strength", "0"], 2, "--strength 0: must be in (0, 1]"),
         (["--style", "sd:/tmp", "--steps", "1,2"], 2, "--steps 1,2: distinct counts 1..8, best first"),
+        (["--mix", "1.5"], 2, "--mix 1.5: must be between 0 (the input) and 1 (the full effect)"),
+        (["--mix", "nan"], 2, "--mix nan: must be between 0"),
+        (["--control", "udp:9"], 2, "--control udp:9: expected stdin or tcp:PORT"),
     ],
 )
 def test_usage_errors(args, code, message, capsys):
@@ -254,8 +262,8 @@ def test_serve_on_a_taken_port_exits_with_an_error_naming_it():
 
 def test_serve_help_lists_only_what_serve_accepts():
     help_text = livefx("serve", "--help").stdout
-    assert "--actions" in help_text and "--style" in help_text
-    for run_only in ("--events", "--draw-labels", "--on ", "--frames", "--stats"):
+    assert "--actions" in help_text and "--style" in help_text and "--mix" in help_text and "--mirror" in help_text
+    for run_only in ("--events", "--draw-labels", "--on ", "--frames", "--stats", "--control"):
         assert run_only not in help_text
     proc = livefx("serve", "--events", "labels.jsonl")
     assert proc.returncode == 2 and "unrecognized arguments: --events" in proc.stderr
@@ -557,8 +565,12 @@ def test_the_weights_table_lines_up(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("LIVEFX_STYLE_PATH", str(tmp_path))
     assert main(["weights"]) == 0
     out = capsys.readouterr().out
-    lines = out[out.index("style ") :].strip().splitlines()
+    lines = out[out.index("N  style ") :].strip().splitlines()
     assert len(lines) >= 3 and "a_style_with_a_rather_long_name" in out
+    # Numbered as a running stream's ``style N`` counts them.
+    from livefx.stream.scheduling.commands import numbered_styles
+
+    assert [line.split()[:2] for line in lines[1:]] == [[str(n), name] for n, name in enumerate(numbered_styles(), 1)]
     # Cells are separated by two spaces or more (a cell holds single spaces at most).
     cells = [[m.span() for m in re.finditer(r"\S+(?: \S+)*", line)] for line in lines]
     assert len({len(row) for row in cells}) == 1, lines

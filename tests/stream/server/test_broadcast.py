@@ -222,3 +222,58 @@ def test_a_broadcast_file_waits_for_its_first_viewer_and_says_when_it_ends(make_
     assert waiting
     assert len(viewer.frames) >= 10  # the viewer saw the file from (near) its start
     assert ended["source"] == f"file:{clip}"
+
+
+async def look_scenario():
+    settings = SessionSettings(
+        FrameConverter(torch.device("cpu"), torch.float32), None, size=(96, 72), backend="eager", mix=0.3
+    )
+    server = LivefxServer(settings, port=0, source=SyntheticSource(96, 72, fps=30))
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.ensure_future(server.serve(ready, stop))
+    await ready.wait()
+    viewer = Viewer(server.port)
+    replies = []
+
+    async def ask(message: dict) -> dict:
+        await viewer.ws.send(json.dumps(message))
+        while True:  # metrics and state events come and go in between
+            reply = json.loads(await asyncio.wait_for(viewer.ws.recv(), 30))
+            if reply["type"] in (message["type"], "error"):
+                return reply
+
+    try:
+        viewer.ws = await websockets.connect(f"ws://127.0.0.1:{server.port}/ws")
+        viewer.hello = json.loads(await viewer.ws.recv())
+        replies.append(await ask({"type": "mix", "value": 0.5}))  # before the offer: no stream yet
+        await viewer.ws.close()
+        await viewer.join()
+        started = server.hub.pipeline.snapshot()["output"]
+        replies.append(await ask({"type": "mix", "value": 0}))
+        replies.append(await ask({"type": "mirror", "on": True}))
+        after = server.hub.pipeline.snapshot()["output"]
+        for bad in ({"type": "mix", "value": 2}, {"type": "mix", "value": "all"}, {"type": "mirror", "on": 1}):
+            replies.append(await ask(bad))
+        replies.append(await ask({"type": "mix", "value": 1}))  # the session goes on after bad messages
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws") as newcomer:
+            joined = json.loads(await newcomer.recv())  # a later viewer's page shows the look as it is now
+        await viewer.leave()
+    finally:
+        stop.set()
+        await task
+    return viewer.hello, started, after, replies, joined
+
+
+def test_mix_and_mirror_messages_reach_the_broadcasts_pipeline_and_bad_values_get_errors():
+    hello, started, after, replies, joined = asyncio.run(look_scenario())
+    assert hello["mix"] == 0.3 and hello["mirror"] is False  # what serve --mix/--mirror start with
+    assert started == {"mix": 0.3, "effect": True, "mirror": False}
+    assert after == {"mix": 0.0, "effect": True, "mirror": True}
+    early, mix, mirror, *bad, last = replies
+    assert early == {"type": "error", "message": "no stream yet: send an offer first"}
+    assert mix == {"type": "mix", "value": 0.0} and mirror == {"type": "mirror", "on": True}
+    assert [r["type"] for r in bad] == ["error"] * 3
+    assert "'mix' value must be between 0" in bad[0]["message"] and "type number" in bad[1]["message"]
+    assert "'mirror' needs a 'on' field of type boolean" in bad[2]["message"]
+    assert last == {"type": "mix", "value": 1.0}
+    assert (joined["mix"], joined["mirror"]) == (1.0, True)

@@ -10,6 +10,9 @@ def test_valid_messages():
     assert parse('{"type": "budget", "ms": 80}').data["ms"] == 80
     assert parse('{"type": "ping"}').type == "ping"
     assert parse('{"type": "prompt", "prompt": "a fox", "strength": 0.7, "seed": 3}').data["seed"] == 3
+    assert parse('{"type": "mix", "value": 0.25}').data["value"] == 0.25
+    assert parse('{"type": "mix", "value": 0}').data["value"] == 0
+    assert parse('{"type": "mirror", "on": true}').data["on"] is True
 
 
 @pytest.mark.parametrize(
@@ -30,6 +33,13 @@ def test_valid_messages():
         ('{"type": "prompt", "prompt": "x", "seed": -1}', "seed must be a non-negative integer"),
         ('{"type": "prompt", "prompt": "x", "seed": 1.5}', "seed must be a non-negative integer"),
         (json.dumps({"type": "prompt", "prompt": "x" * 1001}), "at most 1000 characters"),
+        ('{"type": "mix"}', "'mix' needs a 'value' field of type number"),
+        ('{"type": "mix", "value": "half"}', "'mix' needs a 'value' field of type number"),
+        ('{"type": "mix", "value": true}', "'mix' needs a 'value' field of type number"),
+        ('{"type": "mix", "value": 1.01}', "'mix' value must be between 0"),
+        ('{"type": "mix", "value": -1}', "'mix' value must be between 0"),
+        ('{"type": "mix", "value": NaN}', "'mix' value must be between 0"),
+        ('{"type": "mirror", "on": "yes"}', "'mirror' needs a 'on' field of type boolean"),
     ],
 )
 def test_malformed_messages_say_what_is_wrong(raw, message):
