@@ -102,6 +102,8 @@ def test_through_a_real_pipeline_each_processed_frame_carries_its_own_input_fram
     seen: list[np.ndarray] = []
 
     class Track:  # what the sink hands frames to (a ProcessedTrack on a real session)
+        kind = "video"
+
         def offer(self, video, *_):
             seen.append(video.to_ndarray(format="rgb24"))
 
