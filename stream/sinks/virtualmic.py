@@ -50,6 +50,9 @@ MAX_BACKLOG_MS = LEAD_MS + 20
 CONNECT_TIMEOUT_S = 10
 #: A writer this late (ms) starts afresh on the clock instead of catching up.
 RESYNC_MS = 250
+#: How far ahead of its turn the writer takes a sample from the delay line, at most (ms): the
+#: last sample of a block is pulled with the first, the lead and the server's buffer before it is heard.
+PATH_MS = LEAD_MS + SERVER_LATENCY_MS + BLOCK * 1000 // AUDIO_RATE
 #: How long a chunk's arrival lag counts toward the shortest playable delay (s).
 LAG_WINDOW_S = 2.0
 #: Fewest and most frames whose latency's median is followed (about a second of them).
@@ -86,7 +89,7 @@ class VirtualMicSink(Sink):
         self.follower = LatencyFollower()
         self._lags = _RecentMax(LAG_WINDOW_S)  # ms from a chunk's capture to its arrival here
         #: The shortest delay that plays captured sound (the recent worst lag of a chunk's arrival
-        #: after its capture, plus what the writer and the server hold ahead), the last frame's latency (ms).
+        #: after its capture, plus ``PATH_MS``; kept while no sound comes), the last frame's latency (ms).
         self.floor_ms = 0.0
         self.video_latency_ms: float | None = None
         self._final: dict[str, float] = {}  # the counters at close
@@ -114,7 +117,10 @@ class VirtualMicSink(Sink):
         if frame.t_capture < self._opened_ns:  # it waited for the microphone to open: not a latency
             return
         lag = self._lags.maximum(now)
-        self.floor_ms = 0.0 if lag is None else max(0.0, lag + LEAD_MS + SERVER_LATENCY_MS)
+        if lag is not None:  # else no sound came lately: the last floor stands
+            self.floor_ms = max(0.0, lag + PATH_MS)
+        elif self._format is not None and not self._target_set:
+            return  # the sound's path is not measured yet: the delay starts once it is
         self.video_latency_ms = (now - frame.t_capture) / 1e6
         target = self.follower.add(self.video_latency_ms)
         if target is not None:

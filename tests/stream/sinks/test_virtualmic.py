@@ -23,7 +23,7 @@ from livefx.stream.errors import SinkError, UsageError
 from livefx.stream.frame import Frame, now_ns
 from livefx.stream.sinks import make_sink
 from livefx.stream.sinks.base import Sink
-from livefx.stream.sinks.virtualmic import LAG_WINDOW_S, LEAD_MS, SERVER_LATENCY_MS, VirtualMicSink
+from livefx.stream.sinks.virtualmic import LAG_WINDOW_S, PATH_MS, VirtualMicSink
 from livefx.stream.sources import FileSource, SyntheticSource
 
 from ..helpers import SlowInvert, pipeline
@@ -247,16 +247,23 @@ def test_each_frame_written_feeds_its_latency_to_the_delay_target():
 
 def test_the_delay_never_goes_below_what_the_sound_path_needs():
     """A chunk that reached the sink 30 ms after its capture can be played no sooner than
-    30 ms + what the writer and the server hold ahead, however fast the picture is."""
+    30 ms + what the writer and the server hold ahead, however fast the picture is; with sound
+    announced, the delay waits for that measure before it starts."""
     clock = Clock()
     sink = VirtualMicSink(clock=clock)
+    sink.expect_audio(RATE, 2)
+    sink.write(frame_captured(clock, 10))
+    assert sink.delay_target_ms == 0 and sink.follower.target_ms is None  # not started: no sound yet
     sink.write_audio(AudioChunk(np.zeros((CHUNK, 2), np.int16), RATE, 0.0, clock.t - 30_000_000))
     sink.write(frame_captured(clock, 10))
-    assert sink.floor_ms == 30 + LEAD_MS + SERVER_LATENCY_MS == sink.delay_target_ms
-    clock.t += round((LAG_WINDOW_S + 0.1) * 1e9)  # that lag is old news; the picture's latency rules again
-    for _ in range(31):
-        sink.write(frame_captured(clock, 10))
-    assert sink.floor_ms == 0 and sink.delay_target_ms == 10
+    assert sink.floor_ms == 30 + PATH_MS == sink.delay_target_ms
+    clock.t += round((LAG_WINDOW_S + 0.1) * 1e9)  # no sound lately: the floor stands
+    sink.write(frame_captured(clock, 10))
+    assert sink.delay_target_ms == sink.floor_ms == 30 + PATH_MS
+    sink.write_audio(AudioChunk(np.zeros((CHUNK, 2), np.int16), RATE, 0.0, clock.t - 5_000_000))
+    for _ in range(31):  # the 30 ms lag is old news; a picture slower than the sound's path rules
+        sink.write(frame_captured(clock, 120))
+    assert sink.floor_ms == 5 + PATH_MS and sink.delay_target_ms == 120
 
 
 def test_open_makes_the_microphone_in_the_announced_format_or_a_silent_one(monkeypatch, caplog):
@@ -338,8 +345,8 @@ def test_the_microphone_plays_in_sync_with_the_picture_leaving_livefx(pulse_serv
 
 
 def test_a_picture_faster_than_the_sound_path_gets_the_sound_as_soon_as_that_path_allows(pulse_server, tmp_path):
-    """No style: the picture leaves ~1 ms after capture, the sound cannot (the writer and the
-    server hold ``LEAD_MS + SERVER_LATENCY_MS`` ahead): it comes late by about that floor, no more."""
+    """No style: the picture leaves within a few ms of its capture, the sound cannot (the writer
+    takes it ``PATH_MS`` before it is heard): it comes late by about that floor, no more."""
     offsets, microphone = play_in_sync(None, 30, tmp_path)
     late = -statistics.median(offsets)
     assert microphone["target_ms"] == microphone["floor_ms"] > microphone["video_latency_ms"]
