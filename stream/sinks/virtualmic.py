@@ -133,7 +133,7 @@ class VirtualMicSink(Sink):
 
     def open_audio(self, rate: int, channels: int) -> None:
         """Create the microphone (unless NAME exists) and start streaming into it (silence until
-        sound comes). Raises a SinkError that says what to install or start."""
+        the first delay target). Raises a SinkError that says what to install or start."""
         if sys.platform != "linux":
             route = ROUTES.get(sys.platform, "a virtual audio cable")
             raise SinkError(f"{self.spec}: not built yet on {sys.platform}; the route will be {route}")
