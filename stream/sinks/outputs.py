@@ -64,8 +64,8 @@ class Outputs:
         if self.capture is None or not self.capture.audio_channels:
             return None
         consumers = [r for r in self.runners if r.audio is not None]
-        sinks = {r.sink.spec: {"written": r.audio_written, "dropped": r.audio.dropped} for r in consumers}
-        dropped = self.capture.audio_dropped + sum(s["dropped"] for s in sinks.values())
+        sinks = {r.sink.spec: _audio_entry(r) for r in consumers}
+        dropped = self.capture.audio_dropped + sum(r.audio.dropped for r in consumers if r.audio is not None)
         return {"chunks_in": self.audio.pushed, "chunks_dropped": dropped, "sinks": sinks}
 
     def _failed(self, runner: SinkRunner) -> None:
@@ -107,6 +107,17 @@ class Outputs:
         fields["audio"] = self.audio_counters()
         stats.update(**fields)
         return stats.snapshot()
+
+
+def _audio_entry(runner: SinkRunner) -> dict:
+    """Chunks a sink took and lost; a live audio output's own counters (the virtual microphone's
+    delay line: target, gaps, drops) under ``delay``."""
+    assert runner.audio is not None
+    entry: dict[str, object] = {"written": runner.audio_written, "dropped": runner.audio.dropped}
+    own = getattr(runner.sink, "audio_counters", None)
+    if own is not None:
+        entry["delay"] = own()
+    return entry
 
 
 def _they(specs: list[str]) -> str:

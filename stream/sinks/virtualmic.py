@@ -1,6 +1,10 @@
 """A virtual microphone (call apps take livefx's sound, delayed to match the processed video):
 on Linux a PulseAudio/PipeWire null sink, and a source remapped from its monitor that apps list
-as "livefx microphone"; ``pacat`` plays into the sink, fed continuously by a paced writer."""
+as "livefx microphone"; ``pacat`` plays into the sink, fed continuously by a paced writer.
+
+As a pipeline sink it reads every processed frame as it leaves (like a live video sink on the
+same output ring) only for its capture-to-output latency: the sound is delayed by that much, so
+the voice leaves the microphone as late as the picture leaves livefx."""
 
 from __future__ import annotations
 
@@ -12,9 +16,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
 
 from ..audio.chunk import AUDIO_RATE, AudioChunk
 from ..audio.delay import AudioDelay
+from ..audio.follow import LatencyFollower
 from ..errors import SinkError, UsageError
 from ..frame import Frame, now_ns
 from . import pulse
@@ -41,36 +50,90 @@ MAX_BACKLOG_MS = LEAD_MS + 20
 CONNECT_TIMEOUT_S = 10
 #: A writer this late (ms) starts afresh on the clock instead of catching up.
 RESYNC_MS = 250
+#: How far ahead of its turn the writer takes a sample from the delay line, at most (ms): the
+#: last sample of a block is pulled with the first, the lead and the server's buffer before it is heard.
+PATH_MS = LEAD_MS + SERVER_LATENCY_MS + BLOCK * 1000 // AUDIO_RATE
+#: How long a chunk's arrival lag counts toward the shortest playable delay (s).
+LAG_WINDOW_S = 2.0
+#: Fewest and most frames whose latency's median is followed (about a second of them).
+FOLLOW_MIN, FOLLOW_MAX = 5, 61
+#: Channels of the silent microphone a source without sound gets.
+SILENT_CHANNELS = 1
 
 
 class VirtualMicSink(Sink):
-    """``virtualmic[:NAME]``: holds audio and no video. The caller wires it with ``open_audio``,
-    ``write_audio`` (any thread, never waits), ``set_delay_target_ms`` (the video's
-    capture-to-output latency, a few times a second) and ``close``."""
+    """``virtualmic[:NAME]``: holds audio and writes no pictures. In a pipeline ``expect_audio``
+    names the sound's format, ``open`` (the first frame) makes the microphone (silent when the
+    source has no sound), ``write`` follows the frames' latency and ``write_audio`` queues the
+    sound. Used alone: ``open_audio``, ``set_delay_target_ms`` (it is silent until the first),
+    ``write_audio`` (never waits), ``close``."""
 
     holds_audio = True
     holds_video = False
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, *, clock: Callable[[], int] = now_ns) -> None:
+        """``clock``: the ``now_ns()`` clock the frames' and chunks' stamps are on (tests inject one)."""
         if name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
             raise UsageError(f"--sink virtualmic:{name}: a name holds letters, digits, '_', '.' and '-' only")
         self.name = name or DEFAULT_NAME
         self.spec = "virtualmic" + (f":{name}" if name else "")
         self._target_ms = 0.0
+        self._target_set = False
         self._delay: AudioDelay | None = None
         self._loaded: list[int] = []  # modules this sink loaded, to unload at close
         self._pacat: subprocess.Popen | None = None
         self._writer: _Writer | None = None
+        self._clock = clock
+        self._format: tuple[int, int] | None = None  # (rate, channels) of the source's sound
+        #: The video's capture-to-output latency, steadied (ms).
+        self.follower = LatencyFollower()
+        self._lags = _RecentMax(LAG_WINDOW_S)  # ms from a chunk's capture to its arrival here
+        #: The shortest delay that plays captured sound (the recent worst lag of a chunk's arrival
+        #: after its capture, plus ``PATH_MS``; kept while no sound comes), the last frame's latency (ms).
+        self.floor_ms = 0.0
+        self.video_latency_ms: float | None = None
+        self._final: dict[str, float] = {}  # the counters at close
+        self._opened_ns = 0  # when ``open`` made the microphone
+
+    def expect_audio(self, rate: int, channels: int) -> None:
+        """The source has sound in this format; ``open`` makes the microphone for it."""
+        self._format = (rate, channels)
 
     def open(self, width: int, height: int, fps: float) -> None:
-        """Frames are not its business (``holds_video`` is False)."""
+        """Make the microphone and start streaming (see ``open_audio``); when no sound was
+        announced it says so once and stays silent (call apps still list it)."""
+        if self._format is None:
+            log.info("%s: the source has no sound to send; the microphone is there, silent", self.spec)
+        rate, channels = self._format or (AUDIO_RATE, SILENT_CHANNELS)
+        # about a second of frames, whatever the rate (a fixed count follows a slow stream slowly)
+        self.follower = LatencyFollower(window=min(max(round(fps or 30), FOLLOW_MIN), FOLLOW_MAX))
+        self.open_audio(rate, channels)
+        self._opened_ns = self._clock()
 
     def write(self, frame: Frame) -> None:
-        pass
+        """A processed frame as it leaves livefx: its capture-to-output latency, steadied by
+        ``follower``, is the sound's delay, never below what the sound's own path needs (``floor_ms``)."""
+        now = self._clock()
+        if frame.t_capture < self._opened_ns:  # it waited for the microphone to open: not a latency
+            return
+        lag = self._lags.maximum(now)
+        if lag is not None:  # else no sound came lately: the last floor stands
+            self.floor_ms = max(0.0, lag + PATH_MS)
+        elif self._format is not None and not self._target_set:
+            return  # the sound's path is not measured yet: the delay starts once it is
+        self.video_latency_ms = (now - frame.t_capture) / 1e6
+        target = self.follower.add(self.video_latency_ms)
+        if target is not None:
+            self.set_delay_target_ms(max(target, self.floor_ms))
+
+    @property
+    def delay_target_ms(self) -> float:
+        """The delay the sound is moving to (ms)."""
+        return self._target_ms
 
     def open_audio(self, rate: int, channels: int) -> None:
         """Create the microphone (unless NAME exists) and start streaming into it (silence until
-        sound comes). Raises a SinkError that says what to install or start."""
+        the first delay target). Raises a SinkError that says what to install or start."""
         if sys.platform != "linux":
             route = ROUTES.get(sys.platform, "a virtual audio cable")
             raise SinkError(f"{self.spec}: not built yet on {sys.platform}; the route will be {route}")
@@ -91,6 +154,7 @@ class VirtualMicSink(Sink):
                 stderr=subprocess.PIPE,
             )
             self._writer = _Writer(self.spec, self._pacat, self._delay)
+            self._writer.live = self._target_set
             self._writer.start()
             self._wait_connected()
         except BaseException:
@@ -130,24 +194,43 @@ class VirtualMicSink(Sink):
         """Queue a chunk (stamped with its capture time); raises the writer's error if pacat died."""
         if self._writer is not None and self._writer.error is not None:
             raise self._writer.error
+        now = self._clock()
+        if chunk.t_capture >= self._opened_ns:  # else it waited for the microphone to open
+            self._lags.add(now, (now - chunk.t_capture) / 1e6)
         if self._delay is not None:
             self._delay.push(chunk)
 
     def set_delay_target_ms(self, ms: float) -> None:
-        """Delay the sound by this much (the video's capture-to-output latency); it glides there."""
-        self._target_ms = ms
+        """Delay the sound by this much (the video's capture-to-output latency); the first target
+        is taken at once, later ones are glided to."""
+        self._target_ms, self._target_set = ms, True
         if self._delay is not None:
             self._delay.set_target_ms(ms)
+        self._go_live()
+
+    def _go_live(self) -> None:
+        """The writer plays from the delay line from now on (silence before the first target:
+        the delay starts there instead of gliding from 0)."""
+        if self._writer is not None:
+            self._writer.live = True
 
     def audio_counters(self) -> dict[str, float]:
-        """The delay line's counters and the writer's (skipped blocks, resyncs after a stall)."""
-        counters = self._delay.counters() if self._delay is not None else {}
+        """The delay line's counters (target, gaps, drops), the writer's (skipped blocks, resyncs
+        after a stall) and the video latency followed."""
+        if self._delay is None:
+            return dict(self._final)
+        counters: dict[str, float] = self._delay.counters()
+        if self.video_latency_ms is not None:
+            counters.update(video_latency_ms=round(self.video_latency_ms, 3), floor_ms=round(self.floor_ms, 3))
         if self._writer is not None:
             counters.update(skipped_blocks=self._writer.skipped, resyncs=self._writer.resyncs)
         return counters
 
     def close(self) -> None:
-        """Stop the writer, end pacat, unload what this sink loaded. Safe twice."""
+        """Stop the writer, end pacat, unload what this sink loaded (``audio_counters`` keeps the
+        last counters). Safe twice."""
+        if self._delay is not None:
+            self._final = self.audio_counters()
         if self._writer is not None:
             self._writer.stop()
             self._writer = None
@@ -161,6 +244,22 @@ class VirtualMicSink(Sink):
             except SinkError as exc:  # the server went away: nothing is left to unload
                 log.warning("%s", exc)
         self._delay = None
+
+
+class _RecentMax:
+    """The largest of the values added in the last ``window_s`` (times passed in)."""
+
+    def __init__(self, window_s: float, limit: int = 512) -> None:
+        self.window_ns = int(window_s * 1e9)
+        self._values: deque[tuple[int, float]] = deque(maxlen=limit)
+
+    def add(self, t_ns: int, value: float) -> None:
+        self._values.append((t_ns, value))
+
+    def maximum(self, now_ns: int) -> float | None:
+        while self._values and self._values[0][0] < now_ns - self.window_ns:
+            self._values.popleft()
+        return max(v for _, v in self._values) if self._values else None
 
 
 def _end(proc: subprocess.Popen) -> None:
@@ -196,6 +295,8 @@ class _Writer(threading.Thread):
         self.error: SinkError | None = None
         self.skipped = 0
         self.resyncs = 0
+        #: Play from the delay line (else silence: no target and no sound yet).
+        self.live = False
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -214,6 +315,7 @@ class _Writer(threading.Thread):
         fd = self.proc.stdin.fileno()
         block_ns = BLOCK * 1_000_000_000 // AUDIO_RATE
         bytes_per_ms = self.delay.channels * 2 * AUDIO_RATE // 1000
+        silence = np.zeros((BLOCK, self.delay.channels), np.int16)
         due = now_ns() - LEAD_MS * 1_000_000  # when the next block is written: LEAD_MS before its turn
         while not self._stop_event.is_set():
             late = now_ns() - due
@@ -225,7 +327,7 @@ class _Writer(threading.Thread):
                 due = now_ns()
             # heard after what is queued ahead of it: the lead, then the server's buffer
             heard = due + (LEAD_MS + SERVER_LATENCY_MS) * 1_000_000
-            samples = self.delay.pull(BLOCK, heard)
+            samples = self.delay.pull(BLOCK, heard) if self.live else silence
             due += block_ns
             if _queued(fd) > MAX_BACKLOG_MS * bytes_per_ms:
                 self.skipped += 1
