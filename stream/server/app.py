@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from ..scheduling.own_thread import run_on_own_thread
 from ..sinks.base import Sink
 from ..sources.base import Source
-from . import protocol, security
+from . import audio_level, protocol, security
 from .events import hello_event, report_hub
 from .metrics import ServerMetrics
 from .pipelines import BroadcastHub, build_hub
@@ -83,6 +83,7 @@ class LivefxServer:
 
     async def serve(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
         loop = asyncio.get_running_loop()
+        audio_level.install()  # aiortc's per-sample Python loop would cost the video its loop time
         if self.source is not None:
             build = functools.partial(build_hub, self.source, self.settings, loop, self.sinks, self.metrics)
             self.hub = await loop.run_in_executor(None, run_on_own_thread, build, "livefx-load")  # see own_thread

@@ -28,8 +28,8 @@ class BrowserAudio:
     """``put`` on the event loop for every received frame; ``take`` on the capture thread."""
 
     def __init__(self) -> None:
-        #: aiortc decodes every Opus track to stereo.
-        self.converter = AudioConverter(2)
+        #: aiortc decodes every Opus track to stereo; a microphone is one voice: mono, half the work.
+        self.converter = AudioConverter(1)
         self._base_s: float | None = None
         self._pending: deque[AudioChunk] = deque()
         self._held = 0

@@ -47,7 +47,7 @@ class PeerLink:
         self.out_track = ProcessedTrack()
         audio = offered_audio(sdp)
         mic = receive and audio in ("sendrecv", "sendonly")
-        channels = 2 if mic else sound_channels
+        channels = 1 if mic else sound_channels  # the microphone comes in mono (BrowserAudio)
         if channels and audio in ("sendrecv", "recvonly"):
             self.audio_out = ProcessedAudioTrack(channels, self.out_track.capture_to_send.median)
         if receive:
