@@ -43,6 +43,11 @@ class WithMicrophone(Source):
     def size(self) -> tuple[int, int]:
         return self.source.size
 
+    @property
+    def origin_ns(self) -> int:
+        """The monotonic time (ns) of media time 0, set by ``open``."""
+        return self._origin
+
     def open(self) -> None:
         self.mic.open()
         try:
