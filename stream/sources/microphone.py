@@ -45,7 +45,7 @@ FIRST_SOUND_S = 5.0
 
 
 class Microphone:
-    """``check`` (before any model loads), ``open``, then ``take`` from the capture thread."""
+    """``check`` (before any model loads), ``open`` (once), then ``take`` from the capture thread."""
 
     def __init__(self, spec: str, clock: Callable[[], int] = now_ns) -> None:
         kind, _, name = spec.partition(":")
@@ -66,8 +66,6 @@ class Microphone:
         self._closing = False
         #: Blocks lost because the capture thread did not take them in time.
         self.dropped = 0
-        #: Blocks read from the server.
-        self.blocks = 0
 
     def check(self) -> None:
         """One readable SourceError unless the platform, the tools, a server and the device are there."""
@@ -140,7 +138,6 @@ class Microphone:
 
     def _hold(self, start_ns: int, samples: np.ndarray) -> None:
         with self._lock:
-            self.blocks += 1
             self._pending.append((start_ns, samples))
             self._held += len(samples)
             while self._held > HOLD_S * AUDIO_RATE:

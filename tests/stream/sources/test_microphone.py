@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -212,3 +213,31 @@ def test_a_file_has_its_own_sound(flash_beep_clip, capsys):
 def test_serve_with_the_browser_source_takes_the_page_microphone(capsys):
     assert main(["serve", "--mic", "default"]) == 2
     assert "--mic default: the browser source sends the page's own microphone" in capsys.readouterr().err
+
+
+def test_serve_gives_its_webcam_source_the_microphone(pulse_server, tmp_path):
+    pactl("load-module", "module-null-sink", "sink_name=room", f"rate={RATE}", "channels=1")
+    recording = tmp_path / "rec.mkv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livefx.stream", "serve", "--source", "synthetic", "--mic", "pulse:room.monitor"]
+        + ["--sink", f"file:{recording}", "--style", "none", "--size", "64x48", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if "open http" in line:
+                break
+        deadline = time.monotonic() + 60  # a hang guard: the hub starts at once, without a viewer
+        while not recording.exists() or recording.stat().st_size < 20_000:
+            assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    with av.open(str(recording)) as container:
+        assert container.streams.audio[0].channels == 1
+        assert sum(frame.samples for frame in container.decode(audio=0)) > 0
