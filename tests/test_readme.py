@@ -2,8 +2,9 @@
 
 What cannot exist on a test machine is replaced, and each replacement is declared here:
 ``webcam:N`` becomes ``synthetic`` (no camera), the ``virtualcam``, ``virtualmic`` and ``window``
-sinks become ``null`` (no v4l2loopback device, no sound server, no display), ``file:clip.mp4`` is a real clip
-written by the test, and live runs get ``--frames 30`` so they end. ``serve`` gets
+sinks become ``null`` (no v4l2loopback device, no sound server, no display), ``--mic SOURCE`` is
+dropped (no sound server; tests/stream/sources/test_microphone.py runs it against a private one),
+``file:clip.mp4`` is a real clip written by the test, and live runs get ``--frames 30`` so they end. ``serve`` gets
 ``--port 0``, is asked for its page, then stopped with SIGTERM. A diffusion style
 (``sd:FOLDER``, ``--vae-tiny FOLDER``) becomes the tiny random diffusers folder the tests build
 (no real weights here), at ``--size 64x48``.
@@ -51,6 +52,8 @@ def prepare(command: str, tmp_path: Path, tiny_sd: tuple[Path, Path] | None = No
         env[name] = str((REPO / value).resolve())
     assert words[0] == "livefx", command
     argv = words[1:]
+    if "--mic" in argv:
+        del argv[argv.index("--mic") : argv.index("--mic") + 2]
     for i, word in enumerate(argv):
         if word.startswith("webcam"):
             argv[i] = "synthetic"

@@ -100,13 +100,17 @@ def check_files(args: argparse.Namespace, source: Source | None) -> list[Sink]:
     """Everything a run reads and writes, checked before any model loads (see
     ``stream/preflight.py``), then the sinks: a file source opens (a folder, text or an empty
     file fails here); no output may be the source file or another output; file sinks
-    refuse an existing file without --overwrite; every output's folder takes new files."""
+    refuse an existing file without --overwrite; every output's folder takes new files; a
+    --mic's tools, server and device are there."""
     from ..preflight import check_distinct, check_output_file, file_sink_path, file_source_path
     from ..sinks import make_sink
     from ..sources.file import FileSource
+    from ..sources.with_mic import WithMicrophone
 
     if isinstance(source, FileSource):
         source.check()
+    if isinstance(source, WithMicrophone):
+        source.mic.check()  # no sound server, no such microphone: said now
     specs = args.sink or []
     outputs = [(f"--sink {spec}", path) for spec in specs if (path := file_sink_path(spec)) is not None]
     for flag in ("stats", "events"):

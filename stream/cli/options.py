@@ -36,10 +36,18 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def add_io_args(parser: argparse.ArgumentParser, *, source_default: str, source_help: str, sink_help: str) -> None:
-    """--source, --loop, --sink and -y/--overwrite: where frames come from and go to."""
+    """--source, --loop, --mic, --sink and -y/--overwrite: where frames (and sound) come from and go to."""
     parser.add_argument("--source", default=source_default, metavar="SPEC", help=source_help)
     parser.add_argument(
         "--loop", action="store_true", help="start a file: source again at its end (default: play it once)"
+    )
+    parser.add_argument(
+        "--mic",
+        metavar="default|pulse:NAME",
+        help="a microphone as the sound of a live --source (webcam:N), timed on its pictures' clock, so"
+        " recordings and virtualmic keep the voice in sync: default (the system's microphone) or a"
+        " PulseAudio/PipeWire source by name (pactl list short sources; NAME.monitor records what a sink"
+        " plays); Linux, through parec (default: none)",
     )
     parser.add_argument("--sink", action="append", metavar="SPEC", help=sink_help)
     add_overwrite_arg(parser)

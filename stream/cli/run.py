@@ -39,6 +39,7 @@ RUN_EPILOG = """\
 examples:
   livefx run --source synthetic --sink file:out.mp4 --frames 150 --size 320x240 --stats s.json
   livefx run --source webcam:0 --sink virtualcam --style pointilism
+  livefx run --source webcam:0 --mic default --sink virtualcam --sink virtualmic
   livefx run --source file:clip.mp4 --no-realtime --sink file:styled.mp4 --style candy.pth
   livefx run --source webcam:0 --sink virtualcam --style sd:models/sd-turbo --prompt "a watercolor painting"
   livefx run --source webcam:0 --sink virtualcam --sink window --control tcp:8765 --mirror
@@ -155,7 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames <= 0:
         raise UsageError(f"--frames {args.frames}: must be positive")
     check_action_args(args)
-    source = make_source(args.source, size, args.fps, loop=args.loop)
+    source = make_source(args.source, size, args.fps, loop=args.loop, mic=args.mic)
     sinks = check_files(args, source) or [NullSink()]
     converter = engine_converter(args)
     config = PipelineConfig(

@@ -143,7 +143,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port}: must be 0-65535")
     check_action_args(args)
-    source = None if args.source == "browser" else make_source(args.source, size, None, loop=args.loop)
+    if args.source == "browser" and args.mic is not None:
+        raise UsageError(
+            f"--mic {args.mic}: the browser source sends the page's own microphone; --mic goes with --source webcam:N"
+        )
+    source = None if args.source == "browser" else make_source(args.source, size, None, loop=args.loop, mic=args.mic)
     sinks = check_files(args, source)
     tls = tls_context(args)  # a certificate problem fails now, before models load
     from ..server.codecs import set_video_bitrate

@@ -7,12 +7,21 @@ from .base import Source
 from .file import FileSource
 from .synthetic import SyntheticSource
 from .webcam import WebcamSource
+from .with_mic import WithMicrophone, with_microphone
 
 SOURCE_HELP = "synthetic | file:PATH | webcam[:N]"
 
 
-def make_source(spec: str, size: tuple[int, int] | None, fps: float | None, loop: bool = False) -> Source:
-    """Build the source named by ``spec`` (not opened yet); ``loop`` repeats a file."""
+def make_source(
+    spec: str, size: tuple[int, int] | None, fps: float | None, loop: bool = False, mic: str | None = None
+) -> Source:
+    """Build the source named by ``spec`` (not opened yet); ``loop`` repeats a file; ``mic``
+    (``--mic``) gives a live source a microphone's sound."""
+    source = _make_source(spec, size, fps, loop)
+    return with_microphone(source, mic) if mic is not None else source
+
+
+def _make_source(spec: str, size: tuple[int, int] | None, fps: float | None, loop: bool) -> Source:
     kind, _, arg = spec.partition(":")
     if kind == "synthetic" and not arg:
         w, h = size or (640, 480)
@@ -27,4 +36,12 @@ def make_source(spec: str, size: tuple[int, int] | None, fps: float | None, loop
     raise UsageError(f"--source {spec}: unknown source; use {SOURCE_HELP}")
 
 
-__all__ = ["Source", "FileSource", "SyntheticSource", "WebcamSource", "make_source", "SOURCE_HELP"]
+__all__ = [
+    "Source",
+    "FileSource",
+    "SyntheticSource",
+    "WebcamSource",
+    "WithMicrophone",
+    "make_source",
+    "SOURCE_HELP",
+]

@@ -25,3 +25,12 @@ def flash_beep_clip(tmp_path_factory) -> Callable[..., Path]:
         return made[suffix, seconds]
 
     return make
+
+
+@pytest.fixture
+def pulse_server(monkeypatch):
+    """A private PulseAudio daemon that only this test talks to (``pulse_daemon.py``)."""
+    from .pulse_daemon import private_pulseaudio
+
+    with private_pulseaudio(monkeypatch) as home:
+        yield home
