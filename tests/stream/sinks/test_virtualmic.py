@@ -9,7 +9,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,54 +26,15 @@ from livefx.stream.sinks.virtualmic import LAG_WINDOW_S, PATH_MS, VirtualMicSink
 from livefx.stream.sources import FileSource, SyntheticSource
 
 from ..helpers import SlowInvert, pipeline
+from ..pulse_daemon import WAIT_S, pactl
 
 RATE = 48_000
 CHUNK = RATE // 100
-WAIT_S = 20  # generous: a busy machine may start a daemon slowly
 LIVE_MS = 45.0  # issue 33's target for median |video - audio| live
-
-
-def pactl(*args: str) -> str:
-    return subprocess.run(["pactl", *args], capture_output=True, text=True, timeout=WAIT_S, check=True).stdout
 
 
 def short(kind: str) -> str:
     return pactl("list", "short", kind)
-
-
-@pytest.fixture
-def pulse_server(monkeypatch):
-    """A private PulseAudio daemon that only this test talks to (PULSE_SERVER), killed after."""
-    if shutil.which("pulseaudio") is None or shutil.which("parec") is None:
-        pytest.skip("pulseaudio is not installed (Debian: apt-get install pulseaudio pulseaudio-utils)")
-    home = Path(tempfile.mkdtemp(prefix="pa", dir="/tmp"))  # short: a unix socket path has 107 bytes
-    socket = home / "native"
-    for name in ("PULSE_RUNTIME_PATH", "PULSE_STATE_PATH", "HOME"):
-        monkeypatch.setenv(name, str(home))
-    monkeypatch.setenv("PULSE_SERVER", f"unix:{socket}")
-    daemon = subprocess.Popen(
-        ["pulseaudio", "--daemonize=no", "-n", "--exit-idle-time=-1", "--disallow-exit", "--use-pid-file=no"]
-        + ["--disable-shm=yes", f"--log-target=file:{home / 'pa.log'}"]
-        + ["-L", f"module-native-protocol-unix auth-anonymous=1 socket={socket}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while subprocess.run(["pactl", "info"], capture_output=True).returncode != 0:
-            if daemon.poll() is not None or time.monotonic() > deadline:
-                log = (home / "pa.log").read_text() if (home / "pa.log").exists() else ""
-                pytest.fail(f"the private pulseaudio did not start: {log[-500:]}")
-            time.sleep(0.05)
-        yield home
-    finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=WAIT_S)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 class Recorder(threading.Thread):
