@@ -417,7 +417,11 @@
     }
     const budget = server.budget_ms;
     if (s.latencyMs !== null && budget && s.latencyMs > budget) {
-      reasons.push(`capture → display ${s.latencyMs.toFixed(0)} ms is over the ${budget} ms Budget; ${lighter}, or raise the Budget`);
+      // Lip sync's own hold (Sound or Record on) is a choice, not the style's cost: named as such.
+      const held = s.pictureHoldMs > 0 && s.latencyMs - s.pictureHoldMs <= budget;
+      reasons.push(held
+        ? `capture → display ${s.latencyMs.toFixed(0)} ms is over the ${budget} ms Budget while lip sync holds the picture ${s.pictureHoldMs.toFixed(0)} ms for its sound; untick Sound (and stop Record) for the lowest latency`
+        : `capture → display ${s.latencyMs.toFixed(0)} ms is over the ${budget} ms Budget; ${lighter}, or raise the Budget`);
     }
     return reasons;
   }
