@@ -23,7 +23,7 @@ from ..audio.chunk import AUDIO_RATE, AudioChunk
 from ..audio.delay import AudioDelay
 from ..audio.follow import LatencyFollower
 from ..frame import now_ns
-from .bridge import RecentSamples
+from ..recent import RecentSamples
 
 #: Samples per outgoing frame: 20 ms, what the Opus encoder packs.
 FRAME_SAMPLES = AUDIO_RATE // 50
@@ -63,8 +63,7 @@ class ProcessedAudioTrack(MediaStreamTrack):
     def floor_ms(self) -> float:
         """The shortest delay that plays captured sound, not silence: the recent worst arrival
         lag of a chunk's first sample, plus the frame handed out ahead."""
-        lag = self.arrival_lag.maximum(self._clock())
-        return 0.0 if lag is None else lag + FRAME_SAMPLES * 1000 / AUDIO_RATE
+        return floor_ms(self.arrival_lag.maximum(self._clock()))
 
     def offer(self, chunk: AudioChunk) -> None:
         """A chunk of the session's sound (on the loop; never blocks)."""
@@ -75,8 +74,9 @@ class ProcessedAudioTrack(MediaStreamTrack):
     def next_frame(self, now: int) -> av.AudioFrame:
         """The frame that plays from ``now``: the sound captured the video's latency before it."""
         latency = self._video_latency_ms(now)
-        if latency is not None and self.arrival_lag.maximum(now) is not None:
-            target = self.follower.add(max(latency, self.floor_ms))
+        lag = self.arrival_lag.maximum(now)
+        if latency is not None and lag is not None:
+            target = self.follower.add(max(latency, floor_ms(lag)))
             if target is not None:
                 self.delay.set_target_ms(target)  # taken at once until the first pull
         if self.follower.target_ms is None:  # no picture or no sound yet: nothing to line up
@@ -109,3 +109,8 @@ class ProcessedAudioTrack(MediaStreamTrack):
         if wait > 0:
             await asyncio.sleep(wait)
         return self.next_frame(due)
+
+
+def floor_ms(lag_ms: float | None) -> float:
+    """``ProcessedAudioTrack.floor_ms`` for a worst arrival lag (0 before any sound came)."""
+    return 0.0 if lag_ms is None else lag_ms + FRAME_SAMPLES * 1000 / AUDIO_RATE

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import fractions
 import threading
-from collections import deque
 
 import av
 import numpy as np
@@ -26,6 +25,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from ..audio.chunk import AudioChunk
 from ..frame import Frame, now_ns
+from ..recent import RecentSamples
 from ..sinks.base import Sink
 from ..sources.base import Source
 from .band import TimingBand
@@ -192,32 +192,6 @@ async def discard(track: MediaStreamTrack) -> None:
             await track.recv()
     except MediaStreamError:
         pass
-
-
-class RecentSamples:
-    """Samples of the last ``window_s`` seconds (times passed in, so tests need no clock)."""
-
-    def __init__(self, window_s: float = 2.0, limit: int = 1024) -> None:
-        self.window_ns = int(window_s * 1e9)
-        self._samples: deque[tuple[int, float]] = deque(maxlen=limit)
-
-    def add(self, t_ns: int, value: float) -> None:
-        self._samples.append((t_ns, value))
-
-    def median(self, now: int) -> float | None:
-        """The median of the samples newer than ``now - window_s`` (None when there are none)."""
-        values = self._recent(now)
-        return values[len(values) // 2] if values else None
-
-    def maximum(self, now: int) -> float | None:
-        """The largest sample newer than ``now - window_s`` (None when there are none)."""
-        values = self._recent(now)
-        return values[-1] if values else None
-
-    def _recent(self, now: int) -> list[float]:
-        while self._samples and self._samples[0][0] < now - self.window_ns:
-            self._samples.popleft()
-        return sorted(v for _, v in self._samples)
 
 
 class ProcessedTrack(MediaStreamTrack):

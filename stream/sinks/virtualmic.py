@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -26,6 +25,7 @@ from ..audio.delay import AudioDelay
 from ..audio.follow import LatencyFollower
 from ..errors import SinkError, UsageError
 from ..frame import Frame, now_ns
+from ..recent import RecentSamples
 from . import pulse
 from .base import Sink
 
@@ -87,7 +87,7 @@ class VirtualMicSink(Sink):
         self._format: tuple[int, int] | None = None  # (rate, channels) of the source's sound
         #: The video's capture-to-output latency, steadied (ms).
         self.follower = LatencyFollower()
-        self._lags = _RecentMax(LAG_WINDOW_S)  # ms from a chunk's capture to its arrival here
+        self._lags = RecentSamples(LAG_WINDOW_S, limit=512)  # ms from a chunk's capture to its arrival here
         #: The shortest delay that plays captured sound (the recent worst lag of a chunk's arrival
         #: after its capture, plus ``PATH_MS``; kept while no sound comes), the last frame's latency (ms).
         self.floor_ms = 0.0
@@ -244,22 +244,6 @@ class VirtualMicSink(Sink):
             except SinkError as exc:  # the server went away: nothing is left to unload
                 log.warning("%s", exc)
         self._delay = None
-
-
-class _RecentMax:
-    """The largest of the values added in the last ``window_s`` (times passed in)."""
-
-    def __init__(self, window_s: float, limit: int = 512) -> None:
-        self.window_ns = int(window_s * 1e9)
-        self._values: deque[tuple[int, float]] = deque(maxlen=limit)
-
-    def add(self, t_ns: int, value: float) -> None:
-        self._values.append((t_ns, value))
-
-    def maximum(self, now_ns: int) -> float | None:
-        while self._values and self._values[0][0] < now_ns - self.window_ns:
-            self._values.popleft()
-        return max(v for _, v in self._values) if self._values else None
 
 
 def _end(proc: subprocess.Popen) -> None:

@@ -6,7 +6,8 @@ import time
 import av
 import numpy as np
 
-from livefx.stream.server.bridge import MAX_INPUT_PIXELS, MIN_INPUT_SIDE, RecentSamples, TrackSource, input_size
+from livefx.stream.recent import RecentSamples
+from livefx.stream.server.bridge import MAX_INPUT_PIXELS, MIN_INPUT_SIDE, TrackSource, input_size
 
 
 def test_capture_to_send_is_a_median_of_the_last_seconds_only():
