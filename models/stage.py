@@ -42,6 +42,9 @@ class Stage(ABC):
     #: A stage that runs in denoising steps (diffusion): the counts it can run, best first;
     #: the planner picks one per frame and the worker calls ``run_steps``. Empty: no steps.
     step_choices: tuple[int, ...] = ()
+    #: Names of ``step_choices`` where they are forms of the model rather than step counts
+    #: (a style's full and light students): the planner's rungs are named after them.
+    step_names: tuple[str, ...] = ()
     #: False when the last call's time says nothing about the stage's steady cost (it repeated
     #: an output, or a stream batch was still filling): the worker then learns no cost from it.
     last_call_representative: bool = True

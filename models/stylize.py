@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .accel import accelerate
-from .stage import STYLE_STAGE, Stage
-from .weights import load_tensors, match_state_dict
+from .stage import STYLE_STAGE, Stage, cheapest_run_ms, set_runtime_threads
+from .weights import WeightsError, load_tensors, match_state_dict
 
 _LEGACY_KEY = re.compile(r"(^|\.)in\d+\.running_(mean|var)$")
 
@@ -110,11 +110,26 @@ def load_style(path: str | Path) -> tuple[nn.Module, float]:
     return load_transformer_net(path), 255.0
 
 
+#: ``StyleStage.step_choices`` of a style with a light student: the full student, then the light one.
+FULL_FORM, LIGHT_FORM = 2, 1
+#: Where a style's light student lives, beside its weights: ``<folder>/light/<same file name>``.
+LIGHT_FOLDER = "light"
+
+
+def light_variant(path: Path) -> Path | None:
+    """The lighter student shipped beside the style in ``path`` (``light/<name>``), if any."""
+    candidate = Path(path).parent / LIGHT_FOLDER / Path(path).name
+    return candidate if candidate.is_file() else None
+
+
 class StyleStage(Stage):
     """Runs a style network on [0, 1] frames of any size (pads, then crops back).
 
     ``value_range`` is what the network expects: 255 for the teachers, 1 for students.
     The network runs in the form ``models.accel.accelerate`` picks for ``backend``.
+    With a ``light`` network (a cheaper student of the same style, same value range) the
+    stage has two forms, ``step_choices = (FULL_FORM, LIGHT_FORM)``: the engine's planner
+    picks one per frame from their measured costs, like a diffusion model's step count.
     """
 
     name = STYLE_STAGE
@@ -128,26 +143,61 @@ class StyleStage(Stage):
         value_range: float = 255.0,
         backend: str = "eager",
         precision: str = "auto",
+        light: nn.Module | None = None,
     ) -> None:
         super().__init__(device, dtype)
         self.run, self.accel = accelerate(net, device, backend=backend, dtype=dtype, precision=precision)
         self.label = label
         self.value_range = value_range
+        self.light_run = self.light_accel = None
+        if light is not None:
+            self.light_run, self.light_accel = accelerate(
+                light, device, backend=backend, dtype=dtype, precision=precision
+            )
+            self.step_choices = (FULL_FORM, LIGHT_FORM)
+            self.step_names = ("full", "light")
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self._styled(x, self.run)
+
+    def run_steps(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+        """``LIGHT_FORM``: the light student; any other count: the full one."""
+        light = steps == LIGHT_FORM and self.light_run is not None
+        return self._styled(x, self.light_run if light else self.run)
+
+    def warmup(self, height: int, width: int, runs: int = 3, steps: int | None = None) -> float:
+        x = torch.full((1, 3, height, width), 0.5, device=self.device, dtype=self.dtype)
+        return cheapest_run_ms(lambda: self.run_steps(x, steps or FULL_FORM), self.device, runs)
+
+    def set_threads(self, count: int) -> None:
+        super().set_threads(count)
+        set_runtime_threads(self.light_run, count)
+
+    def engine_entries(self) -> dict[str, dict[str, str]]:
+        """The stats' ``engine`` entries of the networks this stage runs beside its own (``accel``)."""
+        return {} if self.light_accel is None else {f"{self.name}_light": self.light_accel.engine_entry()}
 
     @torch.inference_mode()
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+    def _styled(self, x: torch.Tensor, run) -> torch.Tensor:
         h, w = x.shape[-2:]
         # Multiples of 4 survive the two stride-2 convs; 16 keeps every reflection pad valid.
         pad_h, pad_w = max(-h % 4, 16 - h), max(-w % 4, 16 - w)
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        y = self.run(x * self.value_range)[..., :h, :w]
+        y = run(x * self.value_range)[..., :h, :w]
         return (y / self.value_range).clamp_(0.0, 1.0)
 
 
 def build_style_stage(
     path: Path, device: torch.device, dtype: torch.dtype, backend: str = "auto", precision: str = "auto"
 ) -> StyleStage:
-    """Load the style in ``path`` (teacher or student) as a ready-to-warm-up stage."""
+    """Load the style in ``path`` (teacher or student), with its light student where one is
+    shipped beside it (``light_variant``), as a ready-to-warm-up stage."""
     net, value_range = load_style(path)
-    return StyleStage(net, device, dtype, path.stem, value_range, backend, precision)
+    light_path = light_variant(path)
+    light = None
+    if light_path is not None:
+        light, light_range = load_style(light_path)
+        if light_range != value_range:
+            raise WeightsError(f"{light_path}: works in another pixel range than {path}; remove it or replace it")
+    return StyleStage(net, device, dtype, path.stem, value_range, backend, precision, light=light)

@@ -159,6 +159,11 @@ class RunStats:
             if engine is not None:
                 self.engine[stage] = dict(engine)
 
+    def add_engine(self, model: str, entry: dict[str, str]) -> None:
+        """The runtime a model got, for a stage that runs several (a style's light student)."""
+        with self._lock:
+            self.engine[model] = dict(entry)
+
     def record_stage(self, name: str, ms: float) -> None:
         """A stage timed outside a frame record (warm-up is not recorded here)."""
         with self._lock:

@@ -43,15 +43,16 @@ def to_batch(views: list[np.ndarray]) -> torch.Tensor:
 
 @torch.no_grad()
 def teacher_targets(teacher, views: list[np.ndarray], device: torch.device, chunk: int = 4) -> list[torch.Tensor]:
-    """[inputs, *teacher_activations] for every view, stored in fp16 on the CPU."""
-    parts: list[list[torch.Tensor]] = []
+    """[inputs, *teacher_activations] for every view, stored in fp16 on the CPU (filled in
+    place: no second copy, ~9 MB a 256x192 view)."""
+    stores: list[torch.Tensor] = []
     for i in range(0, len(views), chunk):
         x = to_batch(views[i : i + chunk]).to(device)
         acts = [x, *teacher_activations(teacher, x)]
-        parts = parts or [[] for _ in acts]
-        for store, t in zip(parts, acts):
-            store.append(t.half().cpu())
-    return [torch.cat(p) for p in parts]
+        stores = stores or [torch.empty((len(views), *t.shape[1:]), dtype=torch.float16) for t in acts]
+        for store, t in zip(stores, acts):
+            store[i : i + len(t)] = t.half().cpu()
+    return stores
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

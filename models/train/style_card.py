@@ -5,7 +5,9 @@
 Reads each ``models/weights/styles/<style>.safetensors`` (its training record, held-out
 score included, lives in the file's metadata), renders input | teacher | student on four
 held-out frames (two of them faces) into ``cards/<style>.jpg``, and writes ``<style>.md``
-per style plus the ``CARD.md`` index beside them.
+per style plus the ``CARD.md`` index beside them. The light students in ``styles/light/``
+get the same, beside them, and a table in ``CARD.md`` that sets each against what the engine
+would run instead: its full student at 0.75 and 0.5 scale (``scaled_score``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import torch
 from ..compact import is_compact_file, load_compact, read_compact_record
 from ..registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR
 from ..student import count_macs
-from ..stylize import load_transformer_net
+from ..stylize import LIGHT_FOLDER, load_transformer_net
 from .common import to_image, to_tensor
+from .metrics import style_report
 from .style_data import (
     HELD_OUT_PHOTOS,
     HELD_OUT_STYLE_CLIP,
@@ -68,11 +71,31 @@ def before_after(student_path: Path, out: Path, height: int = 240) -> None:
     cv2.imwrite(str(out), cv2.cvtColor(np.concatenate(tiles, 1), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
-def reproduce_command(stem: str, r: dict) -> str:
+def scaled_score(student_path: Path, teacher_path: Path, scale: float) -> float:
+    """The held-out score of the student run the way the engine runs a scaled rung: the input
+    shrunk (area), styled, and stretched back (bilinear) on 8-bit images."""
+    student, teacher = load_compact(student_path), load_transformer_net(teacher_path)
+
+    def scaled(x: torch.Tensor) -> torch.Tensor:
+        img = to_image(x)
+        h, w = img.shape[:2]
+        small = cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        styled = to_image(student(to_tensor(small, "cpu")))
+        return to_tensor(cv2.resize(styled, (w, h), interpolation=cv2.INTER_LINEAR), "cpu")
+
+    def teacher_run(x: torch.Tensor) -> torch.Tensor:
+        return (teacher(x * 255) / 255).clamp(0, 1)
+
+    return style_report(held_out_style_frames(), teacher_run, scaled)["score"]
+
+
+def reproduce_command(path: Path, r: dict) -> str:
     c = r["config"]
+    ends = f" --ends {c['ends']}" if c.get("ends", "full") != "full" else ""
+    out = path.relative_to(EMBEDDED_STYLES_DIR.parent.parent.parent)
     return (
         f"python -m livefx.models.train.distill_compact --teacher ../shared/weights/fast-neural-style/{r['teacher']}"
-        f" --out models/weights/styles/{stem}.safetensors --rank {c['rank']} --width {c['width']}"
+        f" --out {out} --rank {c['rank']} --width {c['width']}{ends}"
         f" --views {r['views']} --size {r['view_size']} --steps {r['steps']} --batch {r['batch']}"
         f" --forced {r['forced_share']} --lr {r['lr']} --middle-lr {r['middle_lr']} --hint {r['hint']}"
         f" --seed {r['seed']}"
@@ -82,7 +105,8 @@ def reproduce_command(stem: str, r: dict) -> str:
 def style_card(path: Path, r: dict) -> str:
     h = r["held_out"]
     history = ", ".join(f"{e['step']}: {e['score']:.2f}" for e in r.get("history", []))
-    return f"""# {path.stem}: compact student of the fast-neural-style `{r["teacher"]}` teacher
+    kind = "light (VGA-sized) student" if r["config"].get("ends") == "light" else "compact student"
+    return f"""# {path.stem}: {kind} of the fast-neural-style `{r["teacher"]}` teacher
 
 ![input | teacher | student on held-out frames](cards/{path.stem}.jpg)
 
@@ -99,32 +123,62 @@ Rows: input | teacher | this student, on held-out frames (astronaut and carphone
   {r["views"]} augmented {r["view_size"]} views, seed {r["seed"]}, {r["train_seconds"] / 60:.0f} min on {r["device"]};
   {r.get("skipped_batches", 0)} batches skipped for non-finite gradients.
 - Held-out score during training (step: score): {history}.
-- Reproduce: `{reproduce_command(path.stem, r)}`, then `python -m livefx.models.train.style_card`.
+- Reproduce: `{reproduce_command(path, r)}`, then `python -m livefx.models.train.style_card`.
 """
+
+
+def write_cards(folder: Path, teachers: Path) -> list[tuple[Path, dict]]:
+    """Grid and card of every compact style in ``folder``; (path, record) for the index."""
+    written = []
+    for path in sorted(p for p in folder.glob("*.safetensors") if is_compact_file(p)):
+        # MACs as the shipped network runs today (the record's figure is from training time).
+        r = {**read_compact_record(path), "gmacs_640x480": count_macs(load_compact(path), 480, 640) / 1e9}
+        grid(path, teachers / r["teacher"], folder / "cards" / f"{path.stem}.jpg")
+        (folder / f"{path.stem}.md").write_text(style_card(path, r))
+        written.append((path, r))
+    return written
+
+
+def quality_cells(r: dict) -> str:
+    h = r["held_out"]
+    return (
+        f"**{h['score']:.2f}** | {h['psnr_mean']:.2f} / {h['psnr_worst']:.2f} dB"
+        f" | {h['ssim_mean']:.3f} / {h['ssim_worst']:.3f} | {h['floor_psnr']:.1f} / {h['ceiling_psnr']:.1f} dB"
+    )
+
+
+def light_table(teachers: Path) -> list[str]:
+    """The light students against their full students run at the scales the planner would use."""
+    rows = [
+        "| light student | score | PSNR mean / worst | SSIM mean / worst | floor / ceiling | GMAC 640x480"
+        " | full student at 0.75 / 0.5 scale | steps |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for path, r in write_cards(EMBEDDED_STYLES_DIR / LIGHT_FOLDER, teachers):
+        full = EMBEDDED_STYLES_DIR / path.name
+        scaled = " / ".join(f"{scaled_score(full, teachers / r['teacher'], s):.2f}" for s in (0.75, 0.5))
+        rows.append(
+            f"| [{path.stem}]({LIGHT_FOLDER}/{path.stem}.md) | {quality_cells(r)} | {r['gmacs_640x480']:.2f}"
+            f" | {scaled if full.is_file() else 'n/a'} | {r['steps']} |"
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teachers", type=Path, default=Path("../shared/weights/fast-neural-style"))
     args = ap.parse_args(argv)
-    styles = sorted(p for p in EMBEDDED_STYLES_DIR.glob("*.safetensors") if is_compact_file(p))
     table = [
         "| style | score | PSNR mean / worst | SSIM mean / worst | floor / ceiling | GMAC 640x480 | params | steps |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for path in styles:
-        # MACs as the shipped network runs today (the record's figure is from training time).
-        r = {**read_compact_record(path), "gmacs_640x480": count_macs(load_compact(path), 480, 640) / 1e9}
-        grid(path, args.teachers / r["teacher"], EMBEDDED_STYLES_DIR / "cards" / f"{path.stem}.jpg")
-        (EMBEDDED_STYLES_DIR / f"{path.stem}.md").write_text(style_card(path, r))
-        h = r["held_out"]
+    for path, r in write_cards(EMBEDDED_STYLES_DIR, args.teachers):
         mark = " (default)" if path.stem == DEFAULT_STYLE else ""
         table.append(
-            f"| [{path.stem}]({path.stem}.md){mark} | **{h['score']:.2f}**"
-            f" | {h['psnr_mean']:.2f} / {h['psnr_worst']:.2f} dB"
-            f" | {h['ssim_mean']:.3f} / {h['ssim_worst']:.3f} | {h['floor_psnr']:.1f} / {h['ceiling_psnr']:.1f} dB"
+            f"| [{path.stem}]({path.stem}.md){mark} | {quality_cells(r)}"
             f" | {r['gmacs_640x480']:.2f} | {r['params']:,} | {r['steps']} |"
         )
+    light = light_table(args.teachers)
     card = f"""# Shipped styles
 
 Each file is a `CompactStyleNet` (`models/compact.py`) distilled from one of the real
@@ -152,6 +206,18 @@ ships when its score is at least 0.5.
   {HELD_OUT_STYLE_CLIP} (a face in a car), 16 frames at 240-288 px on the short side.
 
 {chr(10).join(table)}
+
+## Light students (VGA-sized)
+
+A style with a file of the same name in `light/` has a second, cheaper student (<= 2 GMAC at
+640x480, `CompactConfig(ends="light")`: 3x3 convs on a few channels at half resolution, 1x1
+convs to and from the teacher's 64). Once a stream runs, the engine's planner picks per frame
+between the full student, the light one at full scale and the light one scaled down, from their
+measured costs (rungs `full`, `light`, `scale_*`). The baseline a light student must beat is
+what the planner would otherwise run when the full student does not fit: the full student at
+0.75 or 0.5 scale, scored the same way (input shrunk, styled, stretched back).
+
+{chr(10).join(light)}
 """
     (EMBEDDED_STYLES_DIR / "CARD.md").write_text(card)
     default = EMBEDDED_STYLES_DIR / f"{DEFAULT_STYLE}.safetensors"

@@ -51,9 +51,24 @@ def cmd_weights(args: argparse.Namespace) -> int:
         ssim = f"{held_out['ssim_mean']:.3f}" if "ssim_mean" in held_out else "-"
         gmacs = f"{info['gmacs_640x480']:.1f}" if "gmacs_640x480" in info else "-"
         size = f"{path.stat().st_size / 1024:.0f}KB"
-        rows.append([str(number), name + mark, size, str(info["kind"]), score, psnr, ssim, gmacs, str(path)])
+        rows.append([str(number), name + mark, size, str(info["kind"]), score, psnr, ssim, gmacs, light_cell(path)])
+        rows[-1].append(str(path))
     print("\n".join(table(WEIGHTS_COLUMNS, rows)))
     return 0
+
+
+def light_cell(path) -> str:
+    """The light student beside ``path`` (``models.stylize.light_variant``): its score and MACs."""
+    from livefx.models.registry import describe_style
+    from livefx.models.stylize import light_variant
+
+    light = light_variant(path)
+    if light is None:
+        return "-"
+    info = describe_style(light)
+    score = info.get("held_out", {}).get("score")
+    gmacs = info.get("gmacs_640x480")
+    return f"{score:.2f}, {gmacs:.1f} GMAC" if score is not None and gmacs is not None else "yes"
 
 
 #: The ``livefx weights`` table: (header, alignment) per column; numbers align right.
@@ -66,6 +81,7 @@ WEIGHTS_COLUMNS = [
     ("PSNR mean/worst", ">"),
     ("SSIM mean", ">"),
     ("GMAC 640x480", ">"),
+    ("light student", "<"),
     ("path", "<"),
 ]
 

@@ -160,7 +160,9 @@ class StageChain:
         self.planner.cost.observe(IO_STAGE, frame.width * frame.height, io_ms)
         if self.planner.on_late is OnLate.HOLD:  # kept apart from what post steps draw on
             self._last_processed = image.copy()
-        return Processed(image, between_images, stage_ms, min(steps.values(), default=None))
+        # The stats count frames by denoising steps; a style's forms show in the rung's name instead.
+        counts = [n for name, n in steps.items() if not self.stages[name].step_names]
+        return Processed(image, between_images, stage_ms, min(counts, default=None))
 
     def _scales_on_host(self) -> bool:
         """On a CPU with no motion stage in use, the plan's scaling runs on the uint8 image

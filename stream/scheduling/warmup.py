@@ -69,11 +69,13 @@ class StageWarmup:
             # Rungs below full scale run the fewest steps: other counts are met at full scale only.
             for scale in scales if count == fewest else scales[:1]:
                 h, w = max(4, int(height * scale * base)), max(4, int(width * scale * base))
-                log.info("warming up %s at %dx%d%s ...", spec.name, w, h, f", steps {count}" * bool(count))
+                log.info("warming up %s at %dx%d%s ...", spec.name, w, h, form_text(spec, count))
                 ms = stage.warmup(h, w, steps=count) if count else stage.warmup(h, w)
                 costs[(cost_key(spec.name, count), int(width * scale) * int(height * scale))] = ms
         seconds = time.perf_counter() - t0
         self.stats.add_warmup(spec.name, seconds, stage.accel.engine_entry() if stage.accel is not None else None)
+        for model, entry in getattr(stage, "engine_entries", dict)().items():  # a stage with several networks
+            self.stats.add_engine(model, entry)
         accel = f" ({stage.accel.describe()})" if stage.accel is not None else ""
         log.info("%s ready in %.1f s%s", spec.name, seconds, accel)
         return costs
@@ -124,6 +126,15 @@ class StageWarmup:
             self.planner.frame_interval_ms = 1000.0 / fps
         if warn:
             warn_if_too_slow(self.planner, self.config.on_late, width, height, fps)
+
+
+def form_text(spec: StageSpec, count: int | None) -> str:
+    """How the log names a stage's form: ``, steps N``, or the form's name (``, light``)."""
+    if not count:
+        return ""
+    if spec.step_names:
+        return f", {spec.step_names[spec.steps.index(count)]}"
+    return f", steps {count}"
 
 
 def warn_if_too_slow(planner: BudgetPlanner, on_late: OnLate, width: int, height: int, fps: float | None) -> None:

@@ -22,9 +22,15 @@ Style = Path | DiffusionStyle | None
 
 
 def style_spec(style: Style) -> StageSpec:
-    """The planner's view of ``style``: diffusion styles run in steps the planner picks."""
-    steps = style.options.step_choices if isinstance(style, DiffusionStyle) else ()
-    return StageSpec(STYLE_STAGE, steps=steps)
+    """The planner's view of ``style``: diffusion styles run in steps the planner picks, a
+    style with a light student in two forms (full, light) it picks between the same way."""
+    if isinstance(style, DiffusionStyle):
+        return StageSpec(STYLE_STAGE, steps=style.options.step_choices)
+    from livefx.models.stylize import FULL_FORM, LIGHT_FORM, light_variant
+
+    if style is not None and light_variant(style) is not None:
+        return StageSpec(STYLE_STAGE, steps=(FULL_FORM, LIGHT_FORM), step_names=("full", "light"))
+    return StageSpec(STYLE_STAGE)
 
 
 def build_style(style: Style, converter: FrameConverter, backend: str) -> Stage | None:

@@ -116,3 +116,50 @@ def test_wrong_shapes(tmp_path):
         WeightsError, match=r"conv2.conv2d.weight has shape \(64, 32, 5, 5\), expected \(64, 32, 3, 3\)"
     ):
         load_transformer_net(path)
+
+
+def write_compact(path, config, seed: int):
+    from safetensors.torch import save_file
+
+    from livefx.models.compact import COMPACT_FORMAT, CompactStyleNet
+
+    torch.manual_seed(seed)
+    net = CompactStyleNet(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": COMPACT_FORMAT, **config.to_metadata(), "record": "{}"}
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path), metadata=meta)
+    return net.eval()
+
+
+def test_a_style_with_a_light_student_beside_it_runs_either_form(tmp_path):
+    from livefx.models.compact import CompactConfig
+    from livefx.models.stylize import FULL_FORM, LIGHT_FORM, build_style_stage, light_variant
+
+    full_path, light_path = tmp_path / "ink.safetensors", tmp_path / "light" / "ink.safetensors"
+    full = write_compact(full_path, CompactConfig(rank=8, width=12), seed=0)
+    assert (
+        light_variant(full_path) is None
+        and build_style_stage(full_path, CPU, torch.float32, "eager").step_choices == ()
+    )
+    light = write_compact(light_path, CompactConfig(rank=4, width=8, ends="light"), seed=1)
+    assert light_variant(full_path) == light_path
+    stage = build_style_stage(full_path, CPU, torch.float32, "eager")
+    assert stage.step_choices == (FULL_FORM, LIGHT_FORM) and stage.step_names == ("full", "light")
+    x = torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        assert torch.allclose(stage(x), full(x).clamp(0, 1), atol=1e-5)
+        assert torch.allclose(stage.run_steps(x, FULL_FORM), full(x).clamp(0, 1), atol=1e-5)
+        assert torch.allclose(stage.run_steps(x, LIGHT_FORM), light(x).clamp(0, 1), atol=1e-5)
+    assert stage.warmup(32, 48, runs=1, steps=LIGHT_FORM) > 0
+    assert stage.engine_entries() == {"stylize_light": {"backend": "eager", "precision": "fp32"}}
+
+
+def test_a_light_student_in_another_pixel_range_is_refused(tmp_path):
+    from livefx.models.compact import CompactConfig
+    from livefx.models.stylize import build_style_stage
+
+    write_compact(tmp_path / "ink.safetensors", CompactConfig(rank=8, width=12), seed=0)
+    (tmp_path / "light").mkdir()
+    torch.save(TransformerNet().state_dict(), tmp_path / "light" / "ink.safetensors")
+    with pytest.raises(WeightsError):
+        build_style_stage(tmp_path / "ink.safetensors", CPU, torch.float32, "eager")

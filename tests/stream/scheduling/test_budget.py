@@ -3,13 +3,13 @@ import pytest
 from livefx.stream.scheduling.budget import (
     IO_STAGE,
     BudgetPlanner,
-    CostModel,
     OnLate,
     StageKind,
     StageSpec,
     build_ladder,
     cost_key,
 )
+from livefx.stream.scheduling.cost import CostModel
 
 MS = 1_000_000  # ns per ms
 PX = 640 * 480
@@ -340,3 +340,20 @@ def test_after_a_surge_of_load_the_planner_climbs_back_within_about_a_second():
     assert "scale_0.5" in decisions[60:90]  # the surge is seen at once
     back = next(i for i in range(90, 300) if set(decisions[i:]) == {"full"})
     assert back - 90 <= 45, decisions[85:200]  # 1.5 s at 30 fps
+
+
+def test_a_style_with_a_light_student_names_its_rungs_after_the_forms_and_scales_only_the_light_one():
+    spec = StageSpec("style", steps=(2, 1), step_names=("full", "light"))
+    ladder = build_ladder([spec], (0.75, 0.5))
+    assert [(r.name, r.steps, r.scale) for r in ladder] == [
+        ("full", (("style", 2),), 1.0),
+        ("light", (("style", 1),), 1.0),
+        ("scale_0.75", (("style", 1),), 0.75),
+        ("scale_0.5", (("style", 1),), 0.5),
+        ("best_effort", (("style", 1),), 0.5),
+    ]
+    planner = BudgetPlanner([spec], 100, scales=(0.75, 0.5))
+    planner.cost.observe(cost_key("style", 2), PX, 120.0)  # the full student misses the budget
+    planner.cost.observe(cost_key("style", 1), PX, 50.0)
+    planner.cost.observe(IO_STAGE, PX, 2.0)
+    assert planner.plan(PX, 0, 0).decision == "light"
