@@ -1,9 +1,13 @@
-"""VideoMAE behind a one-tensor interface, so ``models.accel.accelerate`` applies to it."""
+"""VideoMAE behind a one-tensor interface, in the runtime ``models.accel`` picks for it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
+
+from ..accel import AccelReport, accelerate
 
 
 class ClipClassifier(nn.Module):
@@ -22,3 +26,18 @@ class ClipClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(pixel_values=x).logits
+
+
+def accelerate_classifier(
+    net: nn.Module, device: torch.device, dtype: torch.dtype, backend: str = "auto", precision: str = "auto"
+) -> tuple[Callable[[torch.Tensor], torch.Tensor], AccelReport]:
+    """``net`` (a VideoMAEForVideoClassification) as a callable from pixel values to logits,
+    and what runs it. On the CPU through ``accelerate``, in fp32 unless ``precision`` asks for
+    bf16: OpenVINO bf16 changed a top-1 label on real clips (bench/results/action-precision-cpu.md).
+    On CUDA eager, as before: accelerate's CUDA forms (channels_last, CUDA graphs) are for
+    4-D pictures, and a clip is 5-D."""
+    classifier = ClipClassifier(net)
+    if device.type == "cpu":
+        return accelerate(classifier, device, backend=backend, dtype=dtype, precision=precision, exact=True)
+    classifier = classifier.to(device=device, dtype=dtype).eval()
+    return classifier, AccelReport("eager", str(dtype).removeprefix("torch."), False, False)
