@@ -28,7 +28,8 @@ whichever form runs. The others stay in torch.
 and the model is not ``exact``), ``fp32`` (fp32 everywhere, inside the CPU runtime too), or
 ``bf16``. ``exact`` models (flow fields: their coordinates need fp32) never get bf16 from auto.
 
-Every model stage (style, RIFE, VideoMAE, the diffusion parts) goes through this function.
+Every model stage (style, RIFE, VideoMAE, the diffusion parts) goes through this function
+(VideoMAE on the CPU; on CUDA it stays eager: see ``models.action.classifier``).
 """
 
 from __future__ import annotations
