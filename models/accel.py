@@ -19,13 +19,17 @@ arguments are passed through) plus a report of what it did. Backends:
   size on the CPU, so it stays opt-in.
 
 Only models whose class sets ``converts_at_any_size = True`` (no size-dependent Python steps,
-checked by the tests at two sizes) go to OpenVINO; the others stay in torch.
+checked by the tests at two sizes) go to OpenVINO at every size. A model that is always called at
+one shape sets ``converts_at_fixed_shape = True`` instead (VideoMAE: a position table per clip
+shape): it is converted at its first call's shape, and a call at another raises ValueError,
+whichever form runs. The others stay in torch.
 
 ``precision``: ``auto`` (fp16 on CUDA; on the CPU, bf16 inside OpenVINO where the CPU has it
 and the model is not ``exact``), ``fp32`` (fp32 everywhere, inside the CPU runtime too), or
 ``bf16``. ``exact`` models (flow fields: their coordinates need fp32) never get bf16 from auto.
 
-Every model stage (style, RIFE, VideoMAE, the diffusion parts) goes through this function.
+Every model stage (style, RIFE, VideoMAE, the diffusion parts) goes through this function
+(VideoMAE on the CPU; on CUDA it stays eager: see ``models.action.classifier``).
 """
 
 from __future__ import annotations
@@ -152,13 +156,14 @@ def _cpu_runtime(
 
     if device.type != "cpu":
         raise UsageError(f"openvino: runs on the CPU, not {device.type}; use compile or tensorrt", setting="backend")
-    if not getattr(model, "converts_at_any_size", False):
+    fixed_shape = getattr(model, "converts_at_fixed_shape", False)
+    if not (getattr(model, "converts_at_any_size", False) or fixed_shape):
         # A traced conversion freezes shape-dependent Python steps (padding choices, grid
-        # scales): only models that declare they have none may run at sizes other than the first.
+        # scales): only models that declare they have none, or that they are always called at
+        # one shape, may be converted.
         if backend == "openvino":
             raise UsageError(
-                f"openvino: {type(model).__name__} has size-dependent steps a converted model would freeze;"
-                " use eager",
+                f"openvino: {type(model).__name__} has size-dependent steps a converted model would freeze; use eager",
                 setting="backend",
             )
         return None
@@ -176,11 +181,20 @@ def _cpu_runtime(
     runtime = ov.OpenVinoModel(model, runtime_precision, ov.thread_levels(cores))
     report = AccelReport("openvino", {"bf16": "bfloat16", "fp32": "float32"}[runtime_precision], False, False)
     if backend == "openvino":
-        return _RuntimeAsked(runtime, report), report
-    eager = model.to(device=device, dtype=dtype).eval()
-    eager_report = AccelReport("eager", str(dtype).removeprefix("torch."), False, False)
-    choice = MeasuredChoice([("openvino", runtime, report), ("eager", eager, eager_report)])
-    return choice, choice.report
+        run: Callable[..., torch.Tensor] = _RuntimeAsked(runtime, report)
+    else:
+        eager = model.to(device=device, dtype=dtype).eval()
+        eager_report = AccelReport("eager", str(dtype).removeprefix("torch."), False, False)
+        run = MeasuredChoice([("openvino", runtime, report), ("eager", eager, eager_report)])
+        report = run.report
+    return (_OneShape(run, type(model).__name__) if fixed_shape else run), report
+
+
+def calls_to_decide(run: object) -> int:
+    """Calls ``run`` still needs before its backend is chosen (``MeasuredChoice``; 0 for the
+    others): a stage that warms up on fewer calls runs them first, so the choice (and the
+    stats' engine entry) is made before the first live frame."""
+    return int(getattr(run, "calls_to_decide", 0))
 
 
 _said: set[str] = set()
@@ -211,6 +225,32 @@ class _RuntimeAsked:
             raise UsageError(f"{self._report.backend}: {one_line(exc)}", setting="backend") from None
 
 
+class _OneShape:
+    """A model converted at its first call's input shape (``converts_at_fixed_shape``): a call at
+    another shape raises ValueError instead of reaching a graph frozen for the first. Other
+    attributes (``set_threads``, ``chosen``, ...) are the wrapped callable's."""
+
+    def __init__(self, run: Callable[..., torch.Tensor], name: str) -> None:
+        self._run, self._name = run, name
+        self.shape: tuple[int, ...] | None = None
+
+    def __getattr__(self, name: str) -> object:
+        if "_run" not in self.__dict__:  # not yet initialised (copy, pickle)
+            raise AttributeError(name)
+        return getattr(self.__dict__["_run"], name)
+
+    def __call__(self, x: torch.Tensor, *rest: object) -> torch.Tensor:
+        shape = tuple(x.shape)
+        if self.shape is None:
+            self.shape = shape
+        elif shape != self.shape:
+            raise ValueError(
+                f"{self._name} runs at one input shape, {'x'.join(map(str, self.shape))}"
+                f" (converts_at_fixed_shape); called with {'x'.join(map(str, shape))}"
+            )
+        return self._run(x, *rest)
+
+
 class MeasuredChoice:
     """Several forms of one model timed against each other on its first calls; the fastest
     is kept. Each candidate's first call (conversion, compilation) is not counted; then the
@@ -237,6 +277,15 @@ class MeasuredChoice:
     @property
     def chosen(self) -> str | None:
         return self._chosen[0] if self._chosen else None
+
+    @property
+    def calls_to_decide(self) -> int:
+        """Calls still needed before the choice is made (0 once it is)."""
+        if self._chosen is not None:
+            return 0
+        return sum(
+            (self._calls[name] == 0) + max(0, self._trials - len(self._costs[name])) for name, _, _ in self._candidates
+        )
 
     def set_threads(self, count: int) -> None:
         for _, run, _ in self._candidates:

@@ -9,8 +9,8 @@ Two caches make the second start fast (``cache_dir()``; ``LIVEFX_CACHE_DIR`` mov
 
 - the converted model (OpenVINO IR), keyed by the module's class and source file, its weights,
   the input's rank and channels and the runtime's version (conversion costs ~3 s, reading the IR ~30 ms);
-- OpenVINO's own compiled-blob cache (``CACHE_DIR``), which it keys by model, precision,
-  thread count and runtime version itself.
+- OpenVINO's own compiled-blob cache (``CACHE_DIR``, one folder per precision), which it keys
+  by model, thread count and runtime version itself.
 
 OpenVINO fixes a compiled model's thread count, so one compiled model is kept per thread
 count the engine may ask for (``set_threads``): all are compiled on the first call, never
@@ -151,7 +151,10 @@ class OpenVinoModel:
             config = {
                 "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
                 "PERFORMANCE_HINT": "LATENCY",
-                "CACHE_DIR": str(cache_dir() / "compiled"),
+                # A folder per precision: OpenVINO 2026.4 names a model's blob the same whatever
+                # the precision hint, and VideoMAE's blob compiled for f32, loaded with the bf16
+                # hint, gave NaN (tests/models/test_openvino_runtime.py).
+                "CACHE_DIR": str(cache_dir() / "compiled" / self.precision),
             }
             for count in self.levels:
                 compiled = core.compile_model(model, "CPU", {**config, "INFERENCE_NUM_THREADS": count})

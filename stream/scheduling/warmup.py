@@ -110,13 +110,25 @@ class StageWarmup:
         if needed > ring.capacity:
             ring = Ring(needed + 8, lossless=not realtime)
         device, dtype = self.converter.device, self.converter.dtype
-        actions = ActionStage(model, ring, device, dtype, fps, config, synchronous=not realtime)
+        actions = ActionStage(
+            model,
+            ring,
+            device,
+            dtype,
+            fps,
+            config,
+            synchronous=not realtime,
+            backend=self.config.backend,
+            precision=self.converter.precision,
+        )
         log.info("warming up actions (%s, %d frames, stride %d) ...", model.name, model.num_frames, actions.stride)
         t0 = time.perf_counter()
         ms = actions.warmup(height, width)
-        self.stats.add_warmup(ACTIONS_STAGE, time.perf_counter() - t0)
+        self.stats.add_warmup(ACTIONS_STAGE, time.perf_counter() - t0, actions.accel.engine_entry())
         self.planner.cost.observe(ACTIONS_STAGE, width * height, ms)
-        log.info("actions ready: %.0f ms per clip, every %d frames", ms, config.every_frames)
+        log.info(
+            "actions ready: %.0f ms per clip, every %d frames (%s)", ms, config.every_frames, actions.accel.describe()
+        )
         return ring, actions
 
     def expect_rate(self, fps: float | None, width: int, height: int, warn: bool) -> None:

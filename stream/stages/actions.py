@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from livefx.models.accel import calls_to_decide
+from livefx.models.action.classifier import accelerate_classifier
 from livefx.models.action.load import ActionModel
-from livefx.models.stage import cheapest_run_ms
+from livefx.models.stage import cheapest_run_ms, set_runtime_threads
 
 from ..scheduling.budget import StageKind, StageSpec
 from ..scheduling.own_thread import run_on_own_thread
@@ -99,13 +101,22 @@ class ActionStage(threading.Thread):
         config: ActionsConfig | None = None,
         *,
         synchronous: bool = False,
+        backend: str = "eager",
+        precision: str = "auto",
     ) -> None:
         """``synchronous`` (offline rendering, ``--no-realtime``): the worker waits for each run
-        it asks for, so which clips get labels does not depend on the machine's speed."""
+        it asks for, so which clips get labels does not depend on the machine's speed.
+        ``backend``/``precision``: the run's ``--backend``/``--precision`` (``models.accel``)."""
         super().__init__(name="livefx-actions", daemon=True)
         self.synchronous = synchronous
         self.model = model
         self.net = model.model.to(device=device, dtype=dtype).eval()
+        #: Pixel values -> logits, in the runtime chosen for ``backend`` (``accel`` says which).
+        self.run_model, self.accel = accelerate_classifier(self.net, device, dtype, backend, precision)
+        # One thread for a runtime that keeps its own (OpenVINO): it then runs on the niced
+        # calling thread alone; with two, half the work ran on a helper thread at normal priority,
+        # beside the frame path. torch's OpenMP team is made by the niced thread, so it inherits.
+        set_runtime_threads(self.run_model, 1)
         self.ring = ring
         self.device, self.dtype = device, dtype
         self.config = config or ActionsConfig()
@@ -180,8 +191,11 @@ class ActionStage(threading.Thread):
 
     @torch.inference_mode()
     def warmup(self, height: int, width: int) -> float:
-        """One classification of a blank clip at this frame size; its cost in ms."""
+        """One classification of a blank clip at this frame size; its cost in ms. A backend
+        measured against eager (``--backend auto`` on a CPU) is chosen first."""
         frames = [np.full((height, width, 3), 128, np.uint8)] * self.model.num_frames
+        for _ in range(calls_to_decide(self.run_model)):
+            self._infer(frames)
         return cheapest_run_ms(lambda: self._infer(frames), self.device, runs=2)
 
     def run(self) -> None:
@@ -204,10 +218,12 @@ class ActionStage(threading.Thread):
 
     @torch.inference_mode()
     def _infer_low_priority(self, frames: list[np.ndarray]) -> np.ndarray:
-        """``_infer`` at a lower CPU priority (a positive nice value for this thread only, on
-        Linux), so the frame path wins the CPU. Runs on a thread of its own (``own_thread``)."""
+        """``_infer`` at a lower CPU priority (10 more nice for this thread only, on Linux; more
+        than the process's own when it runs niced), so the frame path wins the CPU. Runs on a
+        thread of its own (``own_thread``)."""
         with contextlib.suppress(Exception):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
         return self._infer(frames)
 
     def _classify(self) -> None:
@@ -240,7 +256,7 @@ class ActionStage(threading.Thread):
         stream = torch.cuda.stream(self._stream) if self._stream is not None else contextlib.nullcontext()
         with stream:
             x = self.model.preprocessing(images, self.device, self.dtype)
-            logits = self.net(pixel_values=x).logits[0].float()
+            logits = self.run_model(x)[0].float()
             probs = torch.softmax(logits, -1).cpu().numpy()
         return probs
 

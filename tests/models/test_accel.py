@@ -4,6 +4,7 @@ import torch
 import livefx.models.accel as accel
 from livefx.models.accel import AccelReport, CompiledWithFallback, MeasuredChoice, accelerate, resolve_dtype
 from livefx.models.errors import UsageError
+from livefx.models.openvino_runtime import openvino_problem
 from livefx.models.student import StudentNet
 
 CPU = torch.device("cpu")
@@ -162,3 +163,37 @@ def test_measured_choice_drops_a_failing_form():
     choice = MeasuredChoice([openvino, eager], clock=clock)
     assert choice(torch.zeros(1, 3, 4, 4))[0, 0, 0, 0].item() == 3.0
     assert choice.chosen == "eager" and "conversion failed" in choice.report.describe()
+
+
+def test_measured_choice_says_how_many_calls_it_needs_before_choosing():
+    clock = FakeClock()
+    eager = ("eager", timed(clock, 0.050, 1.0), AccelReport("eager", "float32", False, False))
+    openvino = ("openvino", timed(clock, 0.010, 2.0), AccelReport("openvino", "float32", False, False))
+    choice = MeasuredChoice([openvino, eager], trials=2, clock=clock)
+    assert accel.calls_to_decide(choice) == 6  # each: one untimed call, then two timed
+    for left in (5, 4, 3, 2, 1, 0):
+        choice(torch.zeros(1, 3, 4, 4))
+        assert accel.calls_to_decide(choice) == left
+    assert choice.chosen == "openvino"
+    assert accel.calls_to_decide(eager[1]) == 0  # a plain callable chooses nothing
+
+
+class OneShape(torch.nn.Sequential):
+    converts_at_fixed_shape = True
+
+
+@pytest.mark.skipif(openvino_problem() is not None, reason=str(openvino_problem()))
+@pytest.mark.parametrize("backend", ["auto", "openvino"])
+def test_a_fixed_shape_model_is_converted_at_its_first_shape_and_refuses_another(backend):
+    torch.manual_seed(0)
+    net = OneShape(torch.nn.Conv2d(3, 3, 1))
+    run, report = accelerate(net, CPU, backend=backend, precision="fp32")
+    assert report.backend == "openvino"  # converted, where a model that declares nothing stays in torch
+    x = torch.rand(1, 3, 8, 8)
+    with torch.inference_mode():
+        for _ in range(accel.calls_to_decide(run) + 1):
+            assert torch.allclose(run(x), net(x), atol=1e-5)
+        with pytest.raises(ValueError, match=r"OneShape runs at one input shape, 1x3x8x8 .*called with 1x3x16x8"):
+            run(torch.rand(1, 3, 16, 8))
+        assert torch.allclose(run(x), net(x), atol=1e-5)  # the first shape still runs
+    run.set_threads(1)  # the wrapped runtime's own methods reach through

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from livefx.models.action import ClipPreprocessing, load_action_model
+from livefx.models.action import ClipPreprocessing, accelerate_classifier, load_action_model
 from livefx.models.errors import WeightsError
+from livefx.models.openvino_runtime import openvino_problem
 from livefx.models.registry import DEFAULT_ACTIONS
 from livefx.models.train.data import skimage_image
 from livefx.models.train.motion_clips import CLASSES, held_out_pictures, make_clip
@@ -18,21 +19,19 @@ from livefx.models.train.motion_clips import CLASSES, held_out_pictures, make_cl
 CPU = torch.device("cpu")
 
 
-def tiny_videomae(folder, labels=("wave", "clap", "jump"), preprocessor=None):
+def tiny_videomae(folder, labels=("wave", "clap", "jump"), preprocessor=None, **sizes):
+    """A random VideoMAE saved in ``folder``; ``sizes`` override its config (image_size, ...)."""
     from transformers import VideoMAEConfig, VideoMAEForVideoClassification
 
+    shape = dict(image_size=32, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
     config = VideoMAEConfig(
-        image_size=32,
         patch_size=16,
         num_frames=4,
         tubelet_size=2,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
         num_labels=len(labels),
         id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)},
+        **{**shape, **sizes},
     )
     torch.manual_seed(0)
     VideoMAEForVideoClassification(config).save_pretrained(folder)
@@ -51,6 +50,34 @@ def test_a_tiny_random_checkpoint_saved_with_save_pretrained_loads_and_runs(tmp_
     with torch.no_grad():
         assert model.model(pixel_values=x).logits.shape == (1, 3)
     assert model.stride_for(30) == 4  # Kinetics-style sampling when the folder does not say
+
+
+def test_the_classifier_runs_eager_as_the_model_does(tmp_path):
+    model = load_action_model(tiny_videomae(tmp_path / "tiny"))
+    run, report = accelerate_classifier(model.model, CPU, torch.float32, "eager")
+    assert report.engine_entry() == {"backend": "eager", "precision": "fp32"}
+    x = torch.rand(1, 4, 3, 32, 32)
+    with torch.inference_mode():
+        assert torch.equal(run(x), model.model(pixel_values=x).logits)
+
+
+@pytest.mark.skipif(openvino_problem() is not None, reason=str(openvino_problem()))
+def test_the_classifier_in_openvino_matches_eager_and_keeps_fp32_unless_asked(tmp_path):
+    model = load_action_model(tiny_videomae(tmp_path / "tiny"))
+    img = skimage_image("chelsea")[:240, :320]
+    x = model.preprocessing([np.roll(img, 3 * i, 1) for i in range(4)], CPU, torch.float32)
+    with torch.inference_mode():
+        expected = torch.softmax(model.model(pixel_values=x).logits, -1)
+        # auto precision: fp32 (bf16 changed a top-1 label on real clips: bench.action_precision)
+        run, report = accelerate_classifier(model.model, CPU, torch.float32, "openvino")
+        assert report.engine_entry() == {"backend": "openvino", "precision": "fp32"}
+        assert (torch.softmax(run(x), -1) - expected).abs().max().item() < 1e-5
+        with pytest.raises(ValueError, match="ClipClassifier runs at one input shape, 1x4x3x32x32"):
+            run(torch.rand(1, 4, 3, 48, 48))
+        run, report = accelerate_classifier(model.model, CPU, torch.float32, "openvino", "bf16")
+        assert report.engine_entry() == {"backend": "openvino", "precision": "bf16"}
+        bf16 = torch.softmax(run(x), -1)
+    assert bf16.argmax() == expected.argmax() and (bf16 - expected).abs().max().item() < 0.02
 
 
 def test_missing_and_broken_folders_say_what_is_wrong(tmp_path):

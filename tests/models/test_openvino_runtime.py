@@ -118,3 +118,21 @@ def test_thread_levels():
     assert ovr.thread_levels(1) == (1,)
     assert ovr.thread_levels(2) == (1, 2)
     assert ovr.thread_levels(16) == (1, 8, 15, 16)
+
+
+def test_a_blob_compiled_for_fp32_is_never_loaded_for_bf16(cache, tmp_path):
+    # OpenVINO 2026.4 names a model's compiled blob the same whatever the precision hint; VideoMAE's
+    # blob compiled for f32, loaded with the bf16 hint, gave NaN (one blob folder per precision now).
+    from livefx.models.action import load_action_model
+    from livefx.models.action.classifier import ClipClassifier
+
+    from .test_action import tiny_videomae
+
+    net = ClipClassifier(load_action_model(tiny_videomae(tmp_path / "m")).model).eval()
+    x = torch.rand(1, 4, 3, 32, 32)
+    with torch.inference_mode():
+        expected = net(x)
+        assert torch.allclose(ovr.OpenVinoModel(net, "fp32", (1,))(x), expected, atol=1e-4)
+        bf16 = ovr.OpenVinoModel(net, "bf16", (1,))(x)
+    assert torch.isfinite(bf16).all() and (bf16 - expected).abs().max().item() < 0.05
+    assert sorted(p.name for p in (cache / "compiled").iterdir()) == ["bf16", "fp32"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -54,6 +55,64 @@ def test_labels_come_from_the_ring_every_k_frames_without_a_queue(tmp_path):
     ts = [e.t for e in events]
     assert ts == sorted(ts)
     assert stats["frames_out"] == stats["frames_in"] - stats["frames_dropped"]
+
+
+def test_the_classifier_runs_in_the_runtime_auto_measured_and_the_stats_and_metrics_name_it(tmp_path):
+    from prometheus_client import generate_latest
+
+    from livefx.models.accel import calls_to_decide
+    from livefx.models.openvino_runtime import openvino_problem
+    from livefx.stream.server.metrics import ServerMetrics
+
+    model = load_action_model(tiny_videomae(tmp_path / "m"))
+    p = pipeline(SyntheticSource(64, 48, fps=30), [NullSink()], None, budget_ms=1000, max_frames=1)  # backend auto
+    p.action_model = model
+    p.open()
+    p.close()
+    assert p.actions is not None and calls_to_decide(p.actions.run_model) == 0  # chosen during warm-up
+    entry = p.snapshot()["engine"]["actions"]
+    backends = {"eager"} if openvino_problem() is not None else {"openvino", "eager"}
+    assert entry["backend"] in backends and entry["precision"] == "fp32"  # bf16 is not chosen by auto
+    assert entry["backend"] == p.actions.accel.backend
+    metrics = ServerMetrics()
+    metrics.attach(p.stats)
+    info = f'livefx_engine_info{{backend="{entry["backend"]}",model="actions",precision="fp32"}} 1.0'
+    assert info in generate_latest(metrics.registry).decode()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="per-thread CPU times come from Linux's /proc")
+def test_an_openvino_classification_runs_on_the_niced_thread_alone(tmp_path):
+    # OpenVINO on two threads ran half of each clip on a helper thread made when it compiled, at
+    # normal priority beside the frame path; on one it runs on the caller (niced).
+    from livefx.models.openvino_runtime import openvino_problem
+    from livefx.stream.scheduling.own_thread import run_on_own_thread
+
+    if openvino_problem() is not None:
+        pytest.skip(openvino_problem())
+    model = load_action_model(tiny_videomae(tmp_path / "m", image_size=96, hidden_size=128))
+    stage = ActionStage(model, Ring(8), CPU, torch.float32, fps=30, backend="openvino", precision="fp32")
+    frames = [np.full((96, 96, 3), 10 * i, np.uint8) for i in range(model.num_frames)]
+    run_on_own_thread(lambda: stage.warmup(96, 96), "livefx-warmup")  # compiled there, as the pipeline does
+    before = thread_cpu_ticks()
+    run_on_own_thread(lambda: [stage._infer_low_priority(frames) for _ in range(40)], "livefx-classify")
+    after = thread_cpu_ticks()
+    low = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+    worked_at_normal_priority = {
+        tid: ticks - before.get(tid, (0, 0))[0]
+        for tid, (ticks, nice) in after.items()
+        if ticks > before.get(tid, (0, 0))[0] and nice < low
+    }
+    assert not worked_at_normal_priority, f"thread: CPU ticks {worked_at_normal_priority}"
+
+
+def thread_cpu_ticks() -> dict[int, tuple[int, int]]:
+    """(CPU clock ticks (user + system), nice) of each thread of this process still alive."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError), open(f"/proc/self/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+            out[int(tid)] = (int(fields[11]) + int(fields[12]), int(fields[16]))
+    return out
 
 
 def test_actions_are_deferred_when_the_budget_is_short(tmp_path):
