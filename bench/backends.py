@@ -36,7 +36,7 @@ from livefx.models.openvino_runtime import OpenVinoModel, cpu_has_bf16, openvino
 from livefx.models.registry import DEFAULT_ACTIONS, DEFAULT_RIFE, resolve_style
 from livefx.models.rife.load import load_ifnet
 from livefx.models.rife.stage import _PackedIFNet
-from livefx.models.stylize import TransformerNet, load_transformer_net
+from livefx.models.stylize import TransformerNet, light_variant, load_transformer_net
 from livefx.models.train.data import clip_frames
 
 from .common import machine, write_results
@@ -63,6 +63,7 @@ def busy_process(on: bool) -> Iterator[None]:
 
 MODELS = {
     "student": "style student (rain_princess, shipped)",
+    "light": "style light student (rain_princess, shipped)",
     "teacher": "style teacher (rain_princess)",
     "ifnet": "IFNet (embedded, 1 in-between)",
     "videomae": "VideoMAE (embedded action model)",
@@ -74,6 +75,7 @@ def models(keys: list[str]) -> dict[str, tuple[torch.nn.Module, int, float]]:
     0 channels: a clip model at its one shape (``clip_input``)."""
     loaders = {
         "student": lambda: (load_compact(resolve_style("default")), 3, 1.0),
+        "light": lambda: (load_compact(light_variant(resolve_style("default"))), 3, 1.0),
         "teacher": lambda: (load_transformer_net(TEACHER) if TEACHER.is_file() else TransformerNet().eval(), 3, 255.0),
         "ifnet": lambda: (_PackedIFNet(load_ifnet(DEFAULT_RIFE)), 7, 1.0),
         "videomae": lambda: (ClipClassifier(load_action_model(DEFAULT_ACTIONS).model).eval(), 0, 1.0),

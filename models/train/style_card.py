@@ -211,9 +211,10 @@ ships when its score is at least 0.5.
 
 A style with a file of the same name in `light/` has a second, cheaper student (<= 2 GMAC at
 640x480, `CompactConfig(ends="light")`: 3x3 convs on a few channels at half resolution, 1x1
-convs to and from the teacher's 64). Once a stream runs, the engine's planner picks per frame
-between the full student, the light one at full scale and the light one scaled down, from their
-measured costs (rungs `full`, `light`, `scale_*`). The baseline a light student must beat is
+convs to and from the teacher's 64). Once a stream runs, the engine's planner picks per frame,
+from their measured costs, the first that fits of: the full student, the light one, the full one
+at 0.75 scale, the light one at 0.75, the full one at 0.5, the light one at 0.5 (rungs `full`,
+`light`, `scale_0.75`, `scale_0.75_light`, ...). The baseline a light student must beat is
 what the planner would otherwise run when the full student does not fit: the full student at
 0.75 or 0.5 scale, scored the same way (input shrunk, styled, stretched back).
 

@@ -188,6 +188,19 @@ def build_ladder(
         return tuple((s.name, s.steps[min(level, len(s.steps) - 1)]) for s in stepped)
 
     best, fewest = steps_at(0), steps_at(levels - 1)
+    # Forms of a model (a style's full and light students) hold their order at every scale: the
+    # light student at 1.0 beats the full one at 0.75, which beats the light one at 0.75 (CARD.md).
+    # Denoising steps are lowered at full scale only; scaled rungs run the fewest.
+    forms = bool(stepped) and all(s.step_names for s in stepped)
+    scaled_levels = [(level, steps_at(level)) for level in range(levels)] if forms else [(levels - 1, fewest)]
+
+    def scaled_rungs(scale: float, run: tuple[str, ...], reduced: tuple = ()) -> list[Rung]:
+        return [
+            Rung(f"scale_{scale:g}" + (f"_{level_name(stepped, counts)}" if forms and level else ""), scale, run, (),
+                 scalable, reduced=reduced, steps=counts)
+            for level, counts in scaled_levels
+        ]  # fmt: skip
+
     ladder = [Rung("full", run=inline, schedule=deferrable, scalable=scalable, steps=best)]
     if deferrable:
         ladder.append(Rung("defer", run=inline, scalable=scalable, steps=best))
@@ -201,12 +214,12 @@ def build_ladder(
         kept = tuple(n for n in inline if n in required or n in names)
         if kept != inline or any(factor != 1.0 for _, factor in reducible):  # else: the rung above's work
             ladder.append(Rung("reduced", run=kept, scalable=scalable, reduced=reducible, steps=fewest))
-        ladder += [Rung(f"scale_{s:g}", s, kept, (), scalable, reduced=reducible, steps=fewest) for s in scaled]
+        ladder += [rung for s in scaled for rung in scaled_rungs(s, kept, reducible)]
         ladder.append(Rung("skip", ladder[-1].scale, required, (), scalable, steps=fewest))
     else:
         if required != inline:
             ladder.append(Rung("skip", run=required, scalable=scalable, steps=fewest))
-        ladder += [Rung(f"scale_{s:g}", s, required, (), scalable, steps=fewest) for s in scaled]
+        ladder += [rung for s in scaled for rung in scaled_rungs(s, required)]
     cheapest = ladder[-1]
     if not required or on_late is OnLate.PASSTHROUGH:
         ladder.append(Rung("passthrough", on_late=True))

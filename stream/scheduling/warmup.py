@@ -66,8 +66,9 @@ class StageWarmup:
         scales = (1.0, *self.planner.scales) if spec.scalable else tuple(dict.fromkeys((1.0, spec.reduced or 1.0)))
         fewest = spec.steps[-1] if spec.steps else None
         for count in spec.steps or (None,):
-            # Rungs below full scale run the fewest steps: other counts are met at full scale only.
-            for scale in scales if count == fewest else scales[:1]:
+            # Rungs below full scale run the fewest steps (other counts are met at full scale
+            # only), or any form of a model that has forms (``build_ladder``).
+            for scale in scales if count == fewest or spec.step_names else scales[:1]:
                 h, w = max(4, int(height * scale * base)), max(4, int(width * scale * base))
                 log.info("warming up %s at %dx%d%s ...", spec.name, w, h, form_text(spec, count))
                 ms = stage.warmup(h, w, steps=count) if count else stage.warmup(h, w)

@@ -342,14 +342,16 @@ def test_after_a_surge_of_load_the_planner_climbs_back_within_about_a_second():
     assert back - 90 <= 45, decisions[85:200]  # 1.5 s at 30 fps
 
 
-def test_a_style_with_a_light_student_names_its_rungs_after_the_forms_and_scales_only_the_light_one():
+def test_a_style_with_a_light_student_tries_both_forms_at_each_scale_best_first():
     spec = StageSpec("style", steps=(2, 1), step_names=("full", "light"))
     ladder = build_ladder([spec], (0.75, 0.5))
     assert [(r.name, r.steps, r.scale) for r in ladder] == [
         ("full", (("style", 2),), 1.0),
         ("light", (("style", 1),), 1.0),
-        ("scale_0.75", (("style", 1),), 0.75),
-        ("scale_0.5", (("style", 1),), 0.5),
+        ("scale_0.75", (("style", 2),), 0.75),
+        ("scale_0.75_light", (("style", 1),), 0.75),
+        ("scale_0.5", (("style", 2),), 0.5),
+        ("scale_0.5_light", (("style", 1),), 0.5),
         ("best_effort", (("style", 1),), 0.5),
     ]
     planner = BudgetPlanner([spec], 100, scales=(0.75, 0.5))
@@ -357,3 +359,8 @@ def test_a_style_with_a_light_student_names_its_rungs_after_the_forms_and_scales
     planner.cost.observe(cost_key("style", 1), PX, 50.0)
     planner.cost.observe(IO_STAGE, PX, 2.0)
     assert planner.plan(PX, 0, 0).decision == "light"
+    slower = BudgetPlanner([spec], 100, scales=(0.75, 0.5))
+    slower.cost.observe(cost_key("style", 2), PX, 120.0)  # 68 ms at 0.75 scale
+    slower.cost.observe(cost_key("style", 1), PX, 110.0)  # the light one misses it at full scale too
+    slower.cost.observe(IO_STAGE, PX, 2.0)
+    assert slower.plan(PX, 0, 0).decision == "scale_0.75"
