@@ -29,7 +29,14 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from ..compact import COMPACT_FORMAT, CompactConfig, CompactStyleNet, teacher_activations
+from ..compact import (
+    COMPACT_FORMAT,
+    CompactConfig,
+    CompactStyleNet,
+    load_compact,
+    read_compact_record,
+    teacher_activations,
+)
 from ..student import count_macs
 from ..stylize import load_transformer_net
 from .common import training_device, warmup_cosine
@@ -75,6 +82,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--forced", type=float, default=0.5,
         help="share of the steps where encoder, middle and decoder each train on the teacher's own inputs",
+    )  # fmt: skip
+    ap.add_argument(
+        "--init", type=Path, default=None,
+        help="continue from a student this script wrote (same --rank/--width/--ends); use --forced 0",
     )  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
@@ -167,6 +178,7 @@ def write_student(
         "hint": args.hint,
         "forced_share": args.forced,
         "seed": args.seed,
+        **({"continued_from": read_compact_record(args.init)} if args.init is not None else {}),
         "skipped_batches": training["skipped"],
         "train_seconds": round(training["seconds"]),
         "device": training["device"],
@@ -190,7 +202,13 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(max(1, torch.get_num_threads()))
     teacher = load_transformer_net(args.teacher).to(device)
     config = CompactConfig(rank=args.rank, width=args.width, ends=args.ends)
-    student = CompactStyleNet.from_teacher(teacher, config).to(device)
+    student = CompactStyleNet.from_teacher(teacher, config)
+    if args.init is not None:
+        start = load_compact(args.init)
+        if start.config != config:
+            raise SystemExit(f"{args.init}: a {start.config} student, not {config}")
+        student.load_state_dict(start.state_dict())
+    student = student.to(device)
     stored = stored_targets(teacher, args, device)
     held_out = held_out_style_frames()
 

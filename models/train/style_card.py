@@ -90,21 +90,45 @@ def scaled_score(student_path: Path, teacher_path: Path, scale: float) -> float:
 
 
 def reproduce_command(path: Path, r: dict) -> str:
+    """The training command(s) that wrote ``path``: a continued run's first run, then its continuation."""
     c = r["config"]
     ends = f" --ends {c['ends']}" if c.get("ends", "full") != "full" else ""
     out = path.relative_to(EMBEDDED_STYLES_DIR.parent.parent.parent)
+
+    def command(run: dict, init: str = "") -> str:
+        return (
+            "python -m livefx.models.train.distill_compact"
+            f" --teacher ../shared/weights/fast-neural-style/{run['teacher']}"
+            f" --out {out} --rank {c['rank']} --width {c['width']}{ends}"
+            f" --views {run['views']} --size {run['view_size']} --steps {run['steps']} --batch {run['batch']}"
+            f" --forced {run['forced_share']} --lr {run['lr']} --middle-lr {run['middle_lr']} --hint {run['hint']}"
+            f" --seed {run['seed']}{init}"
+        )
+
+    first = r.get("continued_from")
+    return command(r) if first is None else f"{command(first)}`, then `{command(r, f' --init {out}')}"
+
+
+def training_line(r: dict) -> str:
+    """Steps, share trained layer-wise, data and time, over a first run and its continuation."""
+    first = r.get("continued_from")
+    runs = [first, r] if first is not None else [r]
+    steps = " + ".join(str(run["steps"]) for run in runs)
+    minutes = sum(run["train_seconds"] for run in runs) / 60
     return (
-        f"python -m livefx.models.train.distill_compact --teacher ../shared/weights/fast-neural-style/{r['teacher']}"
-        f" --out {out} --rank {c['rank']} --width {c['width']}{ends}"
-        f" --views {r['views']} --size {r['view_size']} --steps {r['steps']} --batch {r['batch']}"
-        f" --forced {r['forced_share']} --lr {r['lr']} --middle-lr {r['middle_lr']} --hint {r['hint']}"
-        f" --seed {r['seed']}"
+        f"{steps} steps (the first {runs[0]['forced_share']:.0%} of the first run layer-wise), batch {r['batch']},\n"
+        f"  {r['views']} augmented {r['view_size']} views, seed {r['seed']}, {minutes:.0f} min on {r['device']};\n"
+        f"  {sum(run.get('skipped_batches', 0) for run in runs)} batches skipped for non-finite gradients"
     )
 
 
 def style_card(path: Path, r: dict) -> str:
     h = r["held_out"]
-    history = ", ".join(f"{e['step']}: {e['score']:.2f}" for e in r.get("history", []))
+    first = r.get("continued_from", {})
+    offset = first.get("steps", 0)
+    scores = [(e["step"], e["score"]) for e in first.get("history", [])]
+    scores += [(offset + e["step"], e["score"]) for e in r.get("history", [])]
+    history = ", ".join(f"{step}: {score:.2f}" for step, score in scores)
     kind = "light (VGA-sized) student" if r["config"].get("ends") == "light" else "compact student"
     return f"""# {path.stem}: {kind} of the fast-neural-style `{r["teacher"]}` teacher
 
@@ -119,9 +143,7 @@ Rows: input | teacher | this student, on held-out frames (astronaut and carphone
 
 - Architecture: `CompactStyleNet` rank {r["config"]["rank"]}, width {r["config"]["width"]}
   ({r["params"]:,} parameters, {r["gmacs_640x480"]:.2f} GMAC at 640x480; the teacher: 1,679,235 and 47.24).
-- Training: {r["steps"]} steps (the first {r["forced_share"]:.0%} layer-wise), batch {r["batch"]},
-  {r["views"]} augmented {r["view_size"]} views, seed {r["seed"]}, {r["train_seconds"] / 60:.0f} min on {r["device"]};
-  {r.get("skipped_batches", 0)} batches skipped for non-finite gradients.
+- Training: {training_line(r)}.
 - Held-out score during training (step: score): {history}.
 - Reproduce: `{reproduce_command(path, r)}`, then `python -m livefx.models.train.style_card`.
 """
