@@ -130,7 +130,9 @@ class StyleStage(Stage):
         precision: str = "auto",
     ) -> None:
         super().__init__(device, dtype)
-        self.run, self.accel = accelerate(net, device, backend=backend, dtype=dtype, precision=precision)
+        self.run, self.accel = accelerate(
+            net, device, backend=backend, dtype=dtype, precision=precision, rgb_scale=value_range
+        )
         self.label = label
         self.value_range = value_range
 
