@@ -1,21 +1,25 @@
 """int8 forms of models for the OpenVINO backend: NNCF post-training quantization, checked.
 
 NNCF is an optional extra (``pip install 'livefx[int8]'``: it brings scipy, scikit-learn and
-networkx). The recipe, measured on the shipped styles against fp32 torch on real held-out video
-(the carphone clip at 640x480; ``python -m bench.int8``):
+networkx). The recipe, measured on the default style against fp32 torch on real held-out video
+(the carphone clip at 640x480, mean PSNR; ``python -m bench.int8 --tries``,
+bench/results/int8-cpu.md):
 
 - the first and last convolutions and the instance norms (OpenVINO's MVN) stay in floating
-  point: quantizing all of them loses 13 dB (21 dB PSNR), the ends alone 7 dB, the norms' inputs
-  alone 7 dB; ``preset=MIXED`` (asymmetric activations) gains ~0.6 dB over the default;
+  point: everything quantized gives 21.5 dB, the ends kept 26.7, the norms kept too 33.7;
+  ``preset=MIXED`` (asymmetric activations) gains ~0.5 dB over the default;
 - calibration on 16 procedurally drawn scenes (``models.calibration``) at 320x240, whatever the
-  stream's size: at 640x480 they held the picture better than the same scenes at 480x360 or
-  640x480 (35.9 against 34.6 and 33.7 dB on the default style) and as well as real frames,
-  and one calibration serves every size (the IR is cached once);
-- slow bias correction, 32 or 48 frames and min-max ranges gained nothing (within 0.5 dB).
+  stream's size: 35.9 dB, where the same scenes at 640x480 gave 33.7 and 17 real frames of
+  another clip 36.3; one calibration serves every size (one cached IR). 32 scenes at 160x120
+  read higher on two styles (37.4 here) and lower on two; not taken without a reason;
+- slow bias correction and 32 scenes gained nothing (within 0.5 dB); random noise, the first
+  try, gave 24.5 dB.
 
 The result is checked on other scenes (another seed) at 640x480 against the fp32 module:
-``picture_db``. On real video that check read at or below the real figure on each shipped
-style, so it errs on the safe side. Styles differ: three hold the 32 dB bar, candy (28 dB) not.
+``picture_db``. Against the real-video figure that check read 0.6-0.7 dB high on the styles near
+the bar (candy, pointilism), 0.8-4 dB low on the others and 2 dB high on the candy teacher, so a
+model holds the picture when its check clears the bar by ``CHECK_MARGIN_DB``. Styles differ:
+rain_princess (35.6 dB), udnie (40.6) and pointilism (33.2) hold, candy (28.0) does not.
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ import torch
 from .calibration import VERSION as SCENES_VERSION
 from .calibration import calibration_tensors
 
-#: The issue's bar: int8 output within this PSNR of fp32 torch.
+#: The issue's bar: int8 output within this PSNR of fp32 torch on real video.
 PICTURE_BAR_DB = 32.0
+#: How far above the bar the check on drawn scenes must read (it read up to 0.7 dB high).
+CHECK_MARGIN_DB = 1.0
 CALIBRATION_SIZE = (320, 240)
 CALIBRATION_COUNT = 16
 CHECK_SIZE = (640, 480)
@@ -104,8 +110,14 @@ def picture_db(reference: Callable[[torch.Tensor], torch.Tensor], candidate: Cal
     return float(np.mean(values))
 
 
+def holds_picture(figure: float) -> bool:
+    """Whether a check figure (``picture_db``) keeps a model within the bar on real video."""
+    return figure >= PICTURE_BAR_DB + CHECK_MARGIN_DB
+
+
 def below_bar_message(model_name: str, figure: float) -> str:
     return (
-        f"int8: {model_name} holds {figure:.1f} dB PSNR of fp32 on the check scenes, below the"
-        f" {PICTURE_BAR_DB:.0f} dB picture bar; its pictures will differ visibly (use bf16 or fp32)"
+        f"int8: {model_name} holds {figure:.1f} dB PSNR of fp32 on the check scenes, under the"
+        f" {PICTURE_BAR_DB + CHECK_MARGIN_DB:g} dB it needs to hold the {PICTURE_BAR_DB:g} dB picture bar on"
+        " real video; its pictures will differ visibly (use bf16 or fp32)"
     )

@@ -123,7 +123,7 @@ def module_key(module: nn.Module, example: torch.Tensor) -> str:
 
 
 class BelowPictureBar(RuntimeError):
-    """An int8 model whose check figure is under ``models.int8.PICTURE_BAR_DB`` (when refused)."""
+    """An int8 model whose check figure does not hold the picture (``models.int8.holds_picture``)."""
 
 
 class OpenVinoModel:
@@ -254,7 +254,7 @@ class OpenVinoModel:
             if self.cache:
                 with contextlib.suppress(OSError):
                     self._int8_path(key).with_suffix(".json").write_text(json.dumps({"picture_db": self.picture_db}))
-        if self.picture_db >= int8.PICTURE_BAR_DB:
+        if int8.holds_picture(self.picture_db):
             log.info("int8 %s: %.1f dB PSNR of fp32 on the check scenes", type(self._module).__name__, self.picture_db)
             return
         message = int8.below_bar_message(type(self._module).__name__, self.picture_db)
