@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     speeds = speed(default, frames[3], args.runs, args.threads)
     pictures = []
     for name, (net, scale) in styles().items():
-        model = ovr.OpenVinoModel(net, "int8", (args.threads,), cache=False, rgb_scale=scale)
+        model = ovr.OpenVinoModel(net, "int8", (args.threads,), cache=False, rgb_scale=scale, name=name)
         mean, worst = picture(model, net, frames, scale)
         row = {"model": name, "psnr_mean_db": mean, "psnr_worst_db": worst, "check_db": round(model.picture_db, 2)}
         pictures.append({**row, "holds": int8.holds_picture(model.picture_db)})

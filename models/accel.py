@@ -115,13 +115,15 @@ def accelerate(
     precision: str = "auto",
     exact: bool = False,
     rgb_scale: float | None = None,
+    name: str | None = None,
 ) -> tuple[Callable[..., torch.Tensor], AccelReport]:
     """``model`` on ``device`` in its fastest available form, and what was done to it.
 
     ``dtype``: the tensors' dtype (and eager's); ``precision``: the user's ``--precision``,
     which also rules inside a CPU runtime; ``exact``: the model needs fp32 (see the module doc);
     ``rgb_scale``: the model takes RGB pictures in [0, rgb_scale], so it can be calibrated for
-    int8 (None: it cannot, and runs in fp32 under ``--precision int8``)."""
+    int8 (None: it cannot, and runs in fp32 under ``--precision int8``); ``name``: what messages
+    call the model (a style's name; default: its class)."""
     if backend not in BACKENDS:
         raise UsageError(f"{backend}: unknown; use one of {', '.join(BACKENDS)}", setting="backend")
     if precision == "int8":
@@ -131,7 +133,7 @@ def accelerate(
     dtype = dtype or default_dtype(device)
     cuda = device.type == "cuda"
     if backend == "openvino" or (backend == "auto" and not cuda):
-        chosen = _cpu_runtime(model, device, backend, dtype, precision, exact, rgb_scale)
+        chosen = _cpu_runtime(model, device, backend, dtype, precision, exact, rgb_scale, name)
         if chosen is not None:
             return chosen
     if backend == "tensorrt" and not cuda:
@@ -177,6 +179,7 @@ def _cpu_runtime(
     precision: str,
     exact: bool,
     rgb_scale: float | None,
+    name: str | None = None,
 ) -> tuple[Callable[..., torch.Tensor], AccelReport] | None:
     """OpenVINO (``backend="openvino"``, or ``--precision int8``), or OpenVINO measured against
     eager (``auto``); None where auto finds no OpenVINO (the caller goes on with eager)."""
@@ -211,14 +214,14 @@ def _cpu_runtime(
     else:
         runtime_precision = "fp32"
     levels = ov.thread_levels(max(1, torch.get_num_threads()))
-    runtime = ov.OpenVinoModel(model, runtime_precision, levels, rgb_scale=rgb_scale or 1.0)
+    runtime = ov.OpenVinoModel(model, runtime_precision, levels, rgb_scale=rgb_scale or 1.0, name=name)
     report = AccelReport("openvino", _RUNTIME_DTYPES[runtime_precision], False, False)
     if backend == "openvino" or runtime_precision == "int8":  # asked for: not measured against eager
         what = "int8" if runtime_precision == "int8" else "openvino"
         return _RuntimeAsked(runtime, report, what, "precision" if what == "int8" else "backend"), report
     candidates = [("openvino", runtime, report)]
     if precision == "auto" and runtime_precision == "fp32" and int8_able and _int8_worth_measuring():
-        quantized = ov.OpenVinoModel(model, "int8", levels, rgb_scale=rgb_scale, refuse_below_bar=True)
+        quantized = ov.OpenVinoModel(model, "int8", levels, rgb_scale=rgb_scale, refuse_below_bar=True, name=name)
         candidates.append(("openvino int8", quantized, AccelReport("openvino", "int8", False, False)))
     eager = model.to(device=device, dtype=dtype).eval()
     candidates.append(("eager", eager, AccelReport("eager", str(dtype).removeprefix("torch."), False, False)))

@@ -143,6 +143,7 @@ class OpenVinoModel:
         cache: bool = True,
         rgb_scale: float = 1.0,
         refuse_below_bar: bool = False,
+        name: str | None = None,
     ) -> None:
         if precision not in ("bf16", "fp32", "int8"):
             raise ValueError(f"OpenVINO precision {precision!r}: use bf16, fp32 or int8")
@@ -157,6 +158,8 @@ class OpenVinoModel:
         self.cache = cache
         self.rgb_scale = rgb_scale
         self.refuse_below_bar = refuse_below_bar
+        #: What messages call the model (a style's name).
+        self.name = name or type(module).__name__
         #: int8: mean PSNR (dB) of its output against the fp32 module's on the check scenes.
         self.picture_db: float | None = None
         self._requests: dict[int, object] = {}
@@ -240,7 +243,7 @@ class OpenVinoModel:
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 self.picture_db = float(json.loads(path.with_suffix(".json").read_text())["picture_db"])
             return cached
-        log.info("quantizing %s to int8 (cached for the next start) ...", type(self._module).__name__)
+        log.info("quantizing %s to int8 (cached for the next start) ...", self.name)
         quantized = int8.quantize(model, self.rgb_scale)
         self._save(quantized, path)
         return quantized
@@ -255,9 +258,9 @@ class OpenVinoModel:
                 with contextlib.suppress(OSError):
                     self._int8_path(key).with_suffix(".json").write_text(json.dumps({"picture_db": self.picture_db}))
         if int8.holds_picture(self.picture_db):
-            log.info("int8 %s: %.1f dB PSNR of fp32 on the check scenes", type(self._module).__name__, self.picture_db)
+            log.info("int8 %s: %.1f dB PSNR of fp32 on the check scenes", self.name, self.picture_db)
             return
-        message = int8.below_bar_message(type(self._module).__name__, self.picture_db)
+        message = int8.below_bar_message(self.name, self.picture_db)
         if self.refuse_below_bar:
             raise BelowPictureBar(message)
         log.warning(message)

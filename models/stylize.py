@@ -131,7 +131,7 @@ class StyleStage(Stage):
     ) -> None:
         super().__init__(device, dtype)
         self.run, self.accel = accelerate(
-            net, device, backend=backend, dtype=dtype, precision=precision, rgb_scale=value_range
+            net, device, backend=backend, dtype=dtype, precision=precision, rgb_scale=value_range, name=label
         )
         self.label = label
         self.value_range = value_range

@@ -97,13 +97,13 @@ def test_the_teachers_input_range_is_calibrated_in_its_own_scale(cache):
 
 def test_below_the_bar_asked_for_is_said_once_with_the_figure(cache, monkeypatch, caplog):
     monkeypatch.setattr(int8, "PICTURE_BAR_DB", 200.0)  # no int8 picture is that close
-    run, _ = accelerate(tiny(), CPU, precision="int8", rgb_scale=1.0)
+    run, _ = accelerate(tiny(), CPU, precision="int8", rgb_scale=1.0, name="tiny")
     with caplog.at_level(logging.WARNING, logger="livefx.accel"):
         run(photo())
         run(photo())
     said = [r.getMessage() for r in caplog.records if "picture bar" in r.getMessage()]
     assert len(said) == 1 and "under the 201 dB it needs to hold the 200 dB picture bar" in said[0]
-    assert f"holds {run._runtime.picture_db:.1f} dB PSNR of fp32" in said[0]
+    assert said[0].startswith(f"int8: tiny holds {run._runtime.picture_db:.1f} dB PSNR of fp32")
 
 
 def test_auto_measures_int8_only_without_bf16_and_only_where_it_holds(cache, monkeypatch, caplog):
