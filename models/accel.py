@@ -25,8 +25,12 @@ shape): it is converted at its first call's shape, and a call at another raises 
 whichever form runs. The others stay in torch.
 
 ``precision``: ``auto`` (fp16 on CUDA; on the CPU, bf16 inside OpenVINO where the CPU has it
-and the model is not ``exact``), ``fp32`` (fp32 everywhere, inside the CPU runtime too), or
-``bf16``. ``exact`` models (flow fields: their coordinates need fp32) never get bf16 from auto.
+and the model is not ``exact``), ``fp32`` (fp32 everywhere, inside the CPU runtime too),
+``bf16``, or ``int8`` (CPU, OpenVINO quantized by NNCF, ``models.int8``; the optional extra
+``livefx[int8]``): for the RGB networks (``rgb_scale`` given: the style networks); the others
+run in fp32. ``exact`` models (flow fields: their coordinates need fp32) never get bf16 or int8.
+Where the CPU has no bf16 units, ``auto`` also measures int8 against fp32 for the RGB networks
+when NNCF is installed, and keeps it only where it holds the picture (``models.int8``'s check).
 
 Every model stage (style, RIFE, VideoMAE, the diffusion parts) goes through this function
 (VideoMAE on the CPU; on CUDA it stays eager: see ``models.action.classifier``).
@@ -48,7 +52,8 @@ from .errors import UsageError, one_line
 log = logging.getLogger("livefx.accel")
 
 BACKENDS = ("auto", "eager", "compile", "tensorrt", "openvino")
-DTYPES = {"auto": None, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+#: --precision -> the tensors' dtype (int8 models take and give fp32 tensors).
+DTYPES = {"auto": None, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": torch.float32}
 
 
 @dataclass
@@ -81,10 +86,24 @@ def default_dtype(device: torch.device) -> torch.dtype:
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     if name not in DTYPES:
         raise UsageError(f"{name}: unknown; use one of {', '.join(DTYPES)}", setting="precision")
+    if name == "int8":
+        return _int8_dtype(device)
     dtype = DTYPES[name] or default_dtype(device)
     if dtype is torch.float16 and device.type == "cpu":
         raise UsageError("fp16: too slow on the CPU; use fp32 (default) or bf16", setting="precision")
     return dtype
+
+
+def _int8_dtype(device: torch.device) -> torch.dtype:
+    """``--precision int8``'s tensors, once it is known to be possible here (else one clear line)."""
+    from . import int8
+
+    if device.type != "cpu":
+        raise UsageError(f"int8: runs on the CPU (OpenVINO), not {device.type}; use fp16 or fp32", setting="precision")
+    problem = int8.nncf_problem()
+    if problem is not None:
+        raise UsageError(f"int8: {problem}", setting="precision")
+    return torch.float32
 
 
 def tensorrt_available() -> bool:
@@ -99,17 +118,26 @@ def accelerate(
     dtype: torch.dtype | None = None,
     precision: str = "auto",
     exact: bool = False,
+    rgb_scale: float | None = None,
+    name: str | None = None,
 ) -> tuple[Callable[..., torch.Tensor], AccelReport]:
     """``model`` on ``device`` in its fastest available form, and what was done to it.
 
     ``dtype``: the tensors' dtype (and eager's); ``precision``: the user's ``--precision``,
-    which also rules inside a CPU runtime; ``exact``: the model needs fp32 (see the module doc)."""
+    which also rules inside a CPU runtime; ``exact``: the model needs fp32 (see the module doc);
+    ``rgb_scale``: the model takes RGB pictures in [0, rgb_scale], so it can be calibrated for
+    int8 (None: it cannot, and runs in fp32 under ``--precision int8``); ``name``: what messages
+    call the model (a style's name; default: its class)."""
     if backend not in BACKENDS:
         raise UsageError(f"{backend}: unknown; use one of {', '.join(BACKENDS)}", setting="backend")
+    if precision == "int8":
+        _int8_dtype(device)
+        if backend not in ("auto", "openvino"):
+            raise UsageError("int8: runs in OpenVINO; use --backend auto or openvino", setting="precision")
     dtype = dtype or default_dtype(device)
     cuda = device.type == "cuda"
     if backend == "openvino" or (backend == "auto" and not cuda):
-        chosen = _cpu_runtime(model, device, backend, dtype, precision, exact)
+        chosen = _cpu_runtime(model, device, backend, dtype, precision, exact, rgb_scale, name)
         if chosen is not None:
             return chosen
     if backend == "tensorrt" and not cuda:
@@ -148,15 +176,26 @@ def accelerate(
 
 
 def _cpu_runtime(
-    model: nn.Module, device: torch.device, backend: str, dtype: torch.dtype, precision: str, exact: bool
+    model: nn.Module,
+    device: torch.device,
+    backend: str,
+    dtype: torch.dtype,
+    precision: str,
+    exact: bool,
+    rgb_scale: float | None,
+    name: str | None = None,
 ) -> tuple[Callable[..., torch.Tensor], AccelReport] | None:
-    """OpenVINO (``backend="openvino"``), or OpenVINO measured against eager (``auto``); None
-    where auto finds no OpenVINO (the caller goes on with eager)."""
+    """OpenVINO (``backend="openvino"``, or ``--precision int8``), or OpenVINO measured against
+    eager (``auto``); None where auto finds no OpenVINO (the caller goes on with eager)."""
     from . import openvino_runtime as ov
 
     if device.type != "cpu":
         raise UsageError(f"openvino: runs on the CPU, not {device.type}; use compile or tensorrt", setting="backend")
     fixed_shape = getattr(model, "converts_at_fixed_shape", False)
+    int8_able = rgb_scale is not None and not exact and getattr(model, "converts_at_any_size", False)
+    if precision == "int8" and not int8_able:
+        _say_once(f"int8: for the style networks; {type(model).__name__} runs in fp32", logging.INFO)
+        precision = "fp32"
     if not (getattr(model, "converts_at_any_size", False) or fixed_shape):
         # A traced conversion freezes shape-dependent Python steps (padding choices, grid
         # scales): only models that declare they have none, or that they are always called at
@@ -173,19 +212,27 @@ def _cpu_runtime(
             raise UsageError(f"openvino: {problem}; pip install openvino, or use eager", setting="backend")
         _say_once(f"{problem}: models run in torch eager (pip install openvino for the fast CPU path)")
         return None
-    if precision == "bf16" or (precision == "auto" and not exact and ov.cpu_has_bf16()):
+    if precision in ("bf16", "int8"):
+        runtime_precision = precision
+    elif precision == "auto" and not exact and ov.cpu_has_bf16():
         runtime_precision = "bf16"
     else:
         runtime_precision = "fp32"
-    cores = max(1, torch.get_num_threads())
-    runtime = ov.OpenVinoModel(model, runtime_precision, ov.thread_levels(cores))
-    report = AccelReport("openvino", {"bf16": "bfloat16", "fp32": "float32"}[runtime_precision], False, False)
-    if backend == "openvino":
-        run: Callable[..., torch.Tensor] = _RuntimeAsked(runtime, report)
+    levels = ov.thread_levels(max(1, torch.get_num_threads()))
+    runtime = ov.OpenVinoModel(model, runtime_precision, levels, rgb_scale=rgb_scale or 1.0, name=name)
+    report = AccelReport("openvino", _RUNTIME_DTYPES[runtime_precision], False, False)
+    run: Callable[..., torch.Tensor]
+    if backend == "openvino" or runtime_precision == "int8":  # asked for: not measured against eager
+        what = "int8" if runtime_precision == "int8" else "openvino"
+        run = _RuntimeAsked(runtime, report, what, "precision" if what == "int8" else "backend")
     else:
+        candidates = [("openvino", runtime, report)]
+        if precision == "auto" and runtime_precision == "fp32" and int8_able and _int8_worth_measuring():
+            quantized = ov.OpenVinoModel(model, "int8", levels, rgb_scale=rgb_scale, refuse_below_bar=True, name=name)
+            candidates.append(("openvino int8", quantized, AccelReport("openvino", "int8", False, False)))
         eager = model.to(device=device, dtype=dtype).eval()
-        eager_report = AccelReport("eager", str(dtype).removeprefix("torch."), False, False)
-        run = MeasuredChoice([("openvino", runtime, report), ("eager", eager, eager_report)])
+        candidates.append(("eager", eager, AccelReport("eager", str(dtype).removeprefix("torch."), False, False)))
+        run = MeasuredChoice(candidates)
         report = run.report
     return (_OneShape(run, type(model).__name__) if fixed_shape else run), report
 
@@ -197,21 +244,35 @@ def calls_to_decide(run: object) -> int:
     return int(getattr(run, "calls_to_decide", 0))
 
 
+_RUNTIME_DTYPES = {"bf16": "bfloat16", "fp32": "float32", "int8": "int8"}
+
+
+def _int8_worth_measuring() -> bool:
+    """int8 is a candidate of ``auto`` where the CPU runs it natively and NNCF is installed
+    (it is not where the CPU has bf16: there bf16 measured as fast, without quantizing)."""
+    from . import int8
+    from . import openvino_runtime as ov
+
+    return int8.nncf_problem() is None and ov.cpu_has_int8()
+
+
 _said: set[str] = set()
 
 
-def _say_once(message: str) -> None:
+def _say_once(message: str, level: int = logging.WARNING) -> None:
     if message not in _said:
         _said.add(message)
-        log.warning(message)
+        log.log(level, message)
 
 
 class _RuntimeAsked:
-    """An explicitly asked-for runtime (``--backend openvino``): its failures (conversion,
-    compilation) reach the user as one readable line, not a runtime's traceback."""
+    """An explicitly asked-for runtime (``--backend openvino``, ``--precision int8``): its
+    failures (conversion, quantization, compilation) reach the user as one readable line,
+    ``"<what>: <why>"`` about ``setting``, not a runtime's traceback."""
 
-    def __init__(self, runtime: Callable, report: AccelReport) -> None:
+    def __init__(self, runtime: Callable, report: AccelReport, what: str = "openvino", setting: str = "backend"):
         self._runtime, self._report = runtime, report
+        self._what, self._setting = what, setting
 
     def set_threads(self, count: int) -> None:
         set_threads = getattr(self._runtime, "set_threads", None)
@@ -222,7 +283,7 @@ class _RuntimeAsked:
         try:
             return self._runtime(x, *rest)
         except Exception as exc:  # noqa: BLE001 - any runtime failure, said in one line
-            raise UsageError(f"{self._report.backend}: {one_line(exc)}", setting="backend") from None
+            raise UsageError(f"{self._what}: {one_line(exc)}", setting=self._setting) from None
 
 
 class _OneShape:

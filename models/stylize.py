@@ -146,14 +146,17 @@ class StyleStage(Stage):
         light: nn.Module | None = None,
     ) -> None:
         super().__init__(device, dtype)
-        self.run, self.accel = accelerate(net, device, backend=backend, dtype=dtype, precision=precision)
+        self.run, self.accel = accelerate(
+            net, device, backend=backend, dtype=dtype, precision=precision, rgb_scale=value_range, name=label
+        )
         self.label = label
         self.value_range = value_range
         self.light_run = self.light_accel = None
         if light is not None:
             self.light_run, self.light_accel = accelerate(
-                light, device, backend=backend, dtype=dtype, precision=precision
-            )
+                light, device, backend=backend, dtype=dtype, precision=precision, rgb_scale=value_range,
+                name=f"{label} (light)",
+            )  # fmt: skip
             self.step_choices = (FULL_FORM, LIGHT_FORM)
             self.step_names = ("full", "light")
 

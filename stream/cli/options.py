@@ -122,7 +122,10 @@ def add_engine_args(
         default="auto",
         choices=list(DTYPES),
         help="compute precision; auto = fp16 on CUDA; on the CPU bf16 inside OpenVINO where the CPU has"
-        " bf16 units (never for motion), fp32 otherwise; fp32 forces fp32 in every runtime (default: auto)",
+        " bf16 units (never for motion), else fp32, or int8 for a style where livefx[int8] is installed and"
+        " int8 measures faster and holds the picture; fp32 forces fp32 in every runtime; int8 = the styles"
+        " quantized in OpenVINO (CPU; pip install 'livefx[int8]'; said when a style loses visible detail)"
+        " (default: auto)",
     )
     parser.add_argument(
         "--mix",

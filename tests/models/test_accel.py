@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 import torch
 
@@ -81,6 +83,27 @@ def test_unknown_backend_and_precision():
         resolve_dtype("fp16", CPU)
     assert resolve_dtype("auto", CPU) is torch.float32
     assert resolve_dtype("bf16", CPU) is torch.bfloat16
+
+
+def test_int8_without_nncf_is_one_clear_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "nncf", None)  # importlib finds no such module
+    with pytest.raises(UsageError) as err:
+        resolve_dtype("int8", CPU)
+    assert err.value.for_cli() == "--precision int8: needs NNCF, which is not installed; pip install 'livefx[int8]'"
+    with pytest.raises(UsageError, match=r"pip install 'livefx\[int8\]'"):
+        accelerate(tiny(), CPU, precision="int8", rgb_scale=1.0)
+
+
+def test_int8_runs_on_the_cpu_in_openvino_only(monkeypatch):
+    import livefx.models.int8 as int8
+
+    monkeypatch.setattr(int8, "nncf_problem", lambda: None)
+    assert resolve_dtype("int8", CPU) is torch.float32  # the tensors: the runtime quantizes inside
+    with pytest.raises(UsageError, match="int8: runs on the CPU .OpenVINO., not cuda"):
+        resolve_dtype("int8", torch.device("cuda"))
+    for backend in ("eager", "compile"):
+        with pytest.raises(UsageError, match="int8: runs in OpenVINO; use --backend auto or openvino"):
+            accelerate(tiny(), CPU, backend=backend, precision="int8", rgb_scale=1.0)
 
 
 def broken_compiled(x):

@@ -417,6 +417,15 @@ def test_a_sink_that_is_the_source_exits_at_once_as_a_user_runs_it(tmp_path, mak
     assert clip.read_bytes() == before
 
 
+def test_int8_without_its_extra_is_refused_at_start_in_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "nncf", None)  # as if livefx[int8] were not installed
+    code = main(["run", "--style", "default", "--frames", "2", "--size", "64x48", "--precision", "int8", "-q"])
+    assert code == 2
+    assert last_error(capsys.readouterr().err) == (
+        "livefx: error: --precision int8: needs NNCF, which is not installed; pip install 'livefx[int8]'"
+    )
+
+
 def test_an_existing_file_sink_is_kept_without_overwrite_and_replaced_with_it(tmp_path, capsys):
     out = tmp_path / "out.mp4"
     out.write_bytes(b"last week's recording")

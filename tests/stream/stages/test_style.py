@@ -213,33 +213,56 @@ def test_a_prompt_for_a_style_without_one_is_refused(tmp_path):
     assert STYLE_STAGE == "stylize"
 
 
+def run_frames(tmp_path, clip, name: str, *extra: str) -> tuple[list[np.ndarray], dict]:
+    """``livefx run`` on ``clip`` offline at full scale: its frames and its stats' style engine."""
+    import av
+
+    from ..cli.test_cli import livefx
+
+    out, stats = tmp_path / f"{name}.y4m", tmp_path / f"{name}.json"
+    proc = livefx(
+        "run", "--source", f"file:{clip}", "--no-realtime", "--frames", "6", "--size", "320x180",
+        "--sink", f"file:{out}", "--stats", str(stats), *extra,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="rgb24").astype(np.float64) for f in container.decode(video=0)]
+    return frames, json.loads(stats.read_text())["engine"]["stylize"]
+
+
+def assert_within_32_db(frames: list[np.ndarray], reference: list[np.ndarray]) -> None:
+    assert len(frames) == len(reference) == 6
+    for a, b in zip(frames, reference):
+        psnr = 10 * np.log10(255.0**2 / max(np.mean((a - b) ** 2), 1e-9))
+        assert psnr >= 32.0, psnr
+
+
 @pytest.mark.slow
 def test_the_default_run_uses_a_cpu_runtime_with_the_picture_of_eager_fp32(tmp_path, real_clip):
     """Issue 30: ``livefx run`` with the default backend names a CPU runtime other than eager in
     its stats' ``engine``, and its pictures stay within 32 dB PSNR of eager fp32 (offline, full scale)."""
-    import av
-
     from livefx.models.openvino_runtime import openvino_problem
-
-    from ..cli.test_cli import livefx
 
     if openvino_problem() is not None:
         pytest.skip(openvino_problem())
-    runs = {"default": (), "eager": ("--backend", "eager", "--precision", "fp32")}
-    frames, engines = {}, {}
-    for name, extra in runs.items():
-        out, stats = tmp_path / f"{name}.y4m", tmp_path / f"{name}.json"
-        proc = livefx(
-            "run", "--source", f"file:{real_clip}", "--no-realtime", "--frames", "6", "--size", "320x180",
-            "--sink", f"file:{out}", "--stats", str(stats), *extra,
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        engines[name] = json.loads(stats.read_text())["engine"]["stylize"]
-        with av.open(str(out)) as container:
-            frames[name] = [f.to_ndarray(format="rgb24").astype(np.float64) for f in container.decode(video=0)]
-    assert engines["default"]["backend"] not in ("eager", "compile")
-    assert engines["eager"] == {"backend": "eager", "precision": "fp32"}
-    assert len(frames["default"]) == len(frames["eager"]) == 6
-    for a, b in zip(frames["default"], frames["eager"]):
-        psnr = 10 * np.log10(255.0**2 / max(np.mean((a - b) ** 2), 1e-9))
-        assert psnr >= 32.0, psnr
+    frames, engine = run_frames(tmp_path, real_clip, "default")
+    eager, eager_engine = run_frames(tmp_path, real_clip, "eager", "--backend", "eager", "--precision", "fp32")
+    assert engine["backend"] not in ("eager", "compile")
+    assert eager_engine == {"backend": "eager", "precision": "fp32"}
+    assert_within_32_db(frames, eager)
+
+
+@pytest.mark.slow
+def test_an_int8_run_says_int8_and_the_default_style_holds_the_picture(tmp_path, real_clip, monkeypatch):
+    """``--precision int8``: the stats' engine says int8, and the shipped default style (35 dB on
+    the held-out clip, ``python -m bench.int8``) stays within 32 dB of eager fp32."""
+    from livefx.models.int8 import nncf_problem
+    from livefx.models.openvino_runtime import openvino_problem
+
+    if openvino_problem() is not None or nncf_problem() is not None:
+        pytest.skip(openvino_problem() or f"int8: {nncf_problem()}")
+    monkeypatch.setenv("LIVEFX_CACHE_DIR", str(tmp_path / "cache"))  # quantized here, not read from a cache
+    frames, engine = run_frames(tmp_path, real_clip, "int8", "--precision", "int8")
+    eager, _ = run_frames(tmp_path, real_clip, "eager", "--backend", "eager", "--precision", "fp32")
+    assert engine == {"backend": "openvino", "precision": "int8"}
+    assert_within_32_db(frames, eager)

