@@ -96,6 +96,7 @@ def test_the_wheel_installs_only_livefx_and_no_training_scripts(tmp_path):
         "livefx/stream/cli/main.py",
         "livefx/web/index.html",
         "livefx/models/weights/styles/udnie.safetensors",
+        "livefx/models/weights/styles/light/rain_princess.safetensors",
     )
     for shipped in shipped_files:
         assert shipped in names
