@@ -13,7 +13,8 @@ round by round, on the same input, so load hits all alike; each row's ratio is t
 fp32 in the same condition of the same run. "busy" runs one spinning process beside it (what
 a call app, OBS or a game does to a laptop); threads: torch's setting (``--threads``).
 Writes bench/results/backends-cpu.{json,md} when every model ran (``--models`` picks some:
-then the table is printed only).
+then the table is printed only, or written as ``--out NAME``: the students' table is
+``--models student light --out students-cpu``).
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-busy", action="store_true", help="idle only")
     ap.add_argument("--max-teacher-pixels", type=int, default=640 * 480, help="skip the teacher above this")
     ap.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS), help="default: all")
+    ap.add_argument("--out", default=None, help="results name for a --models subset (e.g. students-cpu)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -193,11 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         f" {r['speedup_over_eager_fp32']:.2f} |"
         for r in rows
     ]
-    if args.models != list(MODELS):
+    if args.models != list(MODELS) and not args.out:
         print("\n".join(lines))
         return 0
     write_results(
-        "backends-cpu",
+        args.out or "backends-cpu",
         {"machine": machine(), "runs": args.runs, "threads": torch.get_num_threads(), "rows": rows},
         "\n".join(lines),
     )
