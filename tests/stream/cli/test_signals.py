@@ -2,19 +2,36 @@
 
 import os
 import signal
-
-import pytest
+import subprocess
+import sys
 
 from livefx.stream.cli.main import main
-from livefx.stream.cli.signals import StoppedDuringStartup, handling_stop_signals, stop_during_startup
+from livefx.stream.cli.signals import handling_stop_signals
 from livefx.stream.pipeline import Pipeline
+
+#: Run in a fresh interpreter: a SIGTERM that found no handler (the bug this guards against)
+#: then fails one test with its output instead of killing a test worker.
+_SIGTERM_IN_THE_BLOCK = """
+import os, signal
+from livefx.stream.cli.signals import StoppedDuringStartup, stop_during_startup
+before = signal.getsignal(signal.SIGTERM)
+try:
+    with stop_during_startup():
+        os.kill(os.getpid(), signal.SIGTERM)
+    print("not stopped")
+except StoppedDuringStartup as exc:
+    print(exc)
+print("restored" if signal.getsignal(signal.SIGTERM) is before else "not restored")
+"""
 
 
 def test_sigterm_inside_the_block_raises_and_the_old_handler_comes_back():
-    before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(StoppedDuringStartup, match="stopped by SIGTERM while starting"), stop_during_startup():
-        os.kill(os.getpid(), signal.SIGTERM)
-    assert signal.getsignal(signal.SIGTERM) is before
+    proc = subprocess.run([sys.executable, "-c", _SIGTERM_IN_THE_BLOCK], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stdout.splitlines() == [
+        "stopped by SIGTERM while starting; nothing was written",
+        "restored",
+    ], proc.stdout
 
 
 def test_a_sighup_ignored_at_start_stays_ignored():
