@@ -21,6 +21,7 @@ Writes bench/results/int8-cpu.{json,md}.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
 import time
@@ -174,6 +175,12 @@ def held_out_scores(name: str, forms: dict, scale: float) -> dict[str, float]:
         }
 
 
+def previous_tries() -> list[dict]:
+    """The recipe tries of the last ``--tries`` run, kept in the results when this run has none."""
+    path = Path(__file__).parent / "results" / "int8-cpu.json"
+    return json.loads(path.read_text()).get("tries", []) if path.is_file() else []
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=20, help="timed calls per form")
@@ -204,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         row["held_out_score"] = held_out_scores(name, forms, scale)
         pictures.append(row)
         print(pictures[-1], flush=True)
-    tried = tries(default, frames, width, height) if args.tries else []
+    tried = tries(default, frames, width, height) if args.tries else previous_tries()
     lines = [
         f"Size {args.size}, {args.threads} threads, {args.runs} timed calls per form, interleaved; bf16 units:"
         f" {ovr.cpu_has_bf16()}. int8: {int8.recipe_key()}.",

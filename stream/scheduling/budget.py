@@ -323,10 +323,12 @@ class BudgetPlanner:
             else:  # nothing keeps up with the source: the cheapest rung if on time, else late
                 level = cheapest if costs[cheapest] <= remaining or late == len(costs) else late
             self._streak = 0
-        elif 0 < level < late and costs[level - 1] <= headroom:
+        elif 0 < level < late and min(costs[:level]) <= headroom:
+            # Up to the best rung with headroom, not one rung at a time: a ladder with a
+            # model's forms at every scale would otherwise spend a streak on each rung.
             self._streak += 1
             if self._streak >= self.upgrade_after:
-                level -= 1
+                level = next(i for i in range(level) if costs[i] <= headroom)
                 self._streak = 0
         else:
             self._streak = 0

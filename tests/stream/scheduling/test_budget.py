@@ -364,3 +364,20 @@ def test_a_style_with_a_light_student_tries_both_forms_at_each_scale_best_first(
     slower.cost.observe(cost_key("style", 1), PX, 110.0)  # the light one misses it at full scale too
     slower.cost.observe(IO_STAGE, PX, 2.0)
     assert slower.plan(PX, 0, 0).decision == "scale_0.75"
+
+
+def test_after_a_surge_the_planner_climbs_straight_to_the_best_rung_with_headroom():
+    spec = StageSpec("style", steps=(2, 1), step_names=("full", "light"))
+    planner = BudgetPlanner([spec], 100, scales=(0.75, 0.5), upgrade_after=5, probe_every_s=3600)
+    planner.cost.observe(IO_STAGE, PX, 2.0)
+    for form in (2, 1):  # a surge: every form at every size far over budget but the smallest
+        planner.cost.observe(cost_key("style", form), PX, 400.0)
+    assert planner.plan(PX, 0, 0).decision in ("scale_0.5_light", "best_effort")
+    for form in (2, 1):  # the load went: everything fits again
+        for _ in range(40):
+            planner.cost.observe(cost_key("style", form), PX, 30.0)
+    decisions = [planner.plan(PX, 0, 0).decision for _ in range(6)]
+    # A streak of frames with headroom, then the full rung at once, not one rung per streak
+    # (the old way: scale_0.5, scale_0.75_light, scale_0.75 and light first, a streak each).
+    assert decisions[0] == "scale_0.5_light" and decisions[-1] == "full", decisions
+    assert set(decisions) == {"scale_0.5_light", "full"}, decisions
