@@ -118,7 +118,8 @@ def training_line(r: dict) -> str:
     steps = " + ".join(str(run["steps"]) for run in runs)
     minutes = sum(run["train_seconds"] for run in runs) / 60
     return (
-        f"{steps} steps (the first {runs[0]['forced_share']:.0%} of the first run layer-wise), batch {r['batch']},\n"
+        f"{steps} steps (the first {runs[0]['forced_share']:.0%}{' of the first run' * bool(first)} layer-wise),"
+        f" batch {r['batch']},\n"
         f"  {r['views']} augmented {r['view_size']} views, seed {r['seed']}, {minutes:.0f} min on {r['device']};\n"
         f"  {sum(run.get('skipped_batches', 0) for run in runs)} batches skipped for non-finite gradients"
     )
