@@ -13,6 +13,7 @@ would run instead: its full student at 0.75 and 0.5 scale (``scaled_score``).
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import cv2
@@ -189,6 +190,40 @@ def light_table(teachers: Path) -> list[str]:
     return rows
 
 
+#: Written by ``python -m bench.int8`` (the picture and score of each precision).
+PRECISION_RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "int8-cpu.json"
+
+
+def precision_section() -> str:
+    """Each style's figures in bf16 and int8 against fp32, and what ``--precision auto`` picks."""
+    if not PRECISION_RESULTS.is_file():
+        return ""
+    rows = [r for r in json.loads(PRECISION_RESULTS.read_text())["picture"] if r.get("held_out_score")]
+    lines = [
+        "## Precision",
+        "",
+        "On the CPU the styles run in OpenVINO; `--precision auto` takes bf16 where the CPU has bf16 units,"
+        " else fp32, and measures int8 only on CPUs without them, keeping it only where it holds the picture"
+        " (`models/int8.py`). A precision qualifies when its output stays within 32 dB PSNR of fp32 torch on"
+        " real held-out video (carphone, 640x480) and costs at most 0.05 of the held-out score."
+        " Figures: `python -m bench.int8` (bench/results/int8-cpu.md).",
+        "",
+        "| network | bf16 PSNR mean / worst | int8 PSNR mean / worst | score fp32 / bf16 / int8 | bf16 | int8 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        score = r["held_out_score"]
+        bf16_ok = r.get("bf16_psnr_worst_db", 0) >= 32 and score["fp32"] - score.get("bf16", -9) <= 0.05
+        int8_ok = r["psnr_worst_db"] >= 32 and score["fp32"] - score["int8"] <= 0.05
+        lines.append(
+            f"| {r['model']} | {r.get('bf16_psnr_mean_db', '-')} / {r.get('bf16_psnr_worst_db', '-')} dB"
+            f" | {r['psnr_mean_db']} / {r['psnr_worst_db']} dB"
+            f" | {score['fp32']:.3f} / {score.get('bf16', float('nan')):.3f} / {score['int8']:.3f}"
+            f" | {'holds' if bf16_ok else 'fails'} | {'holds' if int8_ok else 'fails'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--teachers", type=Path, default=Path("../shared/weights/fast-neural-style"))
@@ -247,7 +282,8 @@ own (models/train/NOTES.md, session 11). udnie's light student (0.21 against its
 at 0.75 scale) did not beat it and is not shipped: udnie has no `light` rung.
 
 {chr(10).join(light)}
-"""
+
+{precision_section()}"""
     (EMBEDDED_STYLES_DIR / "CARD.md").write_text(card)
     default = EMBEDDED_STYLES_DIR / f"{DEFAULT_STYLE}.safetensors"
     if default.is_file():
