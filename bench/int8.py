@@ -42,6 +42,7 @@ from livefx.models.train.metrics import style_report
 from livefx.models.train.style_data import held_out_style_frames
 from livefx.stream.sources.fit import fit_image
 
+from .backends import time_forms
 from .common import machine, write_results
 
 TEACHER = Path(__file__).resolve().parents[2] / "shared" / "weights" / "fast-neural-style" / "candy.pth"
@@ -76,14 +77,7 @@ def speed(net: torch.nn.Module, x: torch.Tensor, runs: int, threads: int) -> lis
     with mock.patch.object(ovr, "cpu_has_bf16", lambda: False), torch.inference_mode():
         no_bf16(x)  # compiled here: the rest in fp32
     forms["openvino int8, rest fp32 (a CPU without bf16)"] = no_bf16
-    samples: dict[str, list[float]] = {name: [] for name in forms}
-    with torch.inference_mode():
-        for round_ in range(runs + 1):
-            for name, run in forms.items():
-                t0 = time.perf_counter()
-                run(x)
-                if round_:  # round 0: conversion, quantization, compilation
-                    samples[name].append((time.perf_counter() - t0) * 1e3)
+    samples = time_forms(forms, x, runs)  # round 0: conversion, quantization, compilation
     base = statistics.median(samples["torch eager fp32"])
     return [
         {

@@ -136,3 +136,23 @@ def test_graph_form_computes_the_same_function_with_plain_norms():
     x = torch.rand(1, 3, 32, 48)
     with torch.inference_mode():
         assert torch.allclose(graph(x), net(x), atol=1e-4)
+
+
+LIGHT = sorted((EMBEDDED_STYLES_DIR / "light").glob("*.safetensors"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", LIGHT, ids=[p.stem for p in LIGHT])
+def test_every_light_student_is_vga_sized_and_beats_its_full_student_at_three_quarter_scale(path, teachers_dir):
+    """The rule a light student ships by (styles/CARD.md): <= 2 GMAC at 640x480, its card's score
+    re-measured, and above what the planner would run instead, the full student at 0.75 scale."""
+    from livefx.models.student import count_macs
+    from livefx.models.train.style_card import scaled_score
+
+    record = read_compact_record(path)
+    teacher_path = teachers_dir / record["teacher"]
+    assert count_macs(load_style(path)[0], 480, 640) <= 2e9
+    assert scaled_score(path.parent.parent / path.name, teacher_path, 1.0) > 0.5  # the full student, as shipped
+    score = scaled_score(path, teacher_path, 1.0)
+    assert score == pytest.approx(record["held_out"]["score"], abs=0.01)
+    assert score > scaled_score(path.parent.parent / path.name, teacher_path, 0.75)

@@ -257,9 +257,13 @@ def stepped_planner(costs_per_step: dict[int, float], budget: float) -> BudgetPl
     return p
 
 
+def rungs(ladder: list) -> list[tuple]:
+    return [(r.name, r.steps, r.scale) for r in ladder]
+
+
 def test_a_stage_with_steps_lowers_its_step_count_before_its_scale():
     ladder = build_ladder([StageSpec("stylize", steps=(4, 2, 1))], (0.5,))
-    assert [(r.name, r.steps, r.scale) for r in ladder] == [
+    assert rungs(ladder) == [
         ("full", (("stylize", 4),), 1.0),
         ("steps_2", (("stylize", 2),), 1.0),
         ("steps_1", (("stylize", 1),), 1.0),
@@ -344,8 +348,7 @@ def test_after_a_surge_of_load_the_planner_climbs_back_within_about_a_second():
 
 def test_a_style_with_a_light_student_tries_both_forms_at_each_scale_best_first():
     spec = StageSpec("style", steps=(2, 1), step_names=("full", "light"))
-    ladder = build_ladder([spec], (0.75, 0.5))
-    assert [(r.name, r.steps, r.scale) for r in ladder] == [
+    assert rungs(build_ladder([spec], (0.75, 0.5))) == [
         ("full", (("style", 2),), 1.0),
         ("light", (("style", 1),), 1.0),
         ("scale_0.75", (("style", 2),), 0.75),
