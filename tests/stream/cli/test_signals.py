@@ -1,13 +1,10 @@
 """A stop signal while models load ends the start at once, cleanly, with a word."""
 
-import os
 import signal
 import subprocess
 import sys
 
-from livefx.stream.cli.main import main
 from livefx.stream.cli.signals import handling_stop_signals
-from livefx.stream.pipeline import Pipeline
 
 #: Run in a fresh interpreter: a SIGTERM that found no handler (the bug this guards against)
 #: then fails one test with its output instead of killing a test worker.
@@ -43,14 +40,29 @@ def test_a_sighup_ignored_at_start_stays_ignored():
         signal.signal(signal.SIGHUP, previous)
 
 
-def test_run_stopped_while_its_models_warm_up_exits_143_and_writes_nothing(tmp_path, monkeypatch, capsys):
-    def open_then_get_stopped(self):
-        os.kill(os.getpid(), signal.SIGTERM)  # what a service manager sends during a slow start
-        raise AssertionError("the signal did not stop the start")
+_STOPPED_WHILE_WARMING_UP = """
+import os, signal, sys
+from livefx.stream.cli.main import main
+from livefx.stream.pipeline import Pipeline
 
-    monkeypatch.setattr(Pipeline, "open", open_then_get_stopped)
+def open_then_get_stopped(self):
+    os.kill(os.getpid(), signal.SIGTERM)  # what a service manager sends during a slow start
+    raise AssertionError("the signal did not stop the start")
+
+Pipeline.open = open_then_get_stopped
+out, stats = sys.argv[1:3]
+sys.exit(main(["run", "--source", "synthetic", "--sink", "file:" + out, "--stats", stats, "--frames", "5"]))
+"""
+
+
+def test_run_stopped_while_its_models_warm_up_exits_143_and_writes_nothing(tmp_path):
     out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
-    code = main(["run", "--source", "synthetic", "--sink", f"file:{out}", "--stats", str(stats), "--frames", "5"])
-    assert code == 143
-    assert "stopped by SIGTERM while starting; nothing was written" in capsys.readouterr().err
+    proc = subprocess.run(
+        [sys.executable, "-c", _STOPPED_WHILE_WARMING_UP, str(out), str(stats)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 143, proc.stderr[-2000:]
+    assert "stopped by SIGTERM while starting; nothing was written" in proc.stderr
     assert not out.exists() and not stats.exists()
