@@ -97,12 +97,12 @@ def test_an_openvino_classification_runs_on_the_niced_thread_alone(tmp_path):
     run_on_own_thread(lambda: [stage._infer_low_priority(frames) for _ in range(40)], "livefx-classify")
     after = thread_cpu_ticks()
     low = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
-    worked_at_normal_priority = {
-        tid: ticks - before.get(tid, (0, 0))[0]
-        for tid, (ticks, nice) in after.items()
-        if ticks > before.get(tid, (0, 0))[0] and nice < low
-    }
-    assert not worked_at_normal_priority, f"thread: CPU ticks {worked_at_normal_priority}"
+    worked = {tid: (ticks - before.get(tid, (0, 0))[0], nice) for tid, (ticks, nice) in after.items()}
+    niced = sum(ticks for ticks, nice in worked.values() if nice >= low)
+    normal = {tid: ticks for tid, (ticks, nice) in worked.items() if ticks and nice < low}
+    # The bug ran about half of each clip at normal priority; a tick or two of the test
+    # process's other threads (the test runner's own) is not the classification.
+    assert niced > 0 and sum(normal.values()) <= 0.1 * niced, f"niced {niced} ticks; normal priority: {normal}"
 
 
 def thread_cpu_ticks() -> dict[int, tuple[int, int]]:
