@@ -315,22 +315,29 @@ class _Writer(threading.Thread):
             due += block_ns
             if _queued(fd) > MAX_BACKLOG_MS * bytes_per_ms:
                 self.skipped += 1
+                # A dead pacat leaves its unread backlog in the pipe: no write would fail.
+                if self.proc.poll() is not None:
+                    self._stopped(f"exit status {self.proc.returncode}")
+                    return
                 continue
             try:
                 os.write(fd, samples.tobytes())
             except OSError as exc:  # BrokenPipeError: pacat ended
-                self.error = SinkError(f"{self.spec}: pacat stopped ({self._why(exc)})")
-                log.error("%s", self.error)
+                self._stopped(str(exc))
                 return
 
-    def _why(self, exc: OSError) -> str:
+    def _stopped(self, fallback: str) -> None:
+        self.error = SinkError(f"{self.spec}: pacat stopped ({self._why(fallback)})")
+        log.error("%s", self.error)
+
+    def _why(self, fallback: str) -> str:
         try:
             self.proc.wait(timeout=1)
             text = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
         except (subprocess.TimeoutExpired, OSError, ValueError):
             text = ""
         lines = [line for line in text.splitlines() if line.strip()]
-        return lines[-1].strip() if lines else str(exc)
+        return lines[-1].strip() if lines else fallback
 
 
 def _queued(fd: int) -> int:
