@@ -12,7 +12,11 @@ resolution behind a pixel (un)shuffle:
     RGB -> unshuffle(2) -> encoder (5x5, IN, 3x3) -> teacher in2 -> middle (Tucker) -> teacher in4
         -> decoder (3x3, IN, 3x3, 3x3) -> shuffle(2) -> RGB
 
-Nothing wider than 3 channels touches a full-resolution pixel. Input and output are RGB
+Nothing wider than 3 channels touches a full-resolution pixel. The VGA-sized forms: "light"
+ends (3x3 convs on a few channels, 1x1 convs to and from the teacher's 64) and "slim" ends
+(no 64-channel interface: the encoder's few channels feed the middle's first Tucker
+projection and the last Tucker expansion writes the decoder's, so the MACs go to the
+middle's rank, the part that limits a small student's score). Input and output are RGB
 in [0, 1]; sizes divisible by 4 (``StyleStage`` pads).
 """
 
@@ -26,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 COMPACT_FORMAT = "livefx-compact"
+ENDS = ("full", "light", "slim")
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,9 @@ class CompactConfig:
     rank: int = 32  # Tucker rank of the 128-channel convs of the middle
     width: int = 48  # channels of the learned encoder and decoder (half resolution)
     #: "full": 5x5 and 3x3 convs into the teacher's 64 channels and out of them; "light": 3x3
-    #: convs on ``width`` channels only, 1x1 convs to and from the 64 (the VGA-sized students).
+    #: convs on ``width`` channels only, 1x1 convs to and from the 64 (the VGA-sized students);
+    #: "slim": no 64-channel interface at all, the ``width`` channels feed the middle's first
+    #: projection and its last factor writes them (MACs moved into the middle's rank).
     ends: str = "full"
 
     def to_metadata(self) -> dict[str, str]:
@@ -46,8 +53,8 @@ class CompactConfig:
     def check(self) -> None:
         if not 4 <= self.rank <= 128 or not 8 <= self.width <= 256:
             raise ValueError(f"compact config out of range: rank {self.rank} (4..128), width {self.width} (8..256)")
-        if self.ends not in ("full", "light"):
-            raise ValueError(f"compact config: ends {self.ends!r} (full or light)")
+        if self.ends not in ENDS:
+            raise ValueError(f"compact config: ends {self.ends!r} ({', '.join(ENDS)})")
 
 
 class TuckerConv(nn.Module):
@@ -107,16 +114,20 @@ class TuckerConv(nn.Module):
 
     @torch.no_grad()
     def init_from(self, conv: nn.Conv2d) -> None:
-        """Higher-order SVD of ``conv``'s kernel: exact when the ranks are full."""
+        """Higher-order SVD of ``conv``'s kernel: exact when the ranks are full. A factor whose
+        outer side differs from ``conv``'s (a slim student's first projection, last expansion)
+        keeps its own initialisation: it is learned, the core stays the teacher's."""
         w = conv.weight.float()
         cout, cin = w.shape[:2]
         rin, rout = self.project.out_channels, self.core.out_channels
         u_out = torch.linalg.svd(w.reshape(cout, -1), full_matrices=False)[0][:, :rout]
         u_in = torch.linalg.svd(w.transpose(0, 1).reshape(cin, -1), full_matrices=False)[0][:, :rin]
-        self.project.weight.copy_(u_in.t().reshape(rin, cin, 1, 1))
         self.core.weight.copy_(torch.einsum("oikl,or,is->rskl", w, u_out, u_in))
-        self.expand.weight.copy_(u_out.reshape(cout, rout, 1, 1))
-        self.expand.bias.copy_(conv.bias)
+        if self.project.in_channels == cin:
+            self.project.weight.copy_(u_in.t().reshape(rin, cin, 1, 1))
+        if self.expand.out_channels == cout:
+            self.expand.weight.copy_(u_out.reshape(cout, rout, 1, 1))
+            self.expand.bias.copy_(conv.bias)
 
 
 def conv(cin: int, cout: int, kernel: int) -> nn.Conv2d:
@@ -154,50 +165,84 @@ class CompactStyleNet(nn.Module):
         super().__init__()
         self.config = config or CompactConfig()
         self.config.check()
-        r, w = self.config.rank, self.config.width
-        light = self.config.ends == "light"
-        self.enc1 = conv(12, w, 3 if light else 5)
+        r, w, ends = self.config.rank, self.config.width, self.config.ends
+        self.enc1 = conv(12, w, 5 if ends == "full" else 3)
         self.enc_norm = nn.InstanceNorm2d(w, affine=True)
-        self.enc2 = nn.Conv2d(w, 64, 1) if light else conv(w, 64, 3)
-        self.in2 = nn.InstanceNorm2d(64, affine=True)
-        self.conv3 = TuckerConv(64, 128, 3, 2, r // 2, r)
+        if ends != "slim":
+            self.enc2 = nn.Conv2d(w, 64, 1) if ends == "light" else conv(w, 64, 3)
+            self.in2 = nn.InstanceNorm2d(64, affine=True)
+        self.conv3 = TuckerConv(w if ends == "slim" else 64, 128, 3, 2, r // 2, r)
         self.in3 = nn.InstanceNorm2d(128, affine=True)
         self.res = nn.Sequential(*(CompactResidual(r) for _ in range(5)))
-        self.deconv1 = TuckerConv(128, 64, 3, 1, r, min(r, 64), upsample=True)
-        self.in4 = nn.InstanceNorm2d(64, affine=True)
-        self.dec1 = nn.Conv2d(64, w, 1) if light else conv(64, w, 3)
+        if ends == "slim":
+            self.deconv1 = TuckerConv(128, w, 3, 1, r, min(r, 64), upsample=True)
+        else:
+            self.deconv1 = TuckerConv(128, 64, 3, 1, r, min(r, 64), upsample=True)
+            self.in4 = nn.InstanceNorm2d(64, affine=True)
+            self.dec1 = nn.Conv2d(64, w, 1) if ends == "light" else conv(64, w, 3)
         self.dec_norm = nn.InstanceNorm2d(w, affine=True)
         self.dec2 = conv(w, w, 3)
         self.dec3 = conv(w, 12, 3)
 
+    @property
+    def hint_points(self) -> tuple[int, int]:
+        """Indices in ``teacher_activations`` of what ``encode`` and ``middle`` return: the
+        teacher's in2 and in4 features, or (slim) the residual stack's input and output."""
+        return (1, 6) if self.config.ends == "slim" else (0, 7)
+
+    def fresh_parameter_names(self) -> list[str]:
+        """Parameters that start untrained (the rest start as the teacher's own layers)."""
+        fresh = ("enc", "dec", "conv3.project", "deconv1.expand") if self.config.ends == "slim" else ("enc", "dec")
+        return [n for n, _ in self.named_parameters() if n.startswith(fresh)]
+
+    def _folded(self) -> bool:
+        return not self.training and self.fold_norms
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """[0, 1] RGB -> the teacher's in2 features (half resolution, before the ReLU)."""
+        """[0, 1] RGB -> the features at ``hint_points[0]`` (half resolution, before the ReLU;
+        slim: the residual stack's input, quarter resolution)."""
         y = F.pixel_unshuffle(x, 2)
-        return self.in2(self.enc2(F.relu(self.enc_norm(self.enc1(y)))))
+        y = F.relu(self.enc_norm(self.enc1(y)))
+        if self.config.ends != "slim":
+            return self.in2(self.enc2(y))
+        if self._folded():
+            return F.relu(self.conv3.forward_normed(y, self.in3))
+        return F.relu(self.in3(self.conv3(y)))
 
     def middle_blocks(self) -> list:
-        """The middle as seven maps between the teacher's activations (see ``teacher_activations``)."""
+        """The middle as maps between consecutive teacher activations (see ``teacher_activations``),
+        from ``hint_points[0]`` to ``hint_points[1]``."""
+        if self.config.ends == "slim":
+            return list(self.res)
         return [
             lambda h2: F.relu(self.in3(self.conv3(F.relu(h2)))),
             *self.res,
             lambda y: self.in4(self.deconv1(y)),
         ]
 
-    def middle(self, h2: torch.Tensor) -> torch.Tensor:
-        """in2 features -> the teacher's in4 features (the factorised teacher layers)."""
-        if self.training or not self.fold_norms:
-            y = F.relu(self.in3(self.conv3(F.relu(h2))))
+    def middle(self, h: torch.Tensor) -> torch.Tensor:
+        """Features at ``hint_points[0]`` -> at ``hint_points[1]`` (the factorised teacher layers)."""
+        if self.config.ends == "slim":
+            return self.res(h)
+        if not self._folded():
+            y = F.relu(self.in3(self.conv3(F.relu(h))))
             return self.in4(self.deconv1(self.res(y)))
-        y = F.relu(self.conv3.forward_normed(F.relu(h2), self.in3))
+        y = F.relu(self.conv3.forward_normed(F.relu(h), self.in3))
         return self.deconv1.forward_normed(self.res(y), self.in4)
 
-    def decode(self, h4: torch.Tensor) -> torch.Tensor:
-        """in4 features -> [0, 1] RGB at twice their resolution."""
-        y = self.dec2(F.relu(self.dec_norm(self.dec1(F.relu(h4)))))
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        """Features at ``hint_points[1]`` -> [0, 1] RGB (twice their resolution; slim: four times)."""
+        if self.config.ends != "slim":
+            y = self.dec_norm(self.dec1(F.relu(h)))
+        elif self._folded():
+            y = self.deconv1.forward_normed(h, self.dec_norm)
+        else:
+            y = self.dec_norm(self.deconv1(h))
+        y = self.dec2(F.relu(y))
         return F.pixel_shuffle(self.dec3(F.relu(y)), 2)
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(encoder output after in2, middle output after in4, RGB) for [0, 1] input."""
+        """(``encode`` output, ``middle`` output, RGB) for [0, 1] input."""
         h2 = self.encode(x)
         h4 = self.middle(h2)
         return h2, h4, self.decode(h4)
@@ -227,7 +272,8 @@ class CompactStyleNet(nn.Module):
             ours.in1.load_state_dict(theirs.in1.state_dict())
             ours.in2.load_state_dict(theirs.in2.state_dict())
         for name in ("in2", "in3", "in4"):
-            getattr(net, name).load_state_dict(getattr(teacher, name).state_dict())
+            if hasattr(net, name):
+                getattr(net, name).load_state_dict(getattr(teacher, name).state_dict())
         return net
 
 

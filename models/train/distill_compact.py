@@ -8,7 +8,8 @@ encoder and decoder start untrained. Teacher targets (in2 features, in4 features
 are computed once per augmented training view (``style_data.training_views``). First
 (``--forced``) each part learns its own map from the teacher's true inputs (encoder: RGB ->
 in2, each factorised middle block: the teacher block's input -> its output, decoder: in4 ->
-RGB), local regressions that converge fast; then the chain trains end to end on the RGB
+RGB; slim ends meet the teacher at the residual stack's input and output instead of in2 and
+in4), local regressions that converge fast; then the chain trains end to end on the RGB
 error plus hints on both feature points. Fixed seed; CUDA when present. Writes the student as
 safetensors (config and training record in the metadata) and a JSON report with
 the held-out score (``metrics.style_report``: floor = quadratic colour grade, ceiling =
@@ -31,6 +32,7 @@ from safetensors.torch import save_file
 
 from ..compact import (
     COMPACT_FORMAT,
+    ENDS,
     CompactConfig,
     CompactStyleNet,
     load_compact,
@@ -69,8 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--rank", type=int, default=24, help="Tucker rank of the middle's 128-channel convs")
     ap.add_argument("--width", type=int, default=32, help="channels of the encoder and decoder")
     ap.add_argument(
-        "--ends", choices=("full", "light"), default="full",
-        help="encoder/decoder form: full (5x5/3x3 into the teacher's 64 channels) or light (the VGA-sized students)",
+        "--ends", choices=ENDS, default="full",
+        help="encoder/decoder form: full (5x5/3x3 into the teacher's 64 channels), light or slim (VGA-sized)",
     )  # fmt: skip
     ap.add_argument("--views", type=int, default=800, help="augmented training views (teacher run once each)")
     ap.add_argument("--size", default="256x192", help="training view size WxH")
@@ -112,16 +114,18 @@ def rgb_loss(out: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
 
 def step_loss(student: CompactStyleNet, batch: list[torch.Tensor], forced: bool, hint: float) -> torch.Tensor:
     """The loss of one batch ([inputs, *teacher activations]): ``forced``, each part's own map
-    from the teacher's true inputs; else the chain end to end, with hints on both feature points."""
+    from the teacher's true inputs; else the chain end to end, with hints on both feature points
+    (``student.hint_points``)."""
     x, *acts = batch
-    h2, h4, rgb = acts[0], acts[-2], acts[-1]
+    first, last = student.hint_points
+    rgb = acts[-1]
     if forced:  # each part learns its own map from the teacher's true inputs
-        loss = rgb_loss(student.decode(h4), rgb) + F.mse_loss(student.encode(x), h2)
-        for block, before, after in zip(student.middle_blocks(), acts[:-2], acts[1:-1]):
+        loss = rgb_loss(student.decode(acts[last]), rgb) + F.mse_loss(student.encode(x), acts[first])
+        for block, before, after in zip(student.middle_blocks(), acts[first:last], acts[first + 1 : last + 1]):
             loss = loss + F.mse_loss(block(before), after)
     else:  # end to end, each part now seeing the others' outputs
-        s2, s4, out = student.features(x)
-        loss = rgb_loss(out, rgb) + hint * (F.mse_loss(s2, h2) + F.mse_loss(s4, h4))
+        s_first, s_last, out = student.features(x)
+        loss = rgb_loss(out, rgb) + hint * (F.mse_loss(s_first, acts[first]) + F.mse_loss(s_last, acts[last]))
     return loss
 
 
@@ -133,8 +137,9 @@ def train(
     evaluate: Callable[[], dict],
 ) -> tuple[list[dict], int, float]:
     """(held-out history, skipped batches, seconds) of ``args.steps`` steps on random batches of ``stored``."""
-    new_ends = [p for n, p in student.named_parameters() if n.split(".")[0].startswith(("enc", "dec"))]
-    middle = [p for n, p in student.named_parameters() if not n.split(".")[0].startswith(("enc", "dec"))]
+    fresh = set(student.fresh_parameter_names())
+    new_ends = [p for n, p in student.named_parameters() if n in fresh]
+    middle = [p for n, p in student.named_parameters() if n not in fresh]
     opt = torch.optim.Adam([{"params": new_ends, "lr": args.lr}, {"params": middle, "lr": args.lr * args.middle_lr}])
     sched = warmup_cosine(opt, args.steps, args.steps // 20)
     gen = torch.Generator().manual_seed(args.seed)

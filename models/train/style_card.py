@@ -133,7 +133,7 @@ def style_card(path: Path, r: dict) -> str:
     scores = [(e["step"], e["score"]) for e in first.get("history", [])]
     scores += [(offset + e["step"], e["score"]) for e in r.get("history", [])]
     history = ", ".join(f"{step}: {score:.2f}" for step, score in scores)
-    kind = "light (VGA-sized) student" if r["config"].get("ends") == "light" else "compact student"
+    kind = "light (VGA-sized) student" if r["config"].get("ends", "full") != "full" else "compact student"
     return f"""# {path.stem}: {kind} of the fast-neural-style `{r["teacher"]}` teacher
 
 ![input | teacher | student on held-out frames](cards/{path.stem}.jpg)

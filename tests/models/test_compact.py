@@ -7,6 +7,7 @@ from safetensors.torch import save_file
 
 from livefx.models.compact import (
     COMPACT_FORMAT,
+    ENDS,
     CompactConfig,
     CompactStyleNet,
     TuckerConv,
@@ -41,11 +42,13 @@ def test_folded_instance_norm_is_the_plain_one():
         plain = norm(tucker(x))
         assert torch.allclose(tucker.forward_normed(x, norm), plain, atol=1e-4)
         assert torch.allclose(tucker.forward_normed(x, norm, residual), plain + residual, atol=1e-4)
-    net = CompactStyleNet(CompactConfig(rank=8, width=12))
-    x = torch.rand(1, 3, 48, 64)
-    with torch.no_grad():
-        trained_path = net.train()(x)  # plain norms (what training differentiates)
-        assert torch.allclose(net.eval()(x), trained_path, atol=1e-5)  # folded norms
+    for ends in ENDS:
+        net = CompactStyleNet(CompactConfig(rank=8, width=12, ends=ends))
+        x = torch.rand(1, 3, 48, 64)
+        with torch.no_grad():
+            trained_path = net.train()(x)  # plain norms (what training differentiates)
+            assert torch.allclose(net.eval()(x), trained_path, atol=1e-5), ends  # folded norms
+            assert torch.allclose(net.graph_form()(x), trained_path, atol=1e-5), ends
 
 
 def test_full_rank_middle_reproduces_the_teachers_middle():
@@ -58,6 +61,38 @@ def test_full_rank_middle_reproduces_the_teachers_middle():
         assert torch.allclose(net.middle(acts[0]), acts[-2], atol=1e-3)
         for block, before, after in zip(net.middle_blocks(), acts[:-2], acts[1:-1]):
             assert torch.allclose(block(before), after, atol=1e-3)
+
+
+def test_each_form_meets_the_teacher_at_its_hint_points():
+    teacher = TransformerNet().eval()
+    x = torch.rand(1, 3, 64, 48)
+    with torch.no_grad():
+        acts = teacher_activations(teacher, x)
+        for ends in ENDS:
+            net = CompactStyleNet.from_teacher(teacher, CompactConfig(rank=8, width=12, ends=ends)).eval()
+            first, last = net.hint_points
+            h = net.encode(x)
+            assert h.shape == acts[first].shape, ends
+            assert net.middle(h).shape == acts[last].shape, ends
+            assert len(net.middle_blocks()) == last - first, ends
+
+
+def test_a_slim_student_keeps_the_teachers_residual_stack_and_cores():
+    torch.manual_seed(0)
+    teacher = TransformerNet().eval()
+    net = CompactStyleNet.from_teacher(teacher, CompactConfig(rank=128, width=16, ends="slim")).eval()
+    x = torch.rand(1, 3, 64, 48)
+    with torch.no_grad():
+        acts = teacher_activations(teacher, x)
+        first, last = net.hint_points
+        assert torch.allclose(net.middle(acts[first]), acts[last], atol=1e-3)
+    reference = CompactStyleNet.from_teacher(teacher, CompactConfig(rank=128, width=16))
+    # The first projection and the last expansion face the slim ends, so they start untrained:
+    assert torch.equal(net.conv3.core.weight, reference.conv3.core.weight)
+    assert torch.equal(net.deconv1.core.weight, reference.deconv1.core.weight)
+    assert net.conv3.project.in_channels == 16 and net.deconv1.expand.out_channels == 16
+    fresh = net.fresh_parameter_names()
+    assert "conv3.project.weight" in fresh and "deconv1.expand.bias" in fresh and "res.0.conv1.core.weight" not in fresh
 
 
 def test_low_rank_is_cheaper_and_keeps_shapes():

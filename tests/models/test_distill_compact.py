@@ -1,0 +1,38 @@
+"""The compact students' training loss: both phases reach every part of each form."""
+
+import pytest
+import torch
+
+from livefx.models.compact import ENDS, CompactConfig, CompactStyleNet, teacher_activations
+from livefx.models.stylize import TransformerNet
+from livefx.models.train.distill_compact import step_loss
+
+
+@pytest.mark.parametrize("ends", ENDS)
+@pytest.mark.parametrize("forced", [True, False])
+def test_each_phase_trains_every_parameter_of_each_form(ends, forced):
+    torch.manual_seed(0)
+    teacher = TransformerNet().eval()
+    student = CompactStyleNet.from_teacher(teacher, CompactConfig(rank=8, width=12, ends=ends)).train()
+    x = torch.rand(2, 3, 32, 48)
+    with torch.no_grad():
+        batch = [x, *teacher_activations(teacher, x)]
+    loss = step_loss(student, batch, forced=forced, hint=0.02)
+    loss.backward()
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    untouched = [n for n, p in student.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert untouched == []
+
+
+def test_the_forced_phase_pairs_each_middle_block_with_the_teachers_own():
+    torch.manual_seed(0)
+    teacher = TransformerNet().eval()
+    x = torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        batch = [x, *teacher_activations(teacher, x)]
+        for ends in ENDS:
+            # At full rank the middle is the teacher's: only the ends contribute to the forced loss.
+            exact = CompactStyleNet.from_teacher(teacher, CompactConfig(rank=128, width=12, ends=ends)).train()
+            first, last = exact.hint_points
+            blocks = zip(exact.middle_blocks(), batch[1 + first : 1 + last], batch[2 + first : 2 + last])
+            assert all(torch.allclose(block(a), b, atol=1e-3) for block, a, b in blocks), ends
