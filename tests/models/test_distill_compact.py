@@ -36,3 +36,18 @@ def test_the_forced_phase_pairs_each_middle_block_with_the_teachers_own():
             first, last = exact.hint_points
             blocks = zip(exact.middle_blocks(), batch[1 + first : 1 + last], batch[2 + first : 2 + last])
             assert all(torch.allclose(block(a), b, atol=1e-3) for block, a, b in blocks), ends
+
+
+def test_the_teachers_parts_compose_to_the_teacher():
+    from livefx.models.train.part_swap import teacher_parts
+
+    torch.manual_seed(0)
+    teacher = TransformerNet().eval()
+    x = torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        whole = teacher(x * 255) / 255
+        for ends in ENDS:
+            first, last = CompactStyleNet(CompactConfig(rank=8, width=12, ends=ends)).hint_points
+            enc, mid, dec = teacher_parts(teacher, first, last)
+            assert torch.allclose(dec(mid(enc(x))), whole, atol=1e-4), ends
+            assert enc(x).shape == teacher_activations(teacher, x)[first].shape
