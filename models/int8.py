@@ -38,6 +38,8 @@ import torch
 from .calibration import VERSION as SCENES_VERSION
 from .calibration import calibration_tensors
 
+log = logging.getLogger(__name__)
+
 #: The issue's bar: int8 output within this PSNR of fp32 torch on real video.
 PICTURE_BAR_DB = 32.0
 #: How far above the bar the check on drawn scenes must read (it read up to 0.7 dB high).
@@ -105,6 +107,9 @@ def picture_db(reference: Callable[[torch.Tensor], torch.Tensor], candidate: Cal
         with torch.inference_mode():
             ref = reference(x).float().clamp(0, scale) / scale
         out = candidate(x).float().clamp(0, scale) / scale
+        if out.shape != ref.shape:  # a runtime that misbuilt the model: no picture at all
+            log.warning("int8 output has shape %s, fp32's %s", tuple(out.shape), tuple(ref.shape))
+            return float("-inf")
         mse = torch.mean((out - ref) ** 2).item()
         values.append(10 * np.log10(1 / max(mse, 1e-12)))
     return float(np.mean(values))

@@ -138,3 +138,13 @@ def test_int8_for_a_model_it_cannot_calibrate_runs_fp32(cache):
     x = photo()
     with torch.inference_mode():
         assert (run(x) - tiny()(x)).abs().max().item() < 1e-4
+
+
+def test_an_output_of_the_wrong_shape_fails_the_picture_check():
+    # Seen with OpenVINO told to use bf16 on an ISA without it: an empty output, not an error.
+    def reference(x):
+        return x
+
+    assert int8.picture_db(reference, lambda x: x[..., :0], 1.0) == float("-inf")
+    assert not int8.holds_picture(int8.picture_db(reference, lambda x: x[..., :0], 1.0))
+    assert int8.picture_db(reference, reference, 1.0) > 100
