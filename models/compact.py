@@ -42,19 +42,29 @@ class CompactConfig:
     #: "slim": no 64-channel interface at all, the ``width`` channels feed the middle's first
     #: projection and its last factor writes them (MACs moved into the middle's rank).
     ends: str = "full"
+    #: The residual blocks' norms: "instance" (the teacher's) or "fixed" (its statistics on the
+    #: training views, folded into the convs: no pass over the 128-channel tensors).
+    block_norms: str = "instance"
 
     def to_metadata(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str]) -> CompactConfig:
-        return cls(rank=int(meta.get("rank", 32)), width=int(meta.get("width", 48)), ends=meta.get("ends", "full"))
+        return cls(
+            rank=int(meta.get("rank", 32)),
+            width=int(meta.get("width", 48)),
+            ends=meta.get("ends", "full"),
+            block_norms=meta.get("block_norms", "instance"),
+        )
 
     def check(self) -> None:
         if not 4 <= self.rank <= 128 or not 8 <= self.width <= 256:
             raise ValueError(f"compact config out of range: rank {self.rank} (4..128), width {self.width} (8..256)")
         if self.ends not in ENDS:
             raise ValueError(f"compact config: ends {self.ends!r} ({', '.join(ENDS)})")
+        if self.block_norms not in ("instance", "fixed"):
+            raise ValueError(f"compact config: block norms {self.block_norms!r} (instance or fixed)")
 
 
 class TuckerConv(nn.Module):
@@ -135,20 +145,37 @@ def conv(cin: int, cout: int, kernel: int) -> nn.Conv2d:
 
 
 class CompactResidual(nn.Module):
-    def __init__(self, rank: int) -> None:
+    """The teacher's residual block, factorised. ``normalized=False``: its two instance norms
+    are replaced by fixed per-channel statistics of the teacher's (folded into the convs by
+    ``fix_norms``), which costs no pass over the wide tensor at all."""
+
+    def __init__(self, rank: int, normalized: bool = True) -> None:
         super().__init__()
         #: Fold the norms into the last 1x1 convs at inference (``TuckerConv.forward_normed``).
         self.fold_norms = True
+        self.normalized = normalized
         self.conv1 = TuckerConv(128, 128, 3, 1, rank, rank)
-        self.in1 = nn.InstanceNorm2d(128, affine=True)
         self.conv2 = TuckerConv(128, 128, 3, 1, rank, rank)
-        self.in2 = nn.InstanceNorm2d(128, affine=True)
+        if normalized:
+            self.in1 = nn.InstanceNorm2d(128, affine=True)
+            self.in2 = nn.InstanceNorm2d(128, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.normalized:
+            return self.conv2(F.relu(self.conv1(x))) + x
         if self.training or not self.fold_norms:
             return self.in2(self.conv2(F.relu(self.in1(self.conv1(x))))) + x
         y = F.relu(self.conv1.forward_normed(x, self.in1))
         return self.conv2.forward_normed(y, self.in2, residual=x)
+
+    @torch.no_grad()
+    def fix_norms(self, norms: tuple[nn.InstanceNorm2d, nn.InstanceNorm2d], stats: list[tuple]) -> None:
+        """Fold ``norms`` (the teacher's), with each one's input statistics fixed at ``stats``
+        ((mean, var) per channel), into the two convs' last 1x1 factors."""
+        for conv, norm, (mean, var) in zip((self.conv1, self.conv2), norms, stats):
+            scale = norm.weight * torch.rsqrt(var + norm.eps)
+            conv.expand.weight.mul_(scale.reshape(-1, 1, 1, 1))
+            conv.expand.bias.copy_(scale * (conv.expand.bias - mean) + norm.bias)
 
 
 class CompactStyleNet(nn.Module):
@@ -173,7 +200,7 @@ class CompactStyleNet(nn.Module):
             self.in2 = nn.InstanceNorm2d(64, affine=True)
         self.conv3 = TuckerConv(w if ends == "slim" else 64, 128, 3, 2, r // 2, r)
         self.in3 = nn.InstanceNorm2d(128, affine=True)
-        self.res = nn.Sequential(*(CompactResidual(r) for _ in range(5)))
+        self.res = nn.Sequential(*(CompactResidual(r, self.config.block_norms == "instance") for _ in range(5)))
         if ends == "slim":
             self.deconv1 = TuckerConv(128, w, 3, 1, r, min(r, 64), upsample=True)
         else:
@@ -261,20 +288,52 @@ class CompactStyleNet(nn.Module):
 
     @classmethod
     @torch.no_grad()
-    def from_teacher(cls, teacher: nn.Module, config: CompactConfig | None = None) -> CompactStyleNet:
-        """A compact network whose middle is the teacher's, factorised; ends untrained."""
+    def from_teacher(
+        cls, teacher: nn.Module, config: CompactConfig | None = None, block_stats: list | None = None
+    ) -> CompactStyleNet:
+        """A compact network whose middle is the teacher's, factorised; ends untrained.
+        ``block_stats`` (``teacher_block_statistics``): what fixed block norms are fixed at."""
         net = cls(config)
+        if net.config.block_norms == "fixed" and block_stats is None:
+            raise ValueError("fixed block norms need the teacher's block statistics (teacher_block_statistics)")
         net.conv3.init_from(teacher.conv3.conv2d)
         net.deconv1.init_from(teacher.deconv1.conv2d)
-        for ours, theirs in zip(net.res, [teacher.res1, teacher.res2, teacher.res3, teacher.res4, teacher.res5]):
+        for i, (ours, theirs) in enumerate(zip(net.res, teacher_blocks(teacher))):
             ours.conv1.init_from(theirs.conv1.conv2d)
             ours.conv2.init_from(theirs.conv2.conv2d)
-            ours.in1.load_state_dict(theirs.in1.state_dict())
-            ours.in2.load_state_dict(theirs.in2.state_dict())
+            if ours.normalized:
+                ours.in1.load_state_dict(theirs.in1.state_dict())
+                ours.in2.load_state_dict(theirs.in2.state_dict())
+            else:
+                ours.fix_norms((theirs.in1, theirs.in2), block_stats[i])
         for name in ("in2", "in3", "in4"):
             if hasattr(net, name):
                 getattr(net, name).load_state_dict(getattr(teacher, name).state_dict())
         return net
+
+
+def teacher_blocks(teacher: nn.Module) -> list[nn.Module]:
+    return [teacher.res1, teacher.res2, teacher.res3, teacher.res4, teacher.res5]
+
+
+@torch.no_grad()
+def teacher_block_statistics(teacher: nn.Module, x: torch.Tensor) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Per residual block, per norm: the (mean, variance) per channel of what the teacher's
+    instance norm sees, each averaged over the pictures of ``x`` ([0, 1] RGB)."""
+    norms = [(block.in1, block.in2) for block in teacher_blocks(teacher)]
+    seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def hook(module, inputs, _output):
+        y = inputs[0].float()
+        seen[id(module)] = (y.mean((2, 3)).mean(0), y.var((2, 3), correction=0).mean(0))
+
+    handles = [norm.register_forward_hook(hook) for pair in norms for norm in pair]
+    try:
+        teacher(x * 255)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [[seen[id(norm)] for norm in pair] for pair in norms]
 
 
 def teacher_features(teacher: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -289,7 +348,7 @@ def teacher_activations(teacher: nn.Module, x: torch.Tensor) -> list[torch.Tenso
     t = teacher
     h2 = t.in2(t.conv2(F.relu(t.in1(t.conv1(x * 255)))))
     acts = [h2, F.relu(t.in3(t.conv3(F.relu(h2))))]
-    for block in (t.res1, t.res2, t.res3, t.res4, t.res5):
+    for block in teacher_blocks(t):
         acts.append(block(acts[-1]))
     h4 = t.in4(t.deconv1(acts[-1]))
     rgb = t.deconv3(F.relu(t.in5(t.deconv2(F.relu(h4))))) / 255

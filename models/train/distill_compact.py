@@ -38,12 +38,17 @@ from ..compact import (
     load_compact,
     read_compact_record,
     teacher_activations,
+    teacher_block_statistics,
 )
 from ..student import count_macs
 from ..stylize import load_transformer_net
 from .common import training_device, warmup_cosine
 from .metrics import style_report
 from .style_data import held_out_style_frames, training_views
+
+
+#: Training views the fixed block norms' statistics are measured on.
+STATISTICS_VIEWS = 64
 
 
 def to_batch(views: list[np.ndarray]) -> torch.Tensor:
@@ -73,6 +78,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--ends", choices=ENDS, default="full",
         help="encoder/decoder form: full (5x5/3x3 into the teacher's 64 channels), light or slim (VGA-sized)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--block-norms", choices=("instance", "fixed"), default="instance",
+        help="the residual blocks' norms: the teacher's instance norms, or fixed at its statistics (faster)",
     )  # fmt: skip
     ap.add_argument("--views", type=int, default=800, help="augmented training views (teacher run once each)")
     ap.add_argument("--size", default="256x192", help="training view size WxH")
@@ -206,15 +215,16 @@ def main(argv: list[str] | None = None) -> None:
     if device.type == "cpu":
         torch.set_num_threads(max(1, torch.get_num_threads()))
     teacher = load_transformer_net(args.teacher).to(device)
-    config = CompactConfig(rank=args.rank, width=args.width, ends=args.ends)
-    student = CompactStyleNet.from_teacher(teacher, config)
+    config = CompactConfig(rank=args.rank, width=args.width, ends=args.ends, block_norms=args.block_norms)
+    stored = stored_targets(teacher, args, device)
+    stats = teacher_block_statistics(teacher, stored[0][:STATISTICS_VIEWS].to(device).float())
+    student = CompactStyleNet.from_teacher(teacher, config, stats)
     if args.init is not None:
         start = load_compact(args.init)
         if start.config != config:
             raise SystemExit(f"{args.init}: a {start.config} student, not {config}")
         student.load_state_dict(start.state_dict())
     student = student.to(device)
-    stored = stored_targets(teacher, args, device)
     held_out = held_out_style_frames()
 
     def run_teacher(x):  # the report's frames are on the CPU

@@ -96,6 +96,7 @@ def reproduce_command(path: Path, r: dict) -> str:
     """The training command(s) that wrote ``path``: a continued run's first run, then its continuation."""
     c = r["config"]
     ends = f" --ends {c['ends']}" if c.get("ends", "full") != "full" else ""
+    ends += f" --block-norms {c['block_norms']}" if c.get("block_norms", "instance") != "instance" else ""
     out = path.relative_to(EMBEDDED_STYLES_DIR.parent.parent.parent)
 
     def command(run: dict, init: str = "") -> str:

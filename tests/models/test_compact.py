@@ -15,6 +15,7 @@ from livefx.models.compact import (
     load_compact,
     read_compact_record,
     teacher_activations,
+    teacher_block_statistics,
 )
 from livefx.models.errors import WeightsError
 from livefx.models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR, resolve_style
@@ -93,6 +94,28 @@ def test_a_slim_student_keeps_the_teachers_residual_stack_and_cores():
     assert net.conv3.project.in_channels == 16 and net.deconv1.expand.out_channels == 16
     fresh = net.fresh_parameter_names()
     assert "conv3.project.weight" in fresh and "deconv1.expand.bias" in fresh and "res.0.conv1.core.weight" not in fresh
+
+
+def test_fixed_block_norms_at_one_pictures_statistics_are_the_teachers_blocks():
+    # Fixed at the statistics of the one picture they then see, the norms are that picture's
+    # instance norms: at full rank the middle is the teacher's exactly.
+    torch.manual_seed(0)
+    teacher = TransformerNet().eval()
+    x = torch.rand(1, 3, 64, 48)
+    config = CompactConfig(rank=128, width=16, ends="slim", block_norms="fixed")
+    net = CompactStyleNet.from_teacher(teacher, config, teacher_block_statistics(teacher, x)).eval()
+    assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in net.res.modules())
+    with torch.no_grad():
+        acts = teacher_activations(teacher, x)
+        first, last = net.hint_points
+        assert torch.allclose(net.middle(acts[first]), acts[last], atol=1e-2 * acts[last].abs().max())
+        other = teacher_activations(teacher, torch.rand(1, 3, 64, 48))
+        assert not torch.allclose(net.middle(other[first]), other[last], atol=1e-2 * other[last].abs().max())
+    assert CompactConfig.from_metadata(config.to_metadata()) == config
+    with pytest.raises(ValueError, match="fixed block norms need the teacher's block statistics"):
+        CompactStyleNet.from_teacher(teacher, config)
+    with pytest.raises(ValueError, match="block norms 'batch'"):
+        CompactConfig(block_norms="batch").check()
 
 
 def test_low_rank_is_cheaper_and_keeps_shapes():

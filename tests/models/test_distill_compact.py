@@ -3,18 +3,25 @@
 import pytest
 import torch
 
-from livefx.models.compact import ENDS, CompactConfig, CompactStyleNet, teacher_activations
+from livefx.models.compact import (
+    ENDS,
+    CompactConfig,
+    CompactStyleNet,
+    teacher_activations,
+    teacher_block_statistics,
+)
 from livefx.models.stylize import TransformerNet
 from livefx.models.train.distill_compact import step_loss
 
 
-@pytest.mark.parametrize("ends", ENDS)
+@pytest.mark.parametrize("ends,block_norms", [(ends, "instance") for ends in ENDS] + [("slim", "fixed")])
 @pytest.mark.parametrize("forced", [True, False])
-def test_each_phase_trains_every_parameter_of_each_form(ends, forced):
+def test_each_phase_trains_every_parameter_of_each_form(ends, block_norms, forced):
     torch.manual_seed(0)
     teacher = TransformerNet().eval()
-    student = CompactStyleNet.from_teacher(teacher, CompactConfig(rank=8, width=12, ends=ends)).train()
     x = torch.rand(2, 3, 32, 48)
+    config = CompactConfig(rank=8, width=12, ends=ends, block_norms=block_norms)
+    student = CompactStyleNet.from_teacher(teacher, config, teacher_block_statistics(teacher, x)).train()
     with torch.no_grad():
         batch = [x, *teacher_activations(teacher, x)]
     loss = step_loss(student, batch, forced=forced, hint=0.02)
