@@ -46,7 +46,6 @@ from .common import training_device, warmup_cosine
 from .metrics import style_report
 from .style_data import held_out_style_frames, training_views
 
-
 #: Training views the fixed block norms' statistics are measured on.
 STATISTICS_VIEWS = 64
 
