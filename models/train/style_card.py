@@ -271,16 +271,18 @@ ships when its score is at least 0.5.
 ## Light students (VGA-sized)
 
 A style with a file of the same name in `light/` has a second, cheaper student (<= 2 GMAC at
-640x480, `CompactConfig(ends="light")`: 3x3 convs on a few channels at half resolution, 1x1
-convs to and from the teacher's 64). Once a stream runs, the engine's planner picks per frame,
-from their measured costs, the first that fits of: the full student, the light one, the full one
-at 0.75 scale, the light one at 0.75, the full one at 0.5, the light one at 0.5 (rungs `full`,
-`light`, `scale_0.75`, `scale_0.75_light`, ...). The baseline a light student must beat is
-what the planner would otherwise run when the full student does not fit: the full student at
-0.75 scale, scored the same way (input shrunk, styled, stretched back); a light student ships
-when it beats that, as the ladder's order assumes. None reaches the 0.5 bar of a style of its
-own (models/train/NOTES.md, session 11). udnie's light student (0.21 against its full one's 0.25
-at 0.75 scale) did not beat it and is not shipped: udnie has no `light` rung.
+640x480). Once a stream runs, the engine's planner picks per frame, from their measured costs,
+the first that fits of: the full student, the light one, the full one at 0.75 scale, the light
+one at 0.75, the full one at 0.5, the light one at 0.5 (rungs `full`, `light`, `scale_0.75`,
+`scale_0.75_light`, ...). The baseline a light student must beat is what the planner would
+otherwise run when the full student does not fit: the full student at 0.75 scale, scored the
+same way (input shrunk, styled, stretched back); a light student ships when it beats that, as
+the ladder's order assumes. Two forms exist (models/train/NOTES.md, sessions 11 and 12):
+`ends="light"` (3x3 convs on a few channels at half resolution, 1x1 convs to and from the
+teacher's 64) and `ends="slim", block_norms="fixed"` (no 64-channel interface, the MACs moved
+into the middle's rank, and the residual blocks' instance norms fixed at the teacher's
+statistics and folded into the convs: about twice as fast in OpenVINO, where a light student
+spent half its time in instance norms). None reaches the 0.5 bar of a style of its own.
 
 {chr(10).join(light)}
 
