@@ -93,10 +93,20 @@ def test_an_openvino_classification_runs_on_the_niced_thread_alone(tmp_path):
     stage = ActionStage(model, Ring(8), CPU, torch.float32, fps=30, backend="openvino", precision="fp32")
     frames = [np.full((96, 96, 3), 10 * i, np.uint8) for i in range(model.num_frames)]
     run_on_own_thread(lambda: stage.warmup(96, 96), "livefx-warmup")  # compiled there, as the pipeline does
-    before = thread_cpu_ticks()
-    run_on_own_thread(lambda: [stage._infer_low_priority(frames) for _ in range(40)], "livefx-classify")
-    after = thread_cpu_ticks()
     low = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
+
+    def classify() -> tuple[dict, dict]:
+        # Both readings while this thread lives (a thread's ticks leave /proc with it); enough
+        # clips for ~50 ticks of work, so a stray tick of another thread is noise.
+        before = thread_cpu_ticks()
+        for _ in range(1000):
+            stage._infer_low_priority(frames)
+            after = thread_cpu_ticks()
+            if sum(t - before.get(tid, (0, 0))[0] for tid, (t, nice) in after.items() if nice >= low) >= 50:
+                break
+        return before, after
+
+    before, after = run_on_own_thread(classify, "livefx-classify")
     worked = {tid: (ticks - before.get(tid, (0, 0))[0], nice) for tid, (ticks, nice) in after.items()}
     niced = sum(ticks for ticks, nice in worked.values() if nice >= low)
     normal = {tid: ticks for tid, (ticks, nice) in worked.items() if ticks and nice < low}
