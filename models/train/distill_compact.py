@@ -216,7 +216,9 @@ def main(argv: list[str] | None = None) -> None:
     teacher = load_transformer_net(args.teacher).to(device)
     config = CompactConfig(rank=args.rank, width=args.width, ends=args.ends, block_norms=args.block_norms)
     stored = stored_targets(teacher, args, device)
-    stats = teacher_block_statistics(teacher, stored[0][:STATISTICS_VIEWS].to(device).float())
+    stats = None
+    if config.block_norms == "fixed":
+        stats = teacher_block_statistics(teacher, stored[0][:STATISTICS_VIEWS].to(device).float())
     student = CompactStyleNet.from_teacher(teacher, config, stats)
     if args.init is not None:
         start = load_compact(args.init)

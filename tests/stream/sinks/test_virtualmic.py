@@ -131,24 +131,18 @@ def test_it_leaves_a_sink_it_did_not_make(pulse_server):
 
 
 def test_when_pacat_dies_the_next_write_says_so(pulse_server):
-    sink = make_sink("virtualmic")
-    sink.open_audio(RATE, 1)
-    try:
-        sink._pacat.kill()
-        deadline = time.monotonic() + WAIT_S
-        while sink._writer.error is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        with pytest.raises(SinkError, match="^virtualmic: pacat stopped"):
-            sink.write_audio(AudioChunk(np.zeros((CHUNK, 1), np.int16), RATE, 0.0, now_ns()))
-    finally:
-        sink.close()
-    assert our_modules() == []
+    kill_pacat_and_write()
 
 
 def test_when_pacat_dies_behind_a_full_pipe_the_writer_still_notices(pulse_server, monkeypatch):
     # A pacat that lagged (a busy machine) leaves a backlog: the writer skips its writes, so no
     # write can fail; the process's own end must still be seen.
     monkeypatch.setattr("livefx.stream.sinks.virtualmic._queued", lambda fd: 1 << 30)
+    kill_pacat_and_write()
+
+
+def kill_pacat_and_write() -> None:
+    """Open the microphone, kill its pacat: the next write raises, and nothing is left loaded."""
     sink = make_sink("virtualmic")
     sink.open_audio(RATE, 1)
     try:
