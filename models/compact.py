@@ -342,17 +342,27 @@ def teacher_features(teacher: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor,
     return acts[0], acts[-2], acts[-1]
 
 
+def teacher_steps(teacher: nn.Module) -> list:
+    """The teacher as maps between consecutive points of ``teacher_activations``: [0, 1] RGB ->
+    in2 output -> the residual stack's input -> each block's output -> in4 output -> RGB."""
+    t = teacher
+    return [
+        lambda x: t.in2(t.conv2(F.relu(t.in1(t.conv1(x * 255))))),
+        lambda h2: F.relu(t.in3(t.conv3(F.relu(h2)))),
+        *teacher_blocks(t),
+        lambda y: t.in4(t.deconv1(y)),
+        lambda h4: t.deconv3(F.relu(t.in5(t.deconv2(F.relu(h4))))) / 255,
+    ]
+
+
 def teacher_activations(teacher: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     """Every point where the compact net meets the teacher, for [0, 1] input: in2 output,
     the input of the residual stack, each residual block's output, in4 output, RGB in [0, 1]."""
-    t = teacher
-    h2 = t.in2(t.conv2(F.relu(t.in1(t.conv1(x * 255)))))
-    acts = [h2, F.relu(t.in3(t.conv3(F.relu(h2))))]
-    for block in teacher_blocks(t):
-        acts.append(block(acts[-1]))
-    h4 = t.in4(t.deconv1(acts[-1]))
-    rgb = t.deconv3(F.relu(t.in5(t.deconv2(F.relu(h4))))) / 255
-    return [*acts, h4, rgb]
+    acts = []
+    for step in teacher_steps(teacher):
+        x = step(x)
+        acts.append(x)
+    return acts
 
 
 def is_compact_file(path) -> bool:

@@ -16,9 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from ..compact import CompactStyleNet, load_compact
+from ..compact import CompactStyleNet, load_compact, teacher_steps
 from ..stylize import load_transformer_net
 from .metrics import style_report
 from .style_data import held_out_style_frames
@@ -27,24 +26,18 @@ from .style_data import held_out_style_frames
 def teacher_parts(teacher, first: int, last: int) -> tuple[Callable, Callable, Callable]:
     """The teacher as (RGB -> activation ``first``, ``first`` -> ``last``, ``last`` -> RGB), with
     activations indexed as in ``compact.teacher_activations``."""
-    t = teacher
-    blocks = [t.res1, t.res2, t.res3, t.res4, t.res5]
-    steps = [
-        lambda h2: F.relu(t.in3(t.conv3(F.relu(h2)))),
-        *blocks,
-        lambda y: t.in4(t.deconv1(y)),
-        lambda h4: t.deconv3(F.relu(t.in5(t.deconv2(F.relu(h4))))) / 255,
-    ]
+    steps = teacher_steps(teacher)
 
     def run(x, start, stop):
         for step in steps[start:stop]:
             x = step(x)
         return x
 
-    def encode(x):
-        return run(t.in2(t.conv2(F.relu(t.in1(t.conv1(x * 255))))), 0, first)
-
-    return encode, lambda h: run(h, first, last), lambda h: run(h, last, len(steps))
+    return (
+        lambda x: run(x, 0, first + 1),
+        lambda h: run(h, first + 1, last + 1),
+        lambda h: run(h, last + 1, len(steps)),
+    )
 
 
 def part_scores(teacher, student: CompactStyleNet, frames) -> dict[str, float]:
