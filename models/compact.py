@@ -23,7 +23,7 @@ in [0, 1]; sizes divisible by 4 (``StyleStage`` pads).
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +45,12 @@ class CompactConfig:
     #: The residual blocks' norms: "instance" (the teacher's) or "fixed" (its statistics on the
     #: training views, folded into the convs: no pass over the 128-channel tensors).
     block_norms: str = "instance"
+    #: The slim form's other norms (encoder, stride-2 conv, decoder): "instance", or "fixed" at
+    #: statistics folded into the conv before each (``fix_end_norms``): no norm pass at all.
+    end_norms: str = "instance"
+    #: How every conv pads: "reflect" (the teacher's) or "zeros", which graph runtimes fold
+    #: into the convolution instead of running a padding pass before it.
+    padding: str = "reflect"
 
     def to_metadata(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}
@@ -56,6 +62,8 @@ class CompactConfig:
             width=int(meta.get("width", 48)),
             ends=meta.get("ends", "full"),
             block_norms=meta.get("block_norms", "instance"),
+            end_norms=meta.get("end_norms", "instance"),
+            padding=meta.get("padding", "reflect"),
         )
 
     def check(self) -> None:
@@ -65,23 +73,35 @@ class CompactConfig:
             raise ValueError(f"compact config: ends {self.ends!r} ({', '.join(ENDS)})")
         if self.block_norms not in ("instance", "fixed"):
             raise ValueError(f"compact config: block norms {self.block_norms!r} (instance or fixed)")
+        if self.end_norms not in ("instance", "fixed") or (self.end_norms == "fixed" and self.ends != "slim"):
+            raise ValueError(f"compact config: end norms {self.end_norms!r} (instance, or fixed with slim ends)")
+        if self.padding not in ("reflect", "zeros"):
+            raise ValueError(f"compact config: padding {self.padding!r} (reflect or zeros)")
 
 
 class TuckerConv(nn.Module):
-    """A kxk conv as 1x1 (cin -> rin), kxk core (rin -> rout, reflection-padded), 1x1 (rout -> cout).
+    """A kxk conv as 1x1 (cin -> rin), kxk core (rin -> rout, reflection- or zero-padded), 1x1 (rout -> cout).
 
     ``upsample`` puts a nearest x2 upsampling before the core: it commutes with the first
     1x1, so the projection runs at the low resolution.
     """
 
     def __init__(
-        self, cin: int, cout: int, kernel: int, stride: int, rin: int, rout: int, upsample: bool = False
+        self,
+        cin: int,
+        cout: int,
+        kernel: int,
+        stride: int,
+        rin: int,
+        rout: int,
+        upsample: bool = False,
+        padding: str = "reflect",
     ) -> None:
         super().__init__()
         self.upsample = upsample
-        self.pad = kernel // 2
+        self.pad = kernel // 2 if padding == "reflect" else 0  # zeros: the core conv pads itself
         self.project = nn.Conv2d(cin, rin, 1, bias=False)
-        self.core = nn.Conv2d(rin, rout, kernel, stride, bias=False)
+        self.core = nn.Conv2d(rin, rout, kernel, stride, padding=kernel // 2 - self.pad, bias=False)
         self.expand = nn.Conv2d(rout, cout, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -91,7 +111,7 @@ class TuckerConv(nn.Module):
         x = self.project(x)
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-        return self.core(F.pad(x, (self.pad,) * 4, mode="reflect"))
+        return self.core(F.pad(x, (self.pad,) * 4, mode="reflect") if self.pad else x)
 
     def forward_normed(
         self, x: torch.Tensor, norm: nn.InstanceNorm2d, residual: torch.Tensor | None = None
@@ -140,8 +160,17 @@ class TuckerConv(nn.Module):
             self.expand.bias.copy_(conv.bias)
 
 
-def conv(cin: int, cout: int, kernel: int) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, kernel, padding=kernel // 2, padding_mode="reflect")
+@torch.no_grad()
+def fold_fixed_norm(conv: nn.Conv2d, norm: nn.InstanceNorm2d, mean: torch.Tensor, var: torch.Tensor) -> None:
+    """Make ``conv`` compute ``norm(conv(x))`` with the norm's input statistics fixed at
+    (``mean``, ``var``) per channel instead of measured per picture."""
+    scale = norm.weight * torch.rsqrt(var + norm.eps)
+    conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
+    conv.bias.copy_(scale * (conv.bias - mean) + norm.bias)
+
+
+def conv(cin: int, cout: int, kernel: int, padding: str = "reflect") -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, kernel, padding=kernel // 2, padding_mode=padding)
 
 
 class CompactResidual(nn.Module):
@@ -149,13 +178,13 @@ class CompactResidual(nn.Module):
     are replaced by fixed per-channel statistics of the teacher's (folded into the convs by
     ``fix_norms``), which costs no pass over the wide tensor at all."""
 
-    def __init__(self, rank: int, normalized: bool = True) -> None:
+    def __init__(self, rank: int, normalized: bool = True, padding: str = "reflect") -> None:
         super().__init__()
         #: Fold the norms into the last 1x1 convs at inference (``TuckerConv.forward_normed``).
         self.fold_norms = True
         self.normalized = normalized
-        self.conv1 = TuckerConv(128, 128, 3, 1, rank, rank)
-        self.conv2 = TuckerConv(128, 128, 3, 1, rank, rank)
+        self.conv1 = TuckerConv(128, 128, 3, 1, rank, rank, padding=padding)
+        self.conv2 = TuckerConv(128, 128, 3, 1, rank, rank, padding=padding)
         if normalized:
             self.in1 = nn.InstanceNorm2d(128, affine=True)
             self.in2 = nn.InstanceNorm2d(128, affine=True)
@@ -173,9 +202,7 @@ class CompactResidual(nn.Module):
         """Fold ``norms`` (the teacher's), with each one's input statistics fixed at ``stats``
         ((mean, var) per channel), into the two convs' last 1x1 factors."""
         for conv, norm, (mean, var) in zip((self.conv1, self.conv2), norms, stats):
-            scale = norm.weight * torch.rsqrt(var + norm.eps)
-            conv.expand.weight.mul_(scale.reshape(-1, 1, 1, 1))
-            conv.expand.bias.copy_(scale * (conv.expand.bias - mean) + norm.bias)
+            fold_fixed_norm(conv.expand, norm, mean, var)
 
 
 class CompactStyleNet(nn.Module):
@@ -192,24 +219,29 @@ class CompactStyleNet(nn.Module):
         super().__init__()
         self.config = config or CompactConfig()
         self.config.check()
-        r, w, ends = self.config.rank, self.config.width, self.config.ends
-        self.enc1 = conv(12, w, 5 if ends == "full" else 3)
-        self.enc_norm = nn.InstanceNorm2d(w, affine=True)
+        r, w, ends, pad = self.config.rank, self.config.width, self.config.ends, self.config.padding
+        normed_ends = self.config.end_norms == "instance"
+        self.enc1 = conv(12, w, 5 if ends == "full" else 3, pad)
+        if normed_ends:
+            self.enc_norm = nn.InstanceNorm2d(w, affine=True)
         if ends != "slim":
-            self.enc2 = nn.Conv2d(w, 64, 1) if ends == "light" else conv(w, 64, 3)
+            self.enc2 = nn.Conv2d(w, 64, 1) if ends == "light" else conv(w, 64, 3, pad)
             self.in2 = nn.InstanceNorm2d(64, affine=True)
-        self.conv3 = TuckerConv(w if ends == "slim" else 64, 128, 3, 2, r // 2, r)
-        self.in3 = nn.InstanceNorm2d(128, affine=True)
-        self.res = nn.Sequential(*(CompactResidual(r, self.config.block_norms == "instance") for _ in range(5)))
+        self.conv3 = TuckerConv(w if ends == "slim" else 64, 128, 3, 2, r // 2, r, padding=pad)
+        if normed_ends:
+            self.in3 = nn.InstanceNorm2d(128, affine=True)
+        blocks_normed = self.config.block_norms == "instance"
+        self.res = nn.Sequential(*(CompactResidual(r, blocks_normed, pad) for _ in range(5)))
         if ends == "slim":
-            self.deconv1 = TuckerConv(128, w, 3, 1, r, min(r, 64), upsample=True)
+            self.deconv1 = TuckerConv(128, w, 3, 1, r, min(r, 64), upsample=True, padding=pad)
         else:
-            self.deconv1 = TuckerConv(128, 64, 3, 1, r, min(r, 64), upsample=True)
+            self.deconv1 = TuckerConv(128, 64, 3, 1, r, min(r, 64), upsample=True, padding=pad)
             self.in4 = nn.InstanceNorm2d(64, affine=True)
-            self.dec1 = nn.Conv2d(64, w, 1) if ends == "light" else conv(64, w, 3)
-        self.dec_norm = nn.InstanceNorm2d(w, affine=True)
-        self.dec2 = conv(w, w, 3)
-        self.dec3 = conv(w, 12, 3)
+            self.dec1 = nn.Conv2d(64, w, 1) if ends == "light" else conv(64, w, 3, pad)
+        if normed_ends:
+            self.dec_norm = nn.InstanceNorm2d(w, affine=True)
+        self.dec2 = conv(w, w, 3, pad)
+        self.dec3 = conv(w, 12, 3, pad)
 
     @property
     def hint_points(self) -> tuple[int, int]:
@@ -225,13 +257,18 @@ class CompactStyleNet(nn.Module):
     def _folded(self) -> bool:
         return not self.training and self.fold_norms
 
+    def _normed_ends(self) -> bool:
+        return self.config.end_norms == "instance"
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """[0, 1] RGB -> the features at ``hint_points[0]`` (half resolution, before the ReLU;
         slim: the residual stack's input, quarter resolution)."""
-        y = F.pixel_unshuffle(x, 2)
-        y = F.relu(self.enc_norm(self.enc1(y)))
+        y = self.enc1(F.pixel_unshuffle(x, 2))
+        y = F.relu(self.enc_norm(y) if self._normed_ends() else y)
         if self.config.ends != "slim":
             return self.in2(self.enc2(y))
+        if not self._normed_ends():
+            return F.relu(self.conv3(y))
         if self._folded():
             return F.relu(self.conv3.forward_normed(y, self.in3))
         return F.relu(self.in3(self.conv3(y)))
@@ -261,6 +298,8 @@ class CompactStyleNet(nn.Module):
         """Features at ``hint_points[1]`` -> [0, 1] RGB (twice their resolution; slim: four times)."""
         if self.config.ends != "slim":
             y = self.dec_norm(self.dec1(F.relu(h)))
+        elif not self._normed_ends():
+            y = self.deconv1(h)
         elif self._folded():
             y = self.deconv1.forward_normed(h, self.dec_norm)
         else:
@@ -286,16 +325,39 @@ class CompactStyleNet(nn.Module):
                 module.fold_norms = False
         return net
 
+    @torch.no_grad()
+    def fix_end_norms(self, x: torch.Tensor) -> CompactStyleNet:
+        """A copy of this slim student whose encoder, stride-2 and decoder norms are fixed at
+        their input statistics over ``x`` ([0, 1] RGB views, averaged over them) and folded
+        into the convs before them (``end_norms="fixed"``); the same function on average."""
+        if self.config.ends != "slim" or not self._normed_ends():
+            raise ValueError(f"fix_end_norms: needs a slim student with instance end norms, not {self.config}")
+        points = {"enc_norm": self.enc1, "in3": self.conv3.expand, "dec_norm": self.deconv1.expand}
+        stats = norm_input_statistics(self.graph_form().eval(), list(points), x)
+        net = CompactStyleNet(replace(self.config, end_norms="fixed"))
+        net.load_state_dict({k: v for k, v in self.state_dict().items() if k.split(".")[0] not in points})
+        for name in points:
+            ours = {"enc_norm": net.enc1, "in3": net.conv3.expand, "dec_norm": net.deconv1.expand}[name]
+            fold_fixed_norm(ours, getattr(self, name), *stats[name])
+        return net.train(self.training)
+
     @classmethod
     @torch.no_grad()
     def from_teacher(
-        cls, teacher: nn.Module, config: CompactConfig | None = None, block_stats: list | None = None
+        cls,
+        teacher: nn.Module,
+        config: CompactConfig | None = None,
+        block_stats: list | None = None,
+        in3_stats: tuple | None = None,
     ) -> CompactStyleNet:
         """A compact network whose middle is the teacher's, factorised; ends untrained.
-        ``block_stats`` (``teacher_block_statistics``): what fixed block norms are fixed at."""
+        ``block_stats`` (``teacher_block_statistics``): what fixed block norms are fixed at;
+        ``in3_stats`` (``teacher_in3_statistics``): the same for fixed end norms' stride-2 conv."""
         net = cls(config)
         if net.config.block_norms == "fixed" and block_stats is None:
             raise ValueError("fixed block norms need the teacher's block statistics (teacher_block_statistics)")
+        if net.config.end_norms == "fixed" and in3_stats is None:
+            raise ValueError("fixed end norms need the teacher's in3 statistics (teacher_in3_statistics)")
         net.conv3.init_from(teacher.conv3.conv2d)
         net.deconv1.init_from(teacher.deconv1.conv2d)
         for i, (ours, theirs) in enumerate(zip(net.res, teacher_blocks(teacher))):
@@ -309,7 +371,33 @@ class CompactStyleNet(nn.Module):
         for name in ("in2", "in3", "in4"):
             if hasattr(net, name):
                 getattr(net, name).load_state_dict(getattr(teacher, name).state_dict())
+        if net.config.end_norms == "fixed":
+            fold_fixed_norm(net.conv3.expand, teacher.in3, *in3_stats)
         return net
+
+
+@torch.no_grad()
+def norm_input_statistics(
+    model: nn.Module, names: list[str], x: torch.Tensor, run=None
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """name -> (mean, variance) per channel of what ``model``'s norm ``name`` sees, each averaged
+    over the pictures of ``x`` (biased variance, as instance norms use); ``run`` feeds ``x``."""
+    seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def hook(name):
+        def record(_module, inputs, _output):
+            y = inputs[0].float()
+            seen[name] = (y.mean((2, 3)).mean(0), y.var((2, 3), correction=0).mean(0))
+
+        return record
+
+    handles = [model.get_submodule(name).register_forward_hook(hook(name)) for name in names]
+    try:
+        (run or model)(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return seen
 
 
 def teacher_blocks(teacher: nn.Module) -> list[nn.Module]:
@@ -320,20 +408,14 @@ def teacher_blocks(teacher: nn.Module) -> list[nn.Module]:
 def teacher_block_statistics(teacher: nn.Module, x: torch.Tensor) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
     """Per residual block, per norm: the (mean, variance) per channel of what the teacher's
     instance norm sees, each averaged over the pictures of ``x`` ([0, 1] RGB)."""
-    norms = [(block.in1, block.in2) for block in teacher_blocks(teacher)]
-    seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    names = [(f"res{i}.in1", f"res{i}.in2") for i in range(1, 6)]
+    seen = norm_input_statistics(teacher, [n for pair in names for n in pair], x, lambda x: teacher(x * 255))
+    return [[seen[name] for name in pair] for pair in names]
 
-    def hook(module, inputs, _output):
-        y = inputs[0].float()
-        seen[id(module)] = (y.mean((2, 3)).mean(0), y.var((2, 3), correction=0).mean(0))
 
-    handles = [norm.register_forward_hook(hook) for pair in norms for norm in pair]
-    try:
-        teacher(x * 255)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return [[seen[id(norm)] for norm in pair] for pair in norms]
+def teacher_in3_statistics(teacher: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, variance) per channel of what the teacher's in3 norm sees, averaged over ``x``."""
+    return norm_input_statistics(teacher, ["in3"], x, lambda x: teacher(x * 255))["in3"]
 
 
 def teacher_features(teacher: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -22,7 +22,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ from ..compact import (
     read_compact_record,
     teacher_activations,
     teacher_block_statistics,
+    teacher_in3_statistics,
 )
 from ..student import count_macs
 from ..stylize import load_transformer_net
@@ -82,6 +83,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--block-norms", choices=("instance", "fixed"), default="instance",
         help="the residual blocks' norms: the teacher's instance norms, or fixed at its statistics (faster)",
     )  # fmt: skip
+    ap.add_argument(
+        "--end-norms", choices=("instance", "fixed"), default="instance",
+        help="slim ends: the encoder's, stride-2 conv's and decoder's norms per picture, or fixed (faster)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--padding", choices=("reflect", "zeros"), default="reflect",
+        help="how every conv pads: reflect (the teacher's) or zeros (folded into the conv by graph runtimes)",
+    )  # fmt: skip
     ap.add_argument("--views", type=int, default=800, help="augmented training views (teacher run once each)")
     ap.add_argument("--size", default="256x192", help="training view size WxH")
     ap.add_argument("--steps", type=int, default=1500)
@@ -95,7 +104,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     ap.add_argument(
         "--init", type=Path, default=None,
-        help="continue from a student this script wrote (same --rank/--width/--ends); use --forced 0",
+        help=(
+            "continue from a student this script wrote (same --rank/--width/--ends/--block-norms; instance end"
+            " norms are fixed at its own statistics for --end-norms fixed, padding may change); use --forced 0"
+        ),
     )  # fmt: skip
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
@@ -114,6 +126,21 @@ def stored_targets(teacher, args: argparse.Namespace, device: torch.device) -> l
         stored = [t[finite] for t in stored]
     print(f"{len(views)} views and teacher targets in {time.time() - t0:.0f} s", flush=True)
     return stored
+
+
+def continued_student(path: Path, config: CompactConfig, views: torch.Tensor) -> CompactStyleNet:
+    """The student at ``path`` in ``config``'s form: its own, or with its instance end norms fixed
+    at their statistics over ``views`` and/or its padding changed (the weights carry over)."""
+    start = load_compact(path)
+    if start.config.end_norms != config.end_norms:
+        if config.end_norms != "fixed":
+            raise SystemExit(f"{path}: its end norms are fixed; they cannot become instance norms again")
+        start = start.fix_end_norms(views)
+    if replace(start.config, padding=config.padding) != config:
+        raise SystemExit(f"{path}: a {start.config} student, not {config}")
+    student = CompactStyleNet(config)
+    student.load_state_dict(start.state_dict())
+    return student
 
 
 def rgb_loss(out: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
@@ -214,17 +241,22 @@ def main(argv: list[str] | None = None) -> None:
     if device.type == "cpu":
         torch.set_num_threads(max(1, torch.get_num_threads()))
     teacher = load_transformer_net(args.teacher).to(device)
-    config = CompactConfig(rank=args.rank, width=args.width, ends=args.ends, block_norms=args.block_norms)
+    config = CompactConfig(
+        rank=args.rank,
+        width=args.width,
+        ends=args.ends,
+        block_norms=args.block_norms,
+        end_norms=args.end_norms,
+        padding=args.padding,
+    )
     stored = stored_targets(teacher, args, device)
-    stats = None
-    if config.block_norms == "fixed":
-        stats = teacher_block_statistics(teacher, stored[0][:STATISTICS_VIEWS].to(device).float())
-    student = CompactStyleNet.from_teacher(teacher, config, stats)
+    statistics_views = stored[0][:STATISTICS_VIEWS].to(device).float()
     if args.init is not None:
-        start = load_compact(args.init)
-        if start.config != config:
-            raise SystemExit(f"{args.init}: a {start.config} student, not {config}")
-        student.load_state_dict(start.state_dict())
+        student = continued_student(args.init, config, statistics_views.cpu())
+    else:
+        block_stats = teacher_block_statistics(teacher, statistics_views) if config.block_norms == "fixed" else None
+        in3_stats = teacher_in3_statistics(teacher, statistics_views) if config.end_norms == "fixed" else None
+        student = CompactStyleNet.from_teacher(teacher, config, block_stats, in3_stats)
     student = student.to(device)
     held_out = held_out_style_frames()
 

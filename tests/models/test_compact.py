@@ -16,6 +16,7 @@ from livefx.models.compact import (
     read_compact_record,
     teacher_activations,
     teacher_block_statistics,
+    teacher_in3_statistics,
 )
 from livefx.models.errors import WeightsError
 from livefx.models.registry import DEFAULT_STYLE, EMBEDDED_STYLES_DIR, resolve_style
@@ -116,6 +117,60 @@ def test_fixed_block_norms_at_one_pictures_statistics_are_the_teachers_blocks():
         CompactStyleNet.from_teacher(teacher, config)
     with pytest.raises(ValueError, match="block norms 'batch'"):
         CompactConfig(block_norms="batch").check()
+
+
+def test_zero_padding_is_the_cores_own():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 24, 3, stride=2, padding=1)
+    tucker = TuckerConv(16, 24, 3, 2, 16, 24, padding="zeros")
+    tucker.init_from(conv)
+    x = torch.randn(1, 16, 20, 28)
+    assert torch.allclose(tucker(x), conv(x), atol=1e-4)
+    net = CompactStyleNet(CompactConfig(rank=8, width=12, ends="slim", padding="zeros"))
+    assert not any(m.padding_mode == "reflect" for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    assert all(m.pad == 0 for m in net.modules() if isinstance(m, TuckerConv))
+    with pytest.raises(ValueError, match="padding 'circular'"):
+        CompactConfig(padding="circular").check()
+
+
+def test_fixed_end_norms_at_one_pictures_statistics_are_its_instance_norms():
+    torch.manual_seed(0)
+    net = CompactStyleNet(CompactConfig(rank=8, width=12, ends="slim", block_norms="fixed")).eval()
+    for name in ("enc_norm", "in3", "dec_norm"):  # not the identity, so that fixing them shows
+        torch.nn.init.normal_(getattr(net, name).weight)
+        torch.nn.init.normal_(getattr(net, name).bias)
+    x, other = torch.rand(1, 3, 48, 64), torch.rand(1, 3, 48, 64) * 0.5
+    fixed = net.fix_end_norms(x).eval()
+    assert fixed.config.end_norms == "fixed" and net.config.end_norms == "instance"
+    assert not any(isinstance(m, torch.nn.InstanceNorm2d) for m in fixed.modules())
+    with torch.no_grad():
+        assert torch.allclose(fixed(x), net(x), atol=1e-4)
+        assert not torch.allclose(fixed(other), net(other), atol=1e-2)
+        assert torch.allclose(fixed.graph_form()(x), fixed(x), atol=1e-5)
+    assert CompactConfig.from_metadata(fixed.config.to_metadata()) == fixed.config
+    with pytest.raises(ValueError, match="needs a slim student with instance end norms"):
+        fixed.fix_end_norms(x)
+    with pytest.raises(ValueError, match="end norms 'fixed'"):
+        CompactConfig(ends="light", end_norms="fixed").check()
+
+
+def test_fixed_end_norms_from_the_teacher_fold_its_in3_statistics():
+    torch.manual_seed(0)
+    teacher = TransformerNet().eval()
+    x = torch.rand(2, 3, 48, 64)
+    config = CompactConfig(rank=128, width=12, ends="slim", end_norms="fixed")
+    with pytest.raises(ValueError, match="fixed end norms need the teacher's in3 statistics"):
+        CompactStyleNet.from_teacher(teacher, config)
+    mean, var = teacher_in3_statistics(teacher, x)
+    net = CompactStyleNet.from_teacher(teacher, config, in3_stats=(mean, var)).eval()
+    reference = CompactStyleNet.from_teacher(teacher, CompactConfig(rank=128, width=12, ends="slim")).eval()
+    # The same core output z gives teacher.in3's affine map at the fixed statistics:
+    z = torch.randn(1, 128, 6, 8)
+    with torch.no_grad():
+        plain = reference.conv3.expand(z)
+        expected = (plain - mean[:, None, None]) * torch.rsqrt(var + 1e-5)[:, None, None]
+        expected = expected * teacher.in3.weight[:, None, None] + teacher.in3.bias[:, None, None]
+        assert torch.allclose(net.conv3.expand(z), expected, atol=1e-3)
 
 
 def test_low_rank_is_cheaper_and_keeps_shapes():

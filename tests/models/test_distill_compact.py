@@ -1,27 +1,38 @@
 """The compact students' training loss: both phases reach every part of each form."""
 
+from dataclasses import replace
+
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from livefx.models.compact import (
+    COMPACT_FORMAT,
     ENDS,
     CompactConfig,
     CompactStyleNet,
     teacher_activations,
     teacher_block_statistics,
+    teacher_in3_statistics,
 )
 from livefx.models.stylize import TransformerNet
-from livefx.models.train.distill_compact import step_loss
+from livefx.models.train.distill_compact import continued_student, step_loss
+
+FORMS = [dict(ends=ends) for ends in ENDS] + [
+    dict(ends="slim", block_norms="fixed"),
+    dict(ends="slim", block_norms="fixed", end_norms="fixed", padding="zeros"),
+]
 
 
-@pytest.mark.parametrize("ends,block_norms", [(ends, "instance") for ends in ENDS] + [("slim", "fixed")])
+@pytest.mark.parametrize("form", FORMS, ids=lambda form: "-".join(form.values()))
 @pytest.mark.parametrize("forced", [True, False])
-def test_each_phase_trains_every_parameter_of_each_form(ends, block_norms, forced):
+def test_each_phase_trains_every_parameter_of_each_form(form, forced):
     torch.manual_seed(0)
     teacher = TransformerNet().eval()
     x = torch.rand(2, 3, 32, 48)
-    config = CompactConfig(rank=8, width=12, ends=ends, block_norms=block_norms)
-    student = CompactStyleNet.from_teacher(teacher, config, teacher_block_statistics(teacher, x)).train()
+    config = CompactConfig(rank=8, width=12, **form)
+    stats = teacher_block_statistics(teacher, x), teacher_in3_statistics(teacher, x)
+    student = CompactStyleNet.from_teacher(teacher, config, *stats).train()
     with torch.no_grad():
         batch = [x, *teacher_activations(teacher, x)]
     loss = step_loss(student, batch, forced=forced, hint=0.02)
@@ -58,3 +69,24 @@ def test_the_teachers_parts_compose_to_the_teacher():
             enc, mid, dec = teacher_parts(teacher, first, last)
             assert torch.allclose(dec(mid(enc(x))), whole, atol=1e-4), ends
             assert enc(x).shape == teacher_activations(teacher, x)[first].shape
+
+
+def test_a_continued_student_may_fix_its_end_norms_and_change_padding(tmp_path):
+    torch.manual_seed(0)
+    config = CompactConfig(rank=8, width=12, ends="slim", block_norms="fixed")
+    start = CompactStyleNet(config).eval()
+    path = tmp_path / "start.safetensors"
+    save_file(start.state_dict(), str(path), metadata={"format": COMPACT_FORMAT, **config.to_metadata()})
+    views = torch.rand(3, 3, 32, 48)
+    fixed = replace(config, end_norms="fixed", padding="zeros")
+    student = continued_student(path, fixed, views).eval()
+    assert student.config == fixed
+    same_padding = start.fix_end_norms(views).eval()  # the weights carry over; only padding differs
+    assert all(torch.equal(v, same_padding.state_dict()[k]) for k, v in student.state_dict().items())
+    assert continued_student(path, config, views).config == config
+    with pytest.raises(SystemExit, match="not CompactConfig"):
+        continued_student(path, replace(config, rank=10), views)
+    fixed_path = tmp_path / "fixed.safetensors"
+    save_file(student.state_dict(), str(fixed_path), metadata={"format": COMPACT_FORMAT, **fixed.to_metadata()})
+    with pytest.raises(SystemExit, match="cannot become instance norms again"):
+        continued_student(fixed_path, config, views)
