@@ -332,14 +332,17 @@ class CompactStyleNet(nn.Module):
         into the convs before them (``end_norms="fixed"``); the same function on average."""
         if self.config.ends != "slim" or not self._normed_ends():
             raise ValueError(f"fix_end_norms: needs a slim student with instance end norms, not {self.config}")
-        points = {"enc_norm": self.enc1, "in3": self.conv3.expand, "dec_norm": self.deconv1.expand}
-        stats = norm_input_statistics(self.graph_form().eval(), list(points), x)
+        names = list(self._end_norm_convs())
+        stats = norm_input_statistics(self.graph_form().eval(), names, x)
         net = CompactStyleNet(replace(self.config, end_norms="fixed"))
-        net.load_state_dict({k: v for k, v in self.state_dict().items() if k.split(".")[0] not in points})
-        for name in points:
-            ours = {"enc_norm": net.enc1, "in3": net.conv3.expand, "dec_norm": net.deconv1.expand}[name]
-            fold_fixed_norm(ours, getattr(self, name), *stats[name])
+        net.load_state_dict({k: v for k, v in self.state_dict().items() if k.split(".")[0] not in names})
+        for name, conv in net._end_norm_convs().items():
+            fold_fixed_norm(conv, getattr(self, name), *stats[name])
         return net.train(self.training)
+
+    def _end_norm_convs(self) -> dict[str, nn.Conv2d]:
+        """The slim form's end norms by name, each with the conv whose output it normalises."""
+        return {"enc_norm": self.enc1, "in3": self.conv3.expand, "dec_norm": self.deconv1.expand}
 
     @classmethod
     @torch.no_grad()
