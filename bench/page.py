@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{TOOL} not found (the ../shared folder is absent): nothing measured")
         return 1
     size = tuple(int(v) for v in args.size.split("x"))
+    other_size = size != (640, 480)  # named in the command and the results file
     clip = make_clip(Path(tempfile.mkdtemp()) / f"clip{args.size}.y4m", size=size)
     settings = {name: SETTINGS[name] for name in args.setting or SETTINGS}
     runs: dict[str, list[dict]] = {}
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
                 "per_run": [(r.get("fps_distinct"), r.get("latency_ms_median")) for r in ok],
             }
         )
-    options = f" --size {args.size}" * (size != (640, 480)) + "".join(f" --setting '{n}'" for n in args.setting or [])
+    options = f" --size {args.size}" * other_size + "".join(f" --setting '{n}'" for n in args.setting or [])
     lines = [
         f"`python -m bench.page --runs {args.runs} --seconds {args.seconds:g}{options}`: medians over runs;"
         f" per run (distinct fps, latency ms) in the json. Camera: {args.size}, 30 fps.",
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             f" {r['scale_ge_0.75_share']} | {'; '.join(r['engine'])} |"
         )
     payload = {"machine": machine(), "seconds": args.seconds, "size": args.size, "rows": rows, "runs": runs}
-    write_results("page-cpu" + f"-{args.size}" * (size != (640, 480)), payload, "\n".join(lines))
+    write_results("page-cpu" + f"-{args.size}" * other_size, payload, "\n".join(lines))
     return 0
 
 

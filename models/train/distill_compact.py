@@ -250,12 +250,13 @@ def main(argv: list[str] | None = None) -> None:
         padding=args.padding,
     )
     stored = stored_targets(teacher, args, device)
-    statistics_views = stored[0][:STATISTICS_VIEWS].to(device).float()
+    statistics_views = stored[0][:STATISTICS_VIEWS].float()  # on the CPU, where the store is
     if args.init is not None:
-        student = continued_student(args.init, config, statistics_views.cpu())
+        student = continued_student(args.init, config, statistics_views)
     else:
-        block_stats = teacher_block_statistics(teacher, statistics_views) if config.block_norms == "fixed" else None
-        in3_stats = teacher_in3_statistics(teacher, statistics_views) if config.end_norms == "fixed" else None
+        views = statistics_views.to(device)
+        block_stats = teacher_block_statistics(teacher, views) if config.block_norms == "fixed" else None
+        in3_stats = teacher_in3_statistics(teacher, views) if config.end_norms == "fixed" else None
         student = CompactStyleNet.from_teacher(teacher, config, block_stats, in3_stats)
     student = student.to(device)
     held_out = held_out_style_frames()
