@@ -501,50 +501,25 @@
     return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
   }
 
-  // Lip sync, where sound is heard or recorded: the picture waits in its jitter buffer as long
-  // as the sound waits in its own (measured over the last second), plus however much later the
-  // server had to send the sound (its own path's floor). Otherwise the picture waits for
-  // nothing: the lowest latency. Chromium releases frames to recorders as it decodes them, so
-  // only holding them there keeps a recording in sync.
-  let syncTimer = null, lastAudioDelay = null;
+  // Lip sync, where sound is heard or recorded (web/lipsync.js: both receivers held equally
+  // late). Otherwise nothing is held: the lowest latency.
+  let syncTimer = null, lipSync = null;
   function keepInSync() {
     const wanted = Boolean(pc) && ($("sound").checked || Boolean(recorder));
     if (wanted && !syncTimer) {
-      syncTimer = setInterval(() => alignPicture().catch(() => {}), 500);
-      alignPicture().catch(() => {});
+      lipSync = new window.LivefxLipSync.LipSync(pc, () => server.sound_after_picture_ms || 0);
+      const poll = () => lipSync.poll().catch(() => {});
+      syncTimer = setInterval(poll, 500);
+      poll();
     }
     if (!wanted && syncTimer) {
       clearInterval(syncTimer);
       syncTimer = null;
-      lastAudioDelay = null;
-      const video = receiverOf("video");
-      if (video && "jitterBufferTarget" in video) video.jitterBufferTarget = null;
+      lipSync.release();
+      lipSync = null;
     }
   }
   const receiverOf = (kind) => pc && pc.getReceivers().find((r) => r.track && r.track.kind === kind);
-  async function alignPicture() {
-    const audio = receiverOf("audio"), video = receiverOf("video");
-    if (!audio || !video || !("jitterBufferTarget" in video)) return;
-    let now = null, playout = null;
-    for (const s of (await pc.getStats(audio.track)).values()) {
-      if (s.type === "inbound-rtp") now = { delay: s.jitterBufferDelay, count: s.jitterBufferEmittedCount };
-      if (s.type === "media-playout") playout = { delay: s.totalPlayoutDelay, count: s.totalSamplesCount };
-    }
-    if (!now) return;
-    const before = lastAudioDelay;
-    lastAudioDelay = { ...now, playout };
-    if (!now.count || (before && now.count <= before.count)) return;
-    // Over the last poll (at first: the average since the start): the jitter buffer's wait, and
-    // the wait from there to the loudspeaker (or the recorder).
-    const since = before || { delay: 0, count: 0, playout: null };
-    let soundWaitsMs = 1000 * (now.delay - since.delay) / (now.count - since.count);
-    if (playout && playout.count) {
-      const p0 = since.playout && playout.count > since.playout.count ? since.playout : { delay: 0, count: 0 };
-      soundWaitsMs += 1000 * (playout.delay - p0.delay) / (playout.count - p0.count);
-    }
-    const hold = soundWaitsMs + (server.sound_after_picture_ms || 0);
-    video.jitterBufferTarget = Math.max(0, Math.min(4000, hold));
-  }
 
   // The camera, and the microphone when asked for; a missing or refused microphone leaves the
   // camera alone (said once), never the whole start.
