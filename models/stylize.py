@@ -187,8 +187,9 @@ class StyleStage(Stage):
         pad_h, pad_w = max(-h % 4, 16 - h), max(-w % 4, 16 - w)
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        y = run(x * self.value_range)[..., :h, :w]
-        return (y / self.value_range).clamp_(0.0, 1.0)
+        # Students work in [0, 1]: no pass over the frame to scale it there and back.
+        y = run(x if self.value_range == 1 else x * self.value_range)[..., :h, :w]
+        return (y if self.value_range == 1 else y / self.value_range).clamp_(0.0, 1.0)
 
 
 def build_style_stage(
