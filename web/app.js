@@ -225,7 +225,7 @@
       await waitIceGathering(pc);
       const answer = waitFor("answer");
       send({ type: "offer", sdp: pc.localDescription.sdp });
-      await pc.setRemoteDescription({ type: "answer", sdp: (await answer).sdp });
+      await pc.setRemoteDescription({ type: "answer", sdp: window.LivefxSdp.startAtFullSize((await answer).sdp) });
       for (const id of ["style", "budget", "mix", "mirror-output", "interpolate", "snapshot", "record", "prompt", "strength", "seed", "apply-prompt"]) {
         $(id).disabled = false;
       }

@@ -116,6 +116,8 @@ def test_page_with_fake_camera_reaches_connected_and_decodes(chromium, server):
     browser = Browser(chromium)
     try:
         result = _drive(browser, server.url("/"), Path("browser-fake-camera.png"))
+        # The answer the page applied starts the camera's send at its full size (web/sdp.js).
+        assert "x-google-start-bitrate" in browser.evaluate("window.livefx.peer.remoteDescription.sdp")
         # Latency over the budget is degraded on the page, advised in the page's own controls.
         browser.evaluate(SET_BUDGET % 1)
         deadline, degraded = time.monotonic() + 30, ""
