@@ -415,6 +415,13 @@
       const what = rates.byCode ? "distinct frames shown" : "frames shown";
       reasons.push(`${what} ${rates.shown.toFixed(1)} fps of ${rates.in.toFixed(1)} fps in: frames are dropped or repeated; ${lighter}`);
     }
+    // The browser's sender shrinks the camera when its bandwidth estimate or the CPU is short
+    // (web/sdp.js starts the estimate high): the effect then works on fewer pixels than the camera has.
+    const got = server.input_size;
+    if (mode !== "broadcast" && !hidden && got && sentWidth && got[0] < sentWidth) {
+      reasons.push(`the browser sends the camera at ${got[0]}x${got[1]} of its ${sentWidth}x${sentHeight - BAND}` +
+        ` (its bandwidth estimate or the CPU holds it down): the effect works on fewer pixels; pick ${lower}a lighter Style`);
+    }
     const budget = server.budget_ms;
     if (s.latencyMs !== null && budget && s.latencyMs > budget) {
       // Lip sync's own hold (Sound or Record on) is a choice, not the style's cost: named as such.

@@ -138,6 +138,34 @@ def test_page_with_fake_camera_reaches_connected_and_decodes(chromium, server):
     assert (ARTIFACTS / "browser-fake-camera.png").stat().st_size > 10_000
 
 
+def test_the_panel_says_when_the_browser_sends_the_camera_shrunk(chromium, server):
+    """The sender told to halve the camera (as a short bandwidth estimate makes it do): the
+    server gets 320x240 of the 640x480 camera, and the page's degraded reasons say so."""
+    browser = Browser(chromium)
+    try:
+        browser.goto(server.url("/"))
+        browser.evaluate("window.livefx.start()")
+        deadline = time.monotonic() + 60
+        while browser.evaluate("window.livefx.state") != "connected":
+            assert browser.evaluate("window.livefx.state") != "failed" and time.monotonic() < deadline
+            time.sleep(0.2)
+        browser.evaluate(
+            """(async () => {
+              const sender = window.livefx.peer.getSenders().find((s) => s.track && s.track.kind === "video");
+              const p = sender.getParameters();
+              p.encodings[0].scaleResolutionDownBy = 2;
+              await sender.setParameters(p);
+            })()"""
+        )
+        deadline, degraded = time.monotonic() + 60, ""
+        while "sends the camera at 320x240 of its 640x480" not in degraded:
+            assert time.monotonic() < deadline, f"the panel never said so: {degraded!r}"
+            time.sleep(0.25)
+            degraded = browser.evaluate("document.getElementById('degraded').textContent")
+    finally:
+        browser.close()
+
+
 def test_page_with_a_real_clip_as_camera(chromium, server, real_clip, tmp_path):
     y4m = y4m_from_clip(real_clip, tmp_path / "clip.y4m")
     browser = Browser(chromium, [f"--use-file-for-fake-video-capture={y4m}"])
