@@ -59,6 +59,8 @@ class Microphone:
         self._proc: subprocess.Popen | None = None
         self._reader: threading.Thread | None = None
         self._pending: deque[tuple[int, np.ndarray]] = deque()
+        #: Blocks whose sound ends by this clock time are not kept (``discard``).
+        self._not_before: int | None = None
         self._held = 0
         self._lock = threading.Lock()
         self._ready = threading.Event()  # the first sound came, or parec ended
@@ -138,6 +140,8 @@ class Microphone:
 
     def _hold(self, start_ns: int, samples: np.ndarray) -> None:
         with self._lock:
+            if self._not_before is not None and _end_ns(start_ns, samples) <= self._not_before:
+                return  # read before the cut, held after it: the reader was mid-block at discard
             self._pending.append((start_ns, samples))
             self._held += len(samples)
             while self._held > HOLD_S * AUDIO_RATE:
@@ -151,10 +155,13 @@ class Microphone:
             blocks, self._pending, self._held = self._pending, deque(), 0
         return [AudioChunk(samples, AUDIO_RATE, (start - origin_ns) / 1e9) for start, samples in blocks]
 
-    def discard(self) -> None:
-        """Forget what is held (sound from before the pictures start), uncounted."""
+    def discard(self, before_ns: int) -> None:
+        """Forget the sound that ends by clock time ``before_ns`` (from before the pictures
+        start), uncounted: what is held now and any block the reader thread still brings."""
         with self._lock:
-            self._pending, self._held = deque(), 0
+            self._not_before = before_ns
+            kept = deque(block for block in self._pending if _end_ns(*block) > before_ns)
+            self._pending, self._held = kept, sum(len(samples) for _, samples in kept)
 
     def close(self) -> None:
         """Stop parec and the reader. Safe to call twice."""
@@ -179,3 +186,7 @@ class Microphone:
         proc.stdout.close()
         proc.stderr.close()
         return pulse.first_line(err.decode(errors="replace"))
+
+
+def _end_ns(start_ns: int, samples: np.ndarray) -> int:
+    return start_ns + len(samples) * 1_000_000_000 // AUDIO_RATE

@@ -70,7 +70,7 @@ class WithMicrophone(Source):
             return None
         now = self.clock()
         if not self._started:
-            self.mic.discard()  # sound from before the first picture: nothing to sync it with
+            self.mic.discard(now)  # sound from before the first picture: nothing to sync it with
             self._started = True
         return item[0], (now - self._origin) / 1e9
 

@@ -241,3 +241,21 @@ def test_serve_gives_its_webcam_source_the_microphone(pulse_server, tmp_path):
     with av.open(str(recording)) as container:
         assert container.streams.audio[0].channels == 1
         assert sum(frame.samples for frame in container.decode(audio=0)) > 0
+
+
+def test_discard_drops_sound_from_before_the_cut_even_a_block_still_in_the_reader():
+    """The first picture cuts at clock time T: blocks held that end by T go, a block the reader
+    thread read before T but holds only after the cut goes too; sound past T stays."""
+    from livefx.stream.sources.microphone import AUDIO_RATE
+
+    mic = Microphone("default")
+    block = np.zeros((480, 1), np.int16)  # 10 ms
+    ms = 1_000_000
+    mic._hold(0, block)  # [0, 10] ms: before the cut
+    mic._hold(10 * ms, block)  # [10, 20] ms: over the cut
+    mic.discard(15 * ms)
+    mic._hold(2 * ms, block)  # [2, 12] ms, read before the cut, held after it
+    mic._hold(20 * ms, block)
+    chunks = mic.take(0)
+    assert [round(c.time_s * 1000) for c in chunks] == [10, 20]
+    assert mic.dropped == 0 and all(c.rate == AUDIO_RATE for c in chunks)
