@@ -81,9 +81,10 @@ def run_page(browser, url: str, shot: Path) -> dict:
         browser.close()
 
 
-def _drive(browser, url: str, shot: Path) -> dict:
+def start_connected(browser, url: str, resolution: str = "320x240") -> None:
+    """Open the page, pick ``resolution``, press Start and wait until it is connected."""
     browser.goto(url)
-    browser.evaluate("document.getElementById('resolution').value = '320x240'")
+    browser.evaluate(f"document.getElementById('resolution').value = '{resolution}'")
     browser.evaluate("window.livefx.start()")
     deadline = time.monotonic() + 60
     while browser.evaluate("window.livefx.state") != "connected":
@@ -92,6 +93,20 @@ def _drive(browser, url: str, shot: Path) -> dict:
         )
         assert time.monotonic() < deadline, "never reached connected"
         time.sleep(0.2)
+
+
+def degraded_saying(browser, words: str, seconds: float = 30) -> str:
+    """The panel's degraded text once it contains ``words`` (fails after ``seconds``)."""
+    deadline, text = time.monotonic() + seconds, ""
+    while words not in text:
+        assert time.monotonic() < deadline, f"the panel never said {words!r}: {text!r}"
+        time.sleep(0.25)
+        text = browser.evaluate("document.getElementById('degraded').textContent")
+    return text
+
+
+def _drive(browser, url: str, shot: Path) -> dict:
+    start_connected(browser, url)
     first = browser.evaluate("window.livefx.stats()")
     deadline = time.monotonic() + 60
     stats = first
@@ -120,11 +135,7 @@ def test_page_with_fake_camera_reaches_connected_and_decodes(chromium, server):
         assert "x-google-start-bitrate" in browser.evaluate("window.livefx.peer.remoteDescription.sdp")
         # Latency over the budget is degraded on the page, advised in the page's own controls.
         browser.evaluate(SET_BUDGET % 1)
-        deadline, degraded = time.monotonic() + 30, ""
-        while "over the 1 ms Budget" not in degraded:
-            assert time.monotonic() < deadline, f"the panel never said so: {degraded!r}"
-            time.sleep(0.25)
-            degraded = browser.evaluate("document.getElementById('degraded').textContent")
+        degraded = degraded_saying(browser, "over the 1 ms Budget")
     finally:
         browser.close()
     assert result["last"]["framesDecoded"] > result["first"]["framesDecoded"] >= 0
@@ -143,12 +154,7 @@ def test_the_panel_says_when_the_browser_sends_the_camera_shrunk(chromium, serve
     server gets 320x240 of the 640x480 camera, and the page's degraded reasons say so."""
     browser = Browser(chromium)
     try:
-        browser.goto(server.url("/"))
-        browser.evaluate("window.livefx.start()")
-        deadline = time.monotonic() + 60
-        while browser.evaluate("window.livefx.state") != "connected":
-            assert browser.evaluate("window.livefx.state") != "failed" and time.monotonic() < deadline
-            time.sleep(0.2)
+        start_connected(browser, server.url("/"), "640x480")
         browser.evaluate(
             """(async () => {
               const sender = window.livefx.peer.getSenders().find((s) => s.track && s.track.kind === "video");
@@ -157,11 +163,7 @@ def test_the_panel_says_when_the_browser_sends_the_camera_shrunk(chromium, serve
               await sender.setParameters(p);
             })()"""
         )
-        deadline, degraded = time.monotonic() + 60, ""
-        while "sends the camera at 320x240 of its 640x480" not in degraded:
-            assert time.monotonic() < deadline, f"the panel never said so: {degraded!r}"
-            time.sleep(0.25)
-            degraded = browser.evaluate("document.getElementById('degraded').textContent")
+        degraded_saying(browser, "sends the camera at 320x240 of its 640x480", seconds=60)
     finally:
         browser.close()
 

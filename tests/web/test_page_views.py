@@ -23,7 +23,7 @@ from livefx.stream.server.bridge import TrackSource
 
 from ..conftest import write_video
 from .cdp import Browser
-from .test_browser_e2e import _drive, chromium, serving, settings  # noqa: F401 - chromium is a fixture
+from .test_browser_e2e import _drive, chromium, degraded_saying, serving, settings  # noqa: F401 - chromium is a fixture
 
 REPO = Path(__file__).resolve().parents[2]
 #: The camera's one colour (RGB): with no style the processed picture is the same colour, so
@@ -146,11 +146,7 @@ def test_the_panel_words_every_degraded_warning_in_the_page_controls(chromium, m
     with serving(LivefxServer(settings(None), port=0)) as srv:
         try:
             _drive(browser, srv.url("/"), Path("browser-degraded-words.png"))
-            deadline, text = time.monotonic() + 30, ""
-            while "a future slowdown" not in text:
-                assert time.monotonic() < deadline, f"the panel never showed the server's kinds: {text!r}"
-                time.sleep(0.25)
-                text = browser.evaluate("document.getElementById('degraded').textContent")
+            text = degraded_saying(browser, "a future slowdown")
         finally:
             browser.close()
     assert "--" not in text, text

@@ -43,6 +43,7 @@ def test_every_video_codec_starts_high_and_nothing_else_changes(page):
     assert f"a=fmtp:99 packetization-mode=1;profile-level-id=42001f;x-google-start-bitrate={kbps}" in lines
     assert "a=fmtp:98 apt=97" in lines  # retransmission: not a codec of its own
     assert "a=fmtp:111 minptime=10" in lines  # sound untouched
-    assert out.replace(f"a=fmtp:97 x-google-start-bitrate={kbps}\r\n", "").replace(
-        f";x-google-start-bitrate={kbps}", ""
-    ) == ANSWER
+    assert (
+        out.replace(f"a=fmtp:97 x-google-start-bitrate={kbps}\r\n", "").replace(f";x-google-start-bitrate={kbps}", "")
+        == ANSWER
+    )
