@@ -259,10 +259,10 @@
     // Each camera frame as it comes (Chromium), marked on its own planes: every frame once,
     // whether or not the preview shows it (measured: 552-558 distinct frames of ~590 decoded
     // on the page in 20 s, against 440-506 drawn from the preview). Else drawn from the preview.
+    sentWidth = video.videoWidth;
+    sentHeight = video.videoHeight + BAND;
+    pictureAspect = video.videoWidth / video.videoHeight;
     if (window.MediaStreamTrackProcessor && window.MediaStreamTrackGenerator && window.VideoFrame) {
-      sentWidth = video.videoWidth;
-      sentHeight = video.videoHeight + BAND;
-      pictureAspect = video.videoWidth / video.videoHeight;
       const generator = new MediaStreamTrackGenerator({ kind: "video" });
       const [track] = cameraStream.getVideoTracks();
       const marking = new TransformStream({
@@ -282,9 +282,8 @@
       return new MediaStream([generator]);
     }
     const canvas = document.createElement("canvas");
-    canvas.width = sentWidth = video.videoWidth;
-    canvas.height = sentHeight = video.videoHeight + BAND;
-    pictureAspect = video.videoWidth / video.videoHeight;
+    canvas.width = sentWidth;
+    canvas.height = sentHeight;
     const ctx = canvas.getContext("2d");
     // Frame rate 0 and requestFrame() after each drawing: every camera frame is sent exactly
     // once. A fixed capture rate samples the canvas out of phase with the camera: it sent some

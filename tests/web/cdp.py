@@ -110,3 +110,19 @@ def stop_browser(proc: subprocess.Popen, profile: Path) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def blank_page_with(executable: str, *scripts: str):
+    """A fresh Chromium on a blank page where each of ``scripts`` (files of ``web/``, or
+    JavaScript source) has been evaluated in order: for testing the page's modules alone."""
+    from livefx.stream.server.static import WEB_ROOT
+
+    browser = Browser(executable)
+    try:
+        browser.goto("about:blank")
+        for script in scripts:
+            browser.evaluate((WEB_ROOT / script).read_text() if script.endswith(".js") else script)
+        yield browser
+    finally:
+        browser.close()

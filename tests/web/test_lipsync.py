@@ -7,12 +7,8 @@ import json
 
 import pytest
 
-from livefx.stream.server.static import WEB_ROOT
-
-from .cdp import Browser
+from .cdp import Browser, blank_page_with
 from .test_browser_e2e import chromium  # noqa: F401 - a fixture
-
-LIPSYNC_JS = (WEB_ROOT / "lipsync.js").read_text()
 
 #: A fake RTCPeerConnection whose stats follow the model; ``step()`` lets one poll's worth of
 #: items (50 sound frames, 15 pictures) out of both buffers at the current waits.
@@ -60,14 +56,8 @@ window.run = async (soundNeed, pictureNeed, polls) => {
 
 @pytest.fixture(scope="module")
 def page(chromium):  # noqa: F811
-    browser = Browser(chromium)
-    try:
-        browser.goto("about:blank")
-        browser.evaluate(LIPSYNC_JS)
-        browser.evaluate(MODEL)
+    with blank_page_with(chromium, "lipsync.js", MODEL) as browser:
         yield browser
-    finally:
-        browser.close()
 
 
 def run(page: Browser, sound_need_ms: float, picture_need_ms: float, polls: int = 20) -> dict:

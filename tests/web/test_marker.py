@@ -4,9 +4,7 @@ cells, an apron repeating the picture's top row, and the picture below, unchange
 
 import pytest
 
-from livefx.stream.server.static import WEB_ROOT
-
-from .cdp import Browser
+from .cdp import Browser, blank_page_with
 from .test_browser_e2e import chromium  # noqa: F401 - a fixture
 
 CODE = 0b1011001110
@@ -48,13 +46,8 @@ W, H, BAND, CELL, CODE_H = 256, 32, 16, 16, 8
 
 @pytest.fixture(scope="module")
 def page(chromium):  # noqa: F811
-    browser = Browser(chromium)
-    try:
-        browser.goto("about:blank")
-        browser.evaluate((WEB_ROOT / "marker.js").read_text())
+    with blank_page_with(chromium, "marker.js") as browser:
         yield browser
-    finally:
-        browser.close()
 
 
 def mark(page: Browser, fmt: str) -> dict:

@@ -5,9 +5,7 @@ import json
 
 import pytest
 
-from livefx.stream.server.static import WEB_ROOT
-
-from .cdp import Browser
+from .cdp import blank_page_with
 from .test_browser_e2e import chromium  # noqa: F401 - a fixture
 
 #: The shape of an aiortc answer: VP8 without format parameters, its retransmission codec,
@@ -25,13 +23,8 @@ ANSWER = "\r\n".join([
 
 @pytest.fixture(scope="module")
 def page(chromium):  # noqa: F811
-    browser = Browser(chromium)
-    try:
-        browser.goto("about:blank")
-        browser.evaluate((WEB_ROOT / "sdp.js").read_text())
+    with blank_page_with(chromium, "sdp.js") as browser:
         yield browser
-    finally:
-        browser.close()
 
 
 def test_every_video_codec_starts_high_and_nothing_else_changes(page):
