@@ -218,6 +218,7 @@
         if (pc.connectionState === "connected") setState("connected");
         if (pc.connectionState === "failed") setState("failed");
       };
+      window.LivefxSdp.preferH264(pc);
       await pc.setLocalDescription(await pc.createOffer());
       await waitIceGathering(pc);
       const answer = waitFor("answer");

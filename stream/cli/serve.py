@@ -74,7 +74,13 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:
         size_default="640x480",
         size_help="broadcast: the source is scaled to it; browser: the size models warm up for (default: 640x480)",
     )
-    srv.add_argument("--codec", default="vp8", choices=["vp8", "h264"], help="video codec sent back (default: vp8)")
+    srv.add_argument(
+        "--codec",
+        default="auto",
+        choices=["auto", "vp8", "h264"],
+        help="video codec both ways (default: auto, the browser's choice of H.264 or VP8; the page"
+        " picks H.264 where the browser has it, the cheaper of the two on a CPU)",
+    )
     srv.add_argument(
         "--bitrate",
         type=int,

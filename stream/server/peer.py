@@ -15,6 +15,7 @@ from .audio_out import ProcessedAudioTrack
 from .band import TimingBand
 from .bridge import ProcessedTrack, TrackSource, discard, drain, drain_audio
 from .codecs import prefer_codec
+from .encoders import use_lean_encoders
 
 log = logging.getLogger("livefx.server")
 
@@ -27,6 +28,7 @@ class PeerLink:
     def __init__(self, codec: str, band: TimingBand, spawn: Callable[[Coroutine[Any, Any, Any]], None]) -> None:
         """``band``: the page's timing band, cut off the camera's frames on arrival.
         ``spawn``: runs the session's background tasks (reading the tracks received)."""
+        use_lean_encoders()
         self.codec = codec
         self.band = band
         self._spawn = spawn

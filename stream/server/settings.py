@@ -34,7 +34,7 @@ class SessionSettings:
     #: The output's effect mix and mirror every stream starts with (the page changes them live).
     mix: float = 1.0
     mirror: bool = False
-    codec: str = "vp8"
+    codec: str = "auto"
     metrics_every_s: float = 0.5
     #: Interpolation/stabilization for every stream (see stream.motion); ``rife`` is the weights file.
     motion: MotionConfig = field(default_factory=MotionConfig)

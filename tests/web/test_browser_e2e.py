@@ -124,6 +124,13 @@ def _drive(browser, url: str, shot: Path) -> dict:
     }
 
 
+VIDEO_CODECS = """(async () => {
+  const report = await window.livefx.peer.getStats(), codecs = {}, used = {};
+  report.forEach((s) => { if (s.type === "codec") codecs[s.id] = s.mimeType; });
+  report.forEach((s) => { if (s.kind === "video" && ["inbound-rtp", "outbound-rtp"].includes(s.type)) used[s.type] = codecs[s.codecId]; });
+  return used;
+})()"""
+
 SET_BUDGET = "(b => { b.value = '%s'; b.dispatchEvent(new Event('change')); })(document.getElementById('budget'))"
 
 
@@ -133,6 +140,8 @@ def test_page_with_fake_camera_reaches_connected_and_decodes(chromium, server):
         result = _drive(browser, server.url("/"), Path("browser-fake-camera.png"))
         # The answer the page applied starts the camera's send at its full size (web/sdp.js).
         assert "x-google-start-bitrate" in browser.evaluate("window.livefx.peer.remoteDescription.sdp")
+        # Both ways in H.264, the cheaper codec on a CPU (web/sdp.js, --codec auto).
+        assert browser.evaluate(VIDEO_CODECS) == {"inbound-rtp": "video/H264", "outbound-rtp": "video/H264"}
         # Latency over the budget is degraded on the page, advised in the page's own controls.
         browser.evaluate(SET_BUDGET % 1)
         degraded = degraded_saying(browser, "over the 1 ms Budget")

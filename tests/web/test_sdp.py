@@ -1,5 +1,6 @@
 """web/sdp.js in a real browser: the answer the page applies starts Chromium's bandwidth
-estimate high on every video codec and leaves everything else as the server wrote it."""
+estimate high on every video codec and leaves everything else as the server wrote it; the
+page's offer puts H.264 first where the browser has it."""
 
 import json
 
@@ -40,3 +41,32 @@ def test_every_video_codec_starts_high_and_nothing_else_changes(page):
         out.replace(f"a=fmtp:97 x-google-start-bitrate={kbps}\r\n", "").replace(f";x-google-start-bitrate={kbps}", "")
         == ANSWER
     )
+
+
+FIRST_VIDEO_CODEC = """(async () => {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  const preferred = window.LivefxSdp.preferH264(pc);
+  const sdp = (await pc.createOffer()).sdp;
+  pc.close();
+  const video = sdp.split("m=")[1];
+  const first = video.split("\\r\\n")[0].split(" ")[3];
+  return [preferred, video.match(new RegExp(`a=rtpmap:${first} ([^/]+)`))[1]];
+})()"""
+
+
+def test_the_offer_puts_h264_first_where_the_browser_has_it(page):
+    has_h264 = page.evaluate(
+        "['Sender', 'Receiver'].every(k => window[`RTCRtp${k}`].getCapabilities('video').codecs"
+        ".some(c => c.mimeType === 'video/H264'))"
+    )
+    if not has_h264:
+        pytest.skip("this Chromium build has no H.264")
+    assert page.evaluate(FIRST_VIDEO_CODEC) == [True, "H264"]
+    plain = page.evaluate(FIRST_VIDEO_CODEC.replace("window.LivefxSdp.preferH264(pc)", "false"))
+    assert plain[1] != "H264"  # Chromium's own order starts elsewhere: the preference is what moved it
+
+
+def test_no_video_transceiver_leaves_the_order_alone(page):
+    assert page.evaluate("window.LivefxSdp.preferH264(new RTCPeerConnection())") is False

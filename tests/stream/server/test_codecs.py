@@ -1,8 +1,9 @@
 import asyncio
+import json
 
 import pytest
 import torch
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.codecs import h264, vpx
 from aiortc.mediastreams import VideoStreamTrack
 
@@ -34,9 +35,10 @@ def test_bitrate_lifts_aiortc_clamp(restore_bitrates):
         set_video_bitrate(10)
 
 
-@pytest.mark.parametrize("codec, present, absent", [("h264", "H264/90000", "VP8/90000"), ("vp8", "VP8/90000", "H264")])
-def test_answer_offers_only_the_chosen_codec(codec, present, absent):
-    async def negotiate():
+def negotiate(codec: str, client_prefers_h264: bool = False) -> str:
+    """The server's answer to an aiortc client's offer, with ``--codec codec``."""
+
+    async def run():
         sent = []
 
         async def send(msg):
@@ -48,15 +50,30 @@ def test_answer_offers_only_the_chosen_codec(codec, present, absent):
         session = Session(send, settings)
         client = RTCPeerConnection()
         client.addTrack(VideoStreamTrack())
+        if client_prefers_h264:
+            caps = RTCRtpSender.getCapabilities("video").codecs
+            client.getTransceivers()[0].setCodecPreferences(sorted(caps, key=lambda c: c.mimeType != "video/H264"))
         await client.setLocalDescription(await client.createOffer())
         await session.handle(Message("offer", {"type": "offer", "sdp": client.localDescription.sdp}))
-        import json
-
         answer = json.loads(sent[0])["sdp"]
         await client.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         await session.close()
         await client.close()
         return answer
 
-    answer = asyncio.run(negotiate())
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("codec, present, absent", [("h264", "H264/90000", "VP8/90000"), ("vp8", "VP8/90000", "H264")])
+def test_answer_offers_only_the_chosen_codec(codec, present, absent):
+    answer = negotiate(codec)
     assert present in answer and absent not in answer
+
+
+@pytest.mark.parametrize("client_prefers_h264, first", [(True, "H264"), (False, "VP8")])
+def test_auto_answers_both_codecs_in_the_offers_order(client_prefers_h264, first):
+    answer = negotiate("auto", client_prefers_h264)
+    lines = answer.split("m=video")[1].split("m=")[0].split("\r\n")
+    rtpmap = dict(line[len("a=rtpmap:") :].split(" ", 1) for line in lines if line.startswith("a=rtpmap:"))
+    names = [rtpmap[f].split("/")[0] for f in lines[0].split()[2:]]
+    assert {"H264", "VP8"} <= set(names) and names[0] == first
