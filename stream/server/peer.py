@@ -16,6 +16,7 @@ from .band import TimingBand
 from .bridge import ProcessedTrack, TrackSource, discard, drain, drain_audio
 from .codecs import prefer_codec
 from .encoders import use_lean_encoders
+from .jitter import use_prompt_jitter_buffer
 
 log = logging.getLogger("livefx.server")
 
@@ -29,6 +30,7 @@ class PeerLink:
         """``band``: the page's timing band, cut off the camera's frames on arrival.
         ``spawn``: runs the session's background tasks (reading the tracks received)."""
         use_lean_encoders()
+        use_prompt_jitter_buffer()
         self.codec = codec
         self.band = band
         self._spawn = spawn

@@ -127,7 +127,9 @@ def _drive(browser, url: str, shot: Path) -> dict:
 VIDEO_CODECS = """(async () => {
   const report = await window.livefx.peer.getStats(), codecs = {}, used = {};
   report.forEach((s) => { if (s.type === "codec") codecs[s.id] = s.mimeType; });
-  report.forEach((s) => { if (s.kind === "video" && ["inbound-rtp", "outbound-rtp"].includes(s.type)) used[s.type] = codecs[s.codecId]; });
+  report.forEach((s) => {
+    if (s.kind === "video" && ["inbound-rtp", "outbound-rtp"].includes(s.type)) used[s.type] = codecs[s.codecId];
+  });
   return used;
 })()"""
 
