@@ -23,6 +23,10 @@ IO_STAGE = "io"
 #: A rung goes up when it fits this share of the frame interval (keep-up hysteresis).
 KEEP_UP_MARGIN = 0.95
 
+#: Frames a probe of the rung above runs: a model's first run at a new input size is no fair
+#: sample (the chain does not learn from it, see ``StageChain``), the second is.
+PROBE_FRAMES = 2
+
 
 def cost_key(stage: str, steps: int | None = None) -> str:
     """The cost model's name for ``stage`` run with ``steps`` denoising steps (plain name: no steps)."""
@@ -269,6 +273,7 @@ class BudgetPlanner:
         self._level = 0
         self._streak = 0
         self._last_probe_ns: int | None = None
+        self._probe_left = 0
 
     @property
     def level(self) -> Rung:
@@ -335,9 +340,11 @@ class BudgetPlanner:
         if level != self._level:
             self._level = level
             self._last_probe_ns = now_ns
+            self._probe_left = 0
         chosen = level
-        if level > 0 and self._probe_due(now_ns):
-            # Costs learned under load go stale; now and then try the next rung up once.
+        if level > 0 and (self._probe_left or self._probe_due(now_ns)):
+            # Costs learned under load go stale; now and then try the next rung up (PROBE_FRAMES).
+            self._probe_left = (self._probe_left or PROBE_FRAMES) - 1
             chosen = level - 1
             self._last_probe_ns = now_ns
         rung = self.ladder[chosen]

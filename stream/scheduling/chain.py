@@ -79,6 +79,8 @@ class StageChain:
         self._last_processed: np.ndarray | None = None
         #: The stage running now: what a failure is charged to.
         self._running = IO_STAGE
+        #: Per cost key, the pixel count of its last run (see ``_learn``).
+        self._last_pixels: dict[str, int] = {}
 
     def install(self, swap: StageSwap) -> None:
         """Replace (``swap.stage`` None: remove) the stage of ``swap``'s name; the planner's
@@ -198,11 +200,21 @@ class StageChain:
             synchronize(x.device)
             stage_ms[name] = (time.perf_counter() - t0) * 1e3
             if stage.last_call_representative:
-                self.planner.cost.observe(cost_key(name, count), x.shape[-1] * x.shape[-2], stage_ms[name])
+                self._learn(cost_key(name, count), x.shape[-1] * x.shape[-2], stage_ms[name])
             elif count:
                 steps.pop(name)  # repeated or part-filled: not a frame of that step count
         self._running = IO_STAGE
         return x
+
+    def _learn(self, key: str, pixels: int, ms: float) -> None:
+        """Teach the planner a model stage's cost, but not from its first run at a new input size
+        where that size's cost is known already: that run also sets the size up (OpenVINO, the
+        light student at 480x372 right after 320x248: 11.6 ms against 8.8 steady), and one such
+        sample kept the planner from ever stepping up to it (see ``PROBE_FRAMES``)."""
+        resized = self._last_pixels.get(key, pixels) != pixels
+        self._last_pixels[key] = pixels
+        if not (resized and self.planner.cost.knows(key, pixels)):
+            self.planner.cost.observe(key, pixels, ms)
 
     def _run_motion(
         self, x_in: torch.Tensor, x: torch.Tensor, plan: Plan, stage_ms: dict[str, float]

@@ -42,6 +42,10 @@ class CostModel:
             self._recent.pop(key, None)
             self._sampled_at.pop(key, None)
 
+    def knows(self, stage: str, pixels: int) -> bool:
+        """Whether ``stage`` was measured at exactly ``pixels``."""
+        return (stage, pixels) in self._ewma
+
     def predict(self, stage: str, pixels: int) -> float | None:
         """Expected ms; from the nearest measured size, scaled by pixel count, if needed. A
         stale size's cost (``STALE_AFTER``) is capped by the freshest size's, scaled: load

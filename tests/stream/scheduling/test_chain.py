@@ -55,3 +55,16 @@ def test_with_motion_in_use_the_tensor_path_runs_and_both_paths_agree():
     tensor_path = c.process(Frame(0, 0, 0, image), plan(0.5)).image
     host_path = chain().process(Frame(0, 0, 0, image), plan(0.5)).image
     assert np.abs(tensor_path.astype(int) - host_path.astype(int)).mean() < 3
+
+
+def test_a_stages_first_run_at_a_new_size_teaches_the_planner_only_a_size_it_never_saw():
+    c = chain()
+    learned = []
+    observe = c.planner.cost.observe
+    c.planner.cost.observe = lambda key, pixels, ms: (learned.append((key, pixels)), observe(key, pixels, ms))
+    image = smooth_image()
+    for i, scale in enumerate([1.0, 1.0, 0.5, 0.5, 1.0, 1.0]):
+        c.process(Frame(i, 0, 0, image), plan(scale))
+    full, half = ("slow", 64 * 48), ("slow", 32 * 24)
+    # back at full size, the first run sets that size up again: not a fair sample of its cost
+    assert [k for k in learned if k[0] == "slow"] == [full, full, half, half, full]
