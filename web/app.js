@@ -199,6 +199,7 @@
         const marked = await markedStream($("local"), camera);
         const markedTrack = marked.getVideoTracks()[0];
         const sender = pc.addTrack(markedTrack, marked);
+        keepFullSize(sender);
         sendWhileHidden(sender, markedTrack, camera.getVideoTracks()[0]);
         // The microphone rides in the same stream: the server sends it back in sync with the picture.
         for (const mic of camera.getAudioTracks()) pc.addTrack(mic, marked);
@@ -308,6 +309,15 @@
   // would freeze (OBS and video calls keep this page in the background). While hidden, the
   // camera track itself is sent: no frame codes then, so latency is the server's estimate.
   let hidden = document.visibilityState === "hidden";
+  // The server scales the effect to its budget itself: the browser should send the camera's
+  // every pixel and, when it must save, drop frames rather than shrink them (Chromium's H.264
+  // quality scaler otherwise started the send at 480x372 for its first seconds).
+  function keepFullSize(sender) {
+    const params = sender.getParameters();
+    params.degradationPreference = "maintain-resolution";
+    sender.setParameters(params).catch(() => {}); // a browser without the setting keeps its own
+  }
+
   function sendWhileHidden(sender, markedTrack, cameraTrack) {
     const swap = () => {
       hidden = document.visibilityState === "hidden";

@@ -124,6 +124,11 @@ def _drive(browser, url: str, shot: Path) -> dict:
     }
 
 
+SENT_DEGRADATION = (
+    "window.livefx.peer.getSenders().find((s) => s.track && s.track.kind === 'video')"
+    ".getParameters().degradationPreference"
+)
+
 VIDEO_CODECS = """(async () => {
   const report = await window.livefx.peer.getStats(), codecs = {}, used = {};
   report.forEach((s) => { if (s.type === "codec") codecs[s.id] = s.mimeType; });
@@ -142,6 +147,8 @@ def test_page_with_fake_camera_reaches_connected_and_decodes(chromium, server):
         result = _drive(browser, server.url("/"), Path("browser-fake-camera.png"))
         # The answer the page applied starts the camera's send at its full size (web/sdp.js).
         assert "x-google-start-bitrate" in browser.evaluate("window.livefx.peer.remoteDescription.sdp")
+        # The camera goes at its full size; under pressure the browser drops frames, not pixels.
+        assert browser.evaluate(SENT_DEGRADATION) == "maintain-resolution"
         # Both ways in H.264, the cheaper codec on a CPU (web/sdp.js, --codec auto).
         assert browser.evaluate(VIDEO_CODECS) == {"inbound-rtp": "video/H264", "outbound-rtp": "video/H264"}
         # Latency over the budget is degraded on the page, advised in the page's own controls.
