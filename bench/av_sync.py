@@ -46,17 +46,21 @@ def write_flash_beep_clip(
     size: tuple[int, int] = (320, 240),
     events: tuple[float, ...] = DEFAULT_EVENTS,
     audio_shift_s: float = 0.0,
+    flash_frames: int = 1,
 ) -> list[float]:
     """Write the clip (H.264 + AAC in mp4/mov, + Opus in mkv); returns the event instants,
     snapped to frame times (a flash can only start on a frame). ``audio_shift_s`` moves
-    the beeps later by that much (a clip known to be out of sync)."""
+    the beeps later by that much (a clip known to be out of sync). ``flash_frames``: how many
+    frames each flash lasts (a recorder that drops frames under load still keeps one of them;
+    the onset is then late by the frames it dropped)."""
     path = Path(path)
     acodec = CLIP_AUDIO.get(path.suffix.lower())
     if acodec is None:
         raise ValueError(f"{path}: use one of {', '.join(CLIP_AUDIO)}")
     frames = round(seconds * fps)
-    flash_frames = sorted({round(t * fps) for t in events if 0 <= round(t * fps) < frames})
-    instants = [i / fps for i in flash_frames]
+    starts = sorted({round(t * fps) for t in events if 0 <= round(t * fps) < frames})
+    instants = [i / fps for i in starts]
+    lit = {i + k for i in starts for k in range(flash_frames)}
     samples = _beeps([t + audio_shift_s for t in instants], round(seconds * AUDIO_RATE))
     w, h = size
     with av.open(str(path), "w") as out:
@@ -76,7 +80,7 @@ def write_flash_beep_clip(
                 frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, a_next, Fraction(1, AUDIO_RATE)
                 out.mux(audio.encode(frame))
                 a_next += n
-            picture = av.VideoFrame.from_ndarray(_picture(w, h, i in flash_frames), format="rgb24")
+            picture = av.VideoFrame.from_ndarray(_picture(w, h, i in lit), format="rgb24")
             picture.pts, picture.time_base = i, Fraction(1, fps)
             out.mux(video.encode(picture))
         out.mux(video.encode())
