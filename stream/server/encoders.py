@@ -20,7 +20,6 @@ bit rate from the receiver's estimate, key frames on request) stays aiortc's.
 from __future__ import annotations
 
 import fractions
-import multiprocessing
 import os
 
 import av
@@ -33,9 +32,14 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 FEW_CORES = 3
 
 
-def vp8_speed(cores: int | None = None) -> int:
-    """libvpx's real-time speed (``cpu-used``): -12 on a machine of few cores, -6 (aiortc's) else."""
-    return -12 if (cores or os.cpu_count() or 1) <= FEW_CORES else -6
+def cores() -> int:
+    return os.cpu_count() or 1
+
+
+def vp8_speed(count: int | None = None) -> int:
+    """libvpx's real-time speed (``cpu-used``) for ``count`` cores (default: this machine's):
+    -12 on a machine of few cores, -6 (aiortc's) else."""
+    return -12 if (count or cores()) <= FEW_CORES else -6
 
 
 def _needs_new_codec(codec: av.VideoCodecContext | None, frame: av.VideoFrame, bitrate: int) -> bool:
@@ -60,7 +64,7 @@ class LeanVp8Encoder(vpx.Vp8Encoder):
         codec = av.CodecContext.create("libvpx", "w")
         codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
         codec.bit_rate, codec.gop_size, codec.qmin, codec.qmax = rate, 3000, 2, 56
-        codec.thread_count = vpx.number_of_threads(width * height, multiprocessing.cpu_count())
+        codec.thread_count = vpx.number_of_threads(width * height, cores())
         codec.options = {
             "bufsize": str(rate),  # a one-second buffer: FFmpeg takes it as bits
             "cpu-used": str(vp8_speed()),
@@ -93,7 +97,7 @@ class LeanH264Encoder(h264.H264Encoder):
         codec.bit_rate = self.target_bitrate
         codec.framerate = fractions.Fraction(h264.MAX_FRAME_RATE, 1)
         codec.time_base = fractions.Fraction(1, h264.MAX_FRAME_RATE)
-        codec.thread_count = 1 if (os.cpu_count() or 1) <= FEW_CORES else 0  # 0: x264 picks
+        codec.thread_count = 1 if cores() <= FEW_CORES else 0  # 0: x264 picks
         codec.options = {"level": "31", "preset": "superfast", "tune": "zerolatency"}
         codec.profile = "Baseline"
         return codec
