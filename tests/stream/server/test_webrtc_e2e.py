@@ -14,6 +14,8 @@ from aiortc.mediastreams import VideoStreamTrack
 from livefx.models.stylize import build_style_stage
 from livefx.stream.device import FrameConverter
 from livefx.stream.server.app import LivefxServer
+from livefx.stream.server.encoders import LeanVp8Encoder
+from livefx.stream.server.jitter import PromptJitterBuffer
 from livefx.stream.server.session import SessionSettings
 from livefx.stream.sources.synthetic import SyntheticSource
 
@@ -114,6 +116,10 @@ async def session_run(tmp_path):
         while len(received) < 30:
             await asyncio.sleep(0.1)
         before_switch = list(received)
+        # What aiortc's sender and receiver on the server actually run (private: no public handle)
+        pc_server = next(iter(server.sessions)).link.pc
+        video = next(t for t in pc_server.getTransceivers() if t.kind == "video")
+        machinery = (type(video.sender._RTCRtpSender__encoder), type(video.receiver._RTCRtpReceiver__jitter_buffer))
 
         await ws.send(json.dumps({"type": "style", "name": str(style_b)}))
         await read_until("style")
@@ -131,11 +137,16 @@ async def session_run(tmp_path):
     sessions_left = len(server.sessions)
     stop.set()
     await serving
-    return events, camera.sent, before_switch, after_switch, metrics, sessions_left, style_a, style_b
+    return events, camera.sent, before_switch, after_switch, metrics, sessions_left, style_a, style_b, machinery
 
 
 def test_aiortc_client_gets_processed_video_switches_style_and_hangs_up(tmp_path):
-    events, sent, before, after, metrics, sessions_left, style_a, style_b = asyncio.run(session_run(tmp_path))
+    events, sent, before, after, metrics, sessions_left, style_a, style_b, machinery = asyncio.run(
+        session_run(tmp_path)
+    )
+    # The server encodes with its lean encoder and releases frames on their last packet (the
+    # client offered VP8 first: --codec auto answers in the offer's order).
+    assert machinery == (LeanVp8Encoder, PromptJitterBuffer)
     assert events[0]["type"] == "error" and "not JSON" in events[0]["message"]
     assert events[1]["type"] == "error" and "unknown message type 'teleport'" in events[1]["message"]
 
