@@ -305,10 +305,6 @@
     return stream;
   }
 
-  // A hidden tab gets no video-frame callbacks, so the marked canvas stops and the stream
-  // would freeze (OBS and video calls keep this page in the background). While hidden, the
-  // camera track itself is sent: no frame codes then, so latency is the server's estimate.
-  let hidden = document.visibilityState === "hidden";
   // The server scales the effect to its budget itself: the browser should send the camera's
   // every pixel and, when it must save, drop frames rather than shrink them (Chromium's H.264
   // quality scaler otherwise started the send at 480x372 for its first seconds).
@@ -318,6 +314,10 @@
     sender.setParameters(params).catch(() => {}); // a browser without the setting keeps its own
   }
 
+  // A hidden tab gets no video-frame callbacks, so the marked canvas stops and the stream
+  // would freeze (OBS and video calls keep this page in the background). While hidden, the
+  // camera track itself is sent: no frame codes then, so latency is the server's estimate.
+  let hidden = document.visibilityState === "hidden";
   function sendWhileHidden(sender, markedTrack, cameraTrack) {
     const swap = () => {
       hidden = document.visibilityState === "hidden";

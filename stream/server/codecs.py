@@ -13,10 +13,11 @@ from aiortc.codecs import h264, vpx
 
 from ..errors import UsageError
 
-#: ``--codec`` choices and the codecs each lets the answer take. ``auto`` takes both, in the order
-#: the browser's offer gives them: the page puts H.264 first where the browser both encodes and
-#: decodes it (web/sdp.js), at about half VP8's cost on each side (stream/server/encoders.py).
-CODECS = {"auto": ("video/H264", "video/VP8"), "vp8": ("video/VP8",), "h264": ("video/H264",)}
+#: ``--codec`` choices and the codecs each lets the answer take. ``auto`` sets none: aiortc's own
+#: (H.264 and VP8) in the order the browser's offer gives them. The page puts H.264 first where
+#: the browser both encodes and decodes it (web/sdp.js), at about half VP8's cost on each side
+#: (stream/server/encoders.py); a preference list here would impose its own order.
+CODECS: dict[str, tuple[str, ...]] = {"auto": (), "vp8": ("video/VP8",), "h264": ("video/H264",)}
 
 
 def set_video_bitrate(bits_per_second: int) -> None:
@@ -33,8 +34,8 @@ def prefer_codec(transceiver: RTCRtpTransceiver, codec: str) -> None:
     """Restrict the transceiver to ``codec``'s codecs (plus retransmission), as negotiated in the answer."""
     if codec not in CODECS:
         raise UsageError(f"--codec {codec}: use one of {', '.join(CODECS)}")
-    if codec == "auto":
-        return  # aiortc's own set, in the offer's order (a preference list would set the order)
+    if not CODECS[codec]:
+        return
     wanted = {*CODECS[codec], "video/rtx"}
     caps = RTCRtpSender.getCapabilities("video").codecs
     transceiver.setCodecPreferences([c for c in caps if c.mimeType in wanted])

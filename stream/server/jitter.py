@@ -20,19 +20,25 @@ class PromptJitterBuffer(JitterBuffer):
     """aiortc's jitter buffer; for video, a frame also leaves when its marked last packet is in."""
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
-        frame = super()._remove_frame(sequence_number)
-        if frame is not None or not self._is_video:
-            return frame
+        if not self._is_video:
+            return super()._remove_frame(sequence_number)
+        # One pass from the oldest packet: the first frame is whole at its marked last packet,
+        # or (aiortc's rule, for senders that do not mark) when the next frame's packet follows.
         packets: list[RtpPacket] = []
         for count in range(self.capacity):
             packet = self._packets[(self._origin + count) % self.capacity]
-            if packet is None or (packets and packet.timestamp != packets[0].timestamp):
+            if packet is None:
                 return None  # a packet missing: wait for it
+            if packets and packet.timestamp != packets[0].timestamp:
+                return self._release(packets, count)
             packets.append(packet)
             if packet.marker:
-                self.remove(count + 1)
-                return JitterFrame(data=b"".join(p._data for p in packets), timestamp=packet.timestamp)
+                return self._release(packets, count + 1)
         return None
+
+    def _release(self, packets: list[RtpPacket], count: int) -> JitterFrame:
+        self.remove(count)
+        return JitterFrame(data=b"".join(p._data for p in packets), timestamp=packets[0].timestamp)
 
 
 def use_prompt_jitter_buffer() -> None:
