@@ -15,6 +15,15 @@ bench/results/int8-cpu.md):
 - slow bias correction and 32 scenes gained nothing (within 0.5 dB); random noise, the first
   try, gave 24.5 dB.
 
+On a CPU without VNNI (plain AVX2: most laptops, AMD Zen 3) OpenVINO multiplies u8 activations by
+s8 weights with 16-bit intermediate sums that saturate: measured on an AMD EPYC (Zen 3), the
+check on drawn scenes read 26.9 dB for the light rain_princess student where a VNNI CPU reads
+34.0. There the recipe quantizes weights to 7 bits (NNCF's overflow fix, ``OverflowFix.ENABLE``):
+32.9 dB at the same speed. On every CPU the convolution that writes the residual stream (the
+encoder's last, ``conv3``) also stays in floating point: +0.4 to +1.6 dB on the seven shipped
+networks there (light rain_princess 34.2), a 1x1 at a quarter of the resolution: no time
+measured (bench/NOTES.md section 21).
+
 The result is checked on other scenes (another seed) at 640x480 against the fp32 module:
 ``picture_db``. Four check scenes read 3.1 dB high on one light student (35.0 against 31.9 on
 real video); sixteen read at most 0.8 dB above the worst of three real clips over eight networks,
@@ -50,7 +59,11 @@ CALIBRATION_COUNT = 16
 CHECK_SIZE = (640, 480)
 CHECK_COUNT = 16
 #: Bumped when the recipe below changes, so that cached int8 models are quantized again.
-RECIPE_VERSION = "2"  # 2: sixteen check scenes (cached check figures are measured again)
+#: 3: the residual stream's writer kept; 7-bit weights without VNNI (in ``recipe_key``).
+RECIPE_VERSION = "3"  # 2: sixteen check scenes (cached check figures are measured again)
+#: The encoder's last convolution (the residual stream's input), by its module name in the
+#: style networks (teachers' ``conv3.conv2d``, students' ``conv3.expand``).
+STREAM_WRITER = "conv3"
 INSTALL_HINT = "pip install 'livefx[int8]'"
 
 
@@ -75,17 +88,41 @@ def _nncf():
     return nncf
 
 
+@functools.cache
+def cpu_has_vnni() -> bool:
+    """Whether the CPU sums u8 x s8 products in 32 bits (AVX512-VNNI, AVX-VNNI or AMX); where
+    torch cannot say, no (the recipe then takes the overflow fix, the picture's safe side)."""
+    capabilities = getattr(torch.cpu, "get_capabilities", None)
+    try:
+        found = capabilities() if capabilities is not None else {}
+    except Exception:  # noqa: BLE001 - an unknown CPU: assume the common case, no VNNI
+        found = {}
+    return any(found.get(flag, False) for flag in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
 def recipe_key() -> str:
-    """What an int8 model depends on besides the module: the recipe, the scenes, NNCF's version."""
+    """What an int8 model depends on besides the module: the recipe, the scenes, NNCF's version,
+    and whether this CPU needs the overflow fix."""
     nncf = _nncf()
-    return f"int8-r{RECIPE_VERSION}-s{SCENES_VERSION}-{CALIBRATION_SIZE}x{CALIBRATION_COUNT}-nncf{nncf.__version__}"
+    recipe = f"r{RECIPE_VERSION}" + ("" if cpu_has_vnni() else "-w7")
+    return f"int8-{recipe}-s{SCENES_VERSION}-{CALIBRATION_SIZE}x{CALIBRATION_COUNT}-nncf{nncf.__version__}"
+
+
+def kept_convolutions(names: list[str]) -> list[str]:
+    """Of a network's convolutions in order, those the recipe keeps in floating point: the
+    first, the last, and the last that writes the residual stream."""
+    if not names:
+        return []
+    writers = [n for n in names if f"module.{STREAM_WRITER}." in n or f"module.{STREAM_WRITER}/" in n]
+    return sorted({names[0], names[-1], *writers[-1:]})
 
 
 def quantize(model, scale: float):
     """``model`` (an OpenVINO model taking RGB in [0, ``scale``]) quantized to int8 by the recipe."""
     nncf = _nncf()
     convolutions = [op.get_friendly_name() for op in model.get_ordered_ops() if op.get_type_name() == "Convolution"]
-    keep = sorted({convolutions[0], convolutions[-1]}) if convolutions else []
+    keep = kept_convolutions(convolutions)
+    fix = nncf.OverflowFix.FIRST_LAYER if cpu_has_vnni() else nncf.OverflowFix.ENABLE  # FIRST_LAYER: NNCF's default
     inputs = calibration_tensors(*CALIBRATION_SIZE, CALIBRATION_COUNT, scale=scale)
     # NNCF draws progress bars on stdout (rich); they would interleave with the engine's output.
     # It imports setuptools' pkg_resources on the way, which warns about editable installs.
@@ -97,6 +134,7 @@ def quantize(model, scale: float):
             subset_size=len(inputs),
             preset=nncf.QuantizationPreset.MIXED,
             ignored_scope=nncf.IgnoredScope(names=keep, types=["MVN"], validate=False),
+            advanced_parameters=nncf.AdvancedQuantizationParameters(overflow_fix=fix),
         )
 
 

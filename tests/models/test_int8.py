@@ -148,3 +148,46 @@ def test_an_output_of_the_wrong_shape_fails_the_picture_check():
     assert int8.picture_db(reference, lambda x: x[..., :0], 1.0) == float("-inf")
     assert not int8.holds_picture(int8.picture_db(reference, lambda x: x[..., :0], 1.0))
     assert int8.picture_db(reference, reference, 1.0) > 100
+
+
+def test_the_ends_and_the_residual_streams_writer_stay_in_floating_point():
+    def conv(path: str) -> str:
+        return f"__module.{path}/aten::_convolution/Convolution"
+
+    student = [conv(p) for p in ("enc1", "conv3.project", "conv3.core", "conv3.expand", "res.0.conv1.core", "dec3")]
+    assert int8.kept_convolutions(student) == sorted([student[0], student[3], student[-1]])
+    teacher = [conv(p) for p in ("conv1.conv2d", "conv2.conv2d", "conv3.conv2d", "res1.conv1.conv2d", "deconv3.conv2d")]
+    assert int8.kept_convolutions(teacher) == sorted([teacher[0], teacher[2], teacher[-1]])
+    tiny_net = [conv("0"), conv("3"), conv("5")]  # no residual stream: the ends only
+    assert int8.kept_convolutions(tiny_net) == [tiny_net[0], tiny_net[-1]]
+    assert int8.kept_convolutions([]) == []
+
+
+@pytest.mark.parametrize("vnni", [True, False])
+def test_weights_take_seven_bits_only_where_the_cpu_lacks_vnni_and_the_cache_tells_them_apart(cache, monkeypatch, vnni):
+    import nncf
+
+    monkeypatch.setattr(int8, "cpu_has_vnni", lambda: vnni)
+    real, asked = nncf.quantize, []
+
+    def spy(*args, **kwargs):
+        asked.append(kwargs["advanced_parameters"].overflow_fix)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nncf, "quantize", spy)
+    run, _ = accelerate(tiny(), CPU, precision="int8", rgb_scale=1.0)
+    run(photo())
+    assert asked == [nncf.OverflowFix.FIRST_LAYER if vnni else nncf.OverflowFix.ENABLE]
+    assert ("-w7-" in int8.recipe_key()) is not vnni
+
+
+def test_auto_without_nncf_on_a_cpu_without_bf16_says_once_what_int8_would_give(cache, monkeypatch, caplog):
+    monkeypatch.setattr(ovr, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(ovr, "cpu_has_int8", lambda: True)
+    monkeypatch.setattr(int8, "nncf_problem", lambda: "needs NNCF, which is not installed")
+    with caplog.at_level(logging.INFO, logger="livefx.accel"):
+        for _ in range(2):
+            choice, _ = accelerate(tiny(), CPU, rgb_scale=1.0)
+            assert all(name != "openvino int8" for name, *_ in choice._candidates)
+    said = [r.getMessage() for r in caplog.records if "livefx[int8]" in r.getMessage()]
+    assert len(said) == 1 and "1.5-1.7x faster" in said[0]
