@@ -154,6 +154,8 @@ class Plan:
     reduced: tuple[tuple[str, float], ...] = ()
     #: (stage, step count) for the stages that run in steps.
     steps: tuple[tuple[str, int], ...] = ()
+    #: A try of the rung above the one held (costs go stale under load), not the planner's level.
+    probe: bool = False
 
     @property
     def passthrough(self) -> bool:
@@ -359,6 +361,7 @@ class BudgetPlanner:
             rung.hold,
             rung.reduced,
             rung.steps,
+            chosen != level,
         )
 
     def _probe_due(self, now_ns: int) -> bool:

@@ -85,6 +85,17 @@ class ThreadTuner:
         if len(self.levels) > 1 and len(self._recent) >= 3 and (surged or self._since_trial >= self._every):
             self._start_trial()
 
+    def new_work(self) -> None:
+        """The frames' work changed kind (another form of the model, e.g. the full student after
+        the light one): costs per pixel of the old kind say nothing of the new, so the window
+        starts again (a running trial ends without a verdict)."""
+        if self._incumbent is not None:
+            self.current = self._incumbent
+            self._incumbent = None
+            self._trial = []
+        self._recent.clear()
+        self._baseline = None
+
     def _neighbour(self) -> int:
         index = self.levels.index(self.current)
         for direction in (self._next_direction, -self._next_direction):
@@ -136,6 +147,7 @@ class CpuThreads:
         self.tuner = tuner
         self._openmp: int | None = None
         self.applied: int | None = None
+        self._work: object = None
 
     def before_frame(self, models: Iterable[object]) -> int:
         """Apply the count for the next frame to OpenMP and ``models``; returns it."""
@@ -151,13 +163,22 @@ class CpuThreads:
             self.applied = threads
         return threads
 
-    def after_frame(self, stage_ms: dict[str, float], pixels: int, scale: float) -> None:
+    def after_frame(
+        self, stage_ms: dict[str, float], pixels: int, scale: float, work: object = None, probe: bool = False
+    ) -> None:
         """Learn from the frame's model time: the effect's ms per pixel it worked on, else the
-        motion stage's per frame pixel (frames where no model ran teach nothing)."""
-        if self.tuner is None:
+        motion stage's per frame pixel (frames where no model ran teach nothing). ``work``: what
+        kind of work the frame's models did (the plan's forms); a change starts the tuner's
+        window again. ``probe``: the planner's try of a dearer rung, not learned from (its cost
+        per pixel, e.g. the full student's among light ones, read as a surge of load)."""
+        if self.tuner is None or probe:
             return
         if self.tuner.current != self.applied:
             return  # the share capped the tuner's count: these timings are not of its count
+        if work != self._work:
+            if self._work is not None:
+                self.tuner.new_work()
+            self._work = work
         if STYLE_STAGE in stage_ms:
             self.tuner.observe(stage_ms[STYLE_STAGE] / max(1.0, pixels * scale * scale))
         elif MOTION_STAGE in stage_ms:

@@ -171,7 +171,8 @@ class Worker(threading.Thread):
             plan = self._plan(frame)
             result = self.chain.process(frame, plan)
             if self.cpu_threads is not None:
-                self.cpu_threads.after_frame(result.stage_ms, frame.width * frame.height, plan.scale)
+                pixels = frame.width * frame.height
+                self.cpu_threads.after_frame(result.stage_ms, pixels, plan.scale, plan.steps, plan.probe)
             for step in self.post:
                 result = step(frame, result)
             try:

@@ -155,8 +155,10 @@ def test_probe_retries_the_next_rung_up_now_and_then():
     assert p.plan(PX, 0, 0).decision == "passthrough"
     assert p.plan(PX, 0, 500 * MS).decision == "passthrough"
     # a probe: two frames, the first at a new size being no fair sample of its cost
-    assert [p.plan(PX, 0, t * MS).decision for t in (1100, 1133)] == ["scale_0.5"] * PROBE_FRAMES
-    assert p.plan(PX, 0, 1200 * MS).decision == "passthrough"
+    probes = [p.plan(PX, 0, t * MS) for t in (1100, 1133)]
+    assert [(plan.decision, plan.probe) for plan in probes] == [("scale_0.5", True)] * PROBE_FRAMES
+    held = p.plan(PX, 0, 1200 * MS)
+    assert (held.decision, held.probe) == ("passthrough", False)
     assert p.decisions == {"passthrough": 3, "scale_0.5": 2}
 
 

@@ -97,3 +97,41 @@ def test_a_fixed_thread_count_is_applied_and_never_tuned():
     p.run(log_every_s=0)
     threads = p.worker.cpu_threads
     assert threads.tuner.levels == (1,) and threads.applied == 1 and not threads.tuner.switches
+
+
+LIGHT, FULL = (("stylize", 1),), (("stylize", 2),)
+
+
+def test_the_planners_probes_of_a_dearer_form_start_no_trial():
+    """Light-student frames with, every 60 frames, a two-frame probe of the full student (3x
+    the cost per pixel): one thread is the cheaper count here. Read as load, each probe looked
+    like a surge and sent the worker to two threads for a trial; now the trials keep to the
+    back-off schedule (5, 120, 240 frames)."""
+    shares = CoreShares(2)
+    shares.join()
+    threads = CpuThreads(shares, ThreadTuner((1, 2)))
+    used = []
+    for frame in range(600):
+        count = threads.before_frame([])
+        used.append(count)
+        probe = frame % 60 in (58, 59)
+        per_pixel = {1: 1.0, 2: 1.4}[count] * (3.0 if probe else 1.0)
+        threads.after_frame({STYLE_STAGE: per_pixel * 100}, 100, 1.0, FULL if probe else LIGHT, probe)
+    trials = [i for i in range(1, len(used)) if used[i] == 2 and used[i - 1] == 1]
+    assert threads.tuner.current == 1 and len(trials) <= 3
+
+
+def test_a_change_of_form_starts_the_window_again_without_a_trial():
+    shares = CoreShares(2)
+    shares.join()
+    tuner = ThreadTuner((1, 2), explore_every=1000)
+    threads = CpuThreads(shares, tuner)
+    for _ in range(40):  # past the first trial: one thread held
+        threads.before_frame([])
+        threads.after_frame({STYLE_STAGE: {1: 100.0, 2: 140.0}[threads.applied]}, 100, 1.0, LIGHT)
+    assert tuner.current == 1 and not tuner.trying
+    for _ in range(10):  # the planner moved up to the full student: 3x per pixel, same load
+        threads.before_frame([])
+        threads.after_frame({STYLE_STAGE: {1: 300.0, 2: 420.0}[threads.applied]}, 100, 1.0, FULL)
+        assert not tuner.trying
+    assert list(tuner._recent) == [3.0] * 9  # noqa: SLF001 - the window, all of the new form
