@@ -119,6 +119,8 @@
       case "metrics": server = msg; renderStats(); break;
       case "labels": labels = msg.labels || []; break;
       case "state": if (msg.state === "failed") setState("failed"); break;
+      // The server's models load and warm up before it answers (tens of seconds on a first start).
+      case "progress": if (api.state === "connecting") $("state").textContent = `connecting: ${msg.message}`; break;
       case "error": showError(msg.message); break;
       case "source_ended": showError(`the server's video (${msg.source}) has ended: nothing more will come`); break;
     }

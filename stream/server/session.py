@@ -26,6 +26,7 @@ from .events import metrics_event, prompt_event
 from .metrics import ServerMetrics
 from .peer import PeerLink
 from .pipelines import BroadcastHub, build_hub, build_session_pipeline, release_session_pipeline
+from .progress import LoadProgress
 from .relay import SessionRelay
 from .settings import SessionSettings
 
@@ -122,7 +123,8 @@ class Session:
             build = functools.partial(
                 build_session_pipeline, self.settings, self.source, tracks, self.band, loop, self.metrics, outputs
             )
-            self.pipeline = await loop.run_in_executor(None, run_on_own_thread, build, "livefx-load")
+            with LoadProgress(self._send, loop):  # the page sees each warm-up step
+                self.pipeline = await loop.run_in_executor(None, run_on_own_thread, build, "livefx-load")
         else:
             self.pipeline = self.hub.pipeline
             self.hub.fan_out.add(self.out_track)

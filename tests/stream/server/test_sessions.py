@@ -4,6 +4,8 @@ import asyncio
 import contextlib
 import gc
 import json
+import logging
+from pathlib import Path
 
 import av
 import numpy as np
@@ -178,3 +180,31 @@ def test_absurd_camera_sizes_are_scaled_or_refused_and_other_sessions_go_on():
     assert huge.sizes and all(w * h <= MAX_INPUT_PIXELS and abs(w / h - 1.6) < 0.01 for w, h in huge.sizes)
     assert sources[(2560, 1600)].scaled_down > 0 and sources[(96, 72)].scaled_down == 0
     assert normal.frames >= 30 and normal.sizes == {(96, 72)} and not normal.errors
+
+
+def test_the_page_sees_each_warm_up_step_before_its_answer(caplog):
+    """A style's load and warm-up (tens of seconds on a first start on a small CPU) reaches the
+    page as ``progress`` events, the lines the terminal shows, before the answer."""
+    style = Path(__file__).parents[3] / "models" / "weights" / "styles" / "light" / "rain_princess.safetensors"
+    converter = FrameConverter(torch.device("cpu"), torch.float32)
+    settings = SessionSettings(converter, style, size=(96, 72), backend="eager")
+
+    async def main():
+        async with running_server(settings) as server:
+            pc = RTCPeerConnection()
+            pc.addTrack(SyntheticCamera(96, 72))
+            async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+                await ws.recv()  # hello
+                await pc.setLocalDescription(await pc.createOffer())
+                await ws.send(json.dumps({"type": "offer", "sdp": pc.localDescription.sdp}))
+                seen = []
+                while (msg := json.loads(await asyncio.wait_for(ws.recv(), 60)))["type"] != "answer":
+                    seen.append(msg)
+            await pc.close()
+            return seen
+
+    with caplog.at_level(logging.INFO, logger="livefx"):
+        seen = asyncio.run(main())
+    progress = [m["message"] for m in seen if m["type"] == "progress"]
+    assert any(line.startswith("warming up stylize at 96x72") for line in progress), progress
+    assert any("ready in" in line for line in progress), progress
