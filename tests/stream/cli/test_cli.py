@@ -16,7 +16,10 @@ from livefx.stream.cli.main import main
 from ...conftest import REPO, count_frames, read_frames, write_video
 
 
-def livefx(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def livefx(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    # A guard against hangs, not a speed bar: a first start on a CPU without bf16 converts,
+    # quantizes and checks each style (47 s alone for the default style and the action model on
+    # a 2-core AMD EPYC; over 120 s beside the suite's other worker).
     return subprocess.run(
         [sys.executable, "-m", "livefx.stream", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
     )
