@@ -58,9 +58,9 @@ CALIBRATION_SIZE = (320, 240)
 CALIBRATION_COUNT = 16
 CHECK_SIZE = (640, 480)
 CHECK_COUNT = 16
-#: Bumped when the recipe below changes, so that cached int8 models are quantized again.
-#: 3: the residual stream's writer kept; 7-bit weights without VNNI (in ``recipe_key``).
-RECIPE_VERSION = "3"  # 2: sixteen check scenes (cached check figures are measured again)
+#: Bumped when the recipe below changes, so that cached int8 models are quantized again
+#: (2: sixteen check scenes; 3: the residual stream's writer kept, 7-bit weights without VNNI).
+RECIPE_VERSION = "3"
 #: The encoder's last convolution (the residual stream's input), by its module name in the
 #: style networks (teachers' ``conv3.conv2d``, students' ``conv3.expand``).
 STREAM_WRITER = "conv3"
