@@ -258,7 +258,7 @@ def _int8_worth_measuring() -> bool:
         return False
     if int8.nncf_problem() is not None:
         _say_once(
-            "int8: this CPU has no bf16 units; with NNCF the styles could run in int8, 1.5-1.7x faster"
+            "int8: this CPU has no bf16 units; with NNCF the styles could run in int8, 1.4-1.7x faster"
             f" where the picture holds ({int8.INSTALL_HINT})",
             logging.INFO,
         )
