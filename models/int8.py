@@ -111,10 +111,8 @@ def recipe_key() -> str:
 def kept_convolutions(names: list[str]) -> list[str]:
     """Of a network's convolutions in order, those the recipe keeps in floating point: the
     first, the last, and the last that writes the residual stream."""
-    if not names:
-        return []
     writers = [n for n in names if f"module.{STREAM_WRITER}." in n or f"module.{STREAM_WRITER}/" in n]
-    return sorted({names[0], names[-1], *writers[-1:]})
+    return sorted({*names[:1], *names[-1:], *writers[-1:]})
 
 
 def quantize(model, scale: float):

@@ -35,7 +35,7 @@ class LoadProgress(logging.Handler):
         if record.thread == self._loop_thread:
             return
         message = protocol.event("progress", message=record.getMessage()[:200])
-        self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._deliver(message)))
+        asyncio.run_coroutine_threadsafe(self._deliver(message), self._loop)
 
     async def _deliver(self, message: str) -> None:
         try:
