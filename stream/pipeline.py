@@ -65,7 +65,10 @@ class Pipeline:
         self.label_listeners: list[Callable[[LabelEvent], None]] = []
         self.draw_labels = False
         side_specs = [self.actions_config.spec] if actions is not None else []
-        self.planner = BudgetPlanner(planner_specs(stages, self.motion, side_specs), budget, on_late=config.on_late)
+        # Frames are carried on the host (uint8 pictures), where nothing moves them already.
+        carry = config.carry if self.converter.device.type == "cpu" and self.motion is None else 1
+        specs = planner_specs(stages, self.motion, side_specs)
+        self.planner = BudgetPlanner(specs, budget, on_late=config.on_late, carry=carry)
         self.look = OutputLook(config.mix, config.mirror)  # after the models; changed by live.set_look
         self.stats.update(on_late=config.on_late.value, realtime=config.realtime, output=self.look.settings())
         self.frames_in = Ring(config.ring_capacity, lossless=not config.realtime)

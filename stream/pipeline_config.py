@@ -32,6 +32,10 @@ class PipelineConfig:
     #: CPU threads for the models, fixed (None: tuned between frames from the worker's timings,
     #: see stream.thread_tuner).
     threads: int | None = None
+    #: On a CPU with no interpolation or stabilization, when no form of the effect keeps up at
+    #: 0.75 scale it may run there on one frame in ``carry``, the frames between showing it
+    #: carried along the motion (stream.stages.carry), before 0.5 scale is taken. 1: never.
+    carry: int = 2
     #: The effect mixed with the input (0: the input, 1: the full effect) and the output
     #: mirrored, at start (see stages.post.OutputLook; both change live).
     mix: float = 1.0

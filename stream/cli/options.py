@@ -118,6 +118,16 @@ def add_engine_args(
         " take the cores",
     )
     parser.add_argument(
+        "--carry",
+        type=int,
+        default=2,
+        metavar="N",
+        help="on the CPU, when the effect cannot keep up at 0.75 scale, run it there on one frame in N"
+        " and show the frames between as the last styled one moved along the motion (a few ms each)"
+        " before taking 0.5 scale; cuts and fast motion are styled, not carried; never with"
+        " --interpolate or --stabilize; 1 = off (default: 2)",
+    )
+    parser.add_argument(
         "--precision",
         default="auto",
         choices=list(DTYPES),
@@ -149,6 +159,8 @@ def check_engine_args(args: argparse.Namespace) -> tuple[int, int] | None:
     check_budget_ms(args.budget_ms, "--budget-ms")
     if args.threads is not None and not 1 <= args.threads <= 1024:
         raise UsageError(f"--threads {args.threads}: must be 1 or more")
+    if not 1 <= args.carry <= 8:
+        raise UsageError(f"--carry {args.carry}: must be 1 (off) to 8")
     if not 0.0 <= args.mix <= 1.0:  # NaN too
         raise UsageError(f"--mix {args.mix:g}: must be between 0 (the input) and 1 (the full effect)")
     return parse_size(args.size) if args.size else None

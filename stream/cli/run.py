@@ -169,6 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         fit=args.fit,
         backend=args.backend,
         threads=args.threads,
+        carry=args.carry,
         mix=args.mix,
         mirror=args.mirror,
     )

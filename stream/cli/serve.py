@@ -170,6 +170,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             fit=args.fit,
             backend=args.backend,
             threads=args.threads,
+            carry=args.carry,
             codec=args.codec,
             motion=motion_config(args),
             mix=args.mix,

@@ -10,7 +10,7 @@ the output does not flap between looks.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from ..errors import UsageError
@@ -18,6 +18,10 @@ from .cost import CostModel
 
 #: Pseudo-stage for the host<->device conversion every non-pass-through frame pays.
 IO_STAGE = "io"
+
+#: The work of a frame that shows the last styled frame moved by the motion (``Rung.every``;
+#: stream.stages.carry). Named here, where the planner prices it.
+CARRY_STAGE = "carry"
 
 
 #: A rung goes up when it fits this share of the frame interval (keep-up hysteresis).
@@ -125,6 +129,9 @@ class Rung:
     on_late: bool = False
     #: (stage, step count) for the stages that run in steps.
     steps: tuple[tuple[str, int], ...] = ()
+    #: The effect runs on one frame in ``every``; the frames between carry the last styled
+    #: frame along the motion (``CARRY_STAGE``). 1: every frame.
+    every: int = 1
 
     @property
     def passthrough(self) -> bool:
@@ -156,6 +163,8 @@ class Plan:
     steps: tuple[tuple[str, int], ...] = ()
     #: A try of the rung above the one held (costs go stale under load), not the planner's level.
     probe: bool = False
+    #: The effect runs on one frame in ``every`` (``Rung.every``).
+    every: int = 1
 
     @property
     def passthrough(self) -> bool:
@@ -169,7 +178,7 @@ def level_name(stepped: list[StageSpec], counts: tuple[tuple[str, int], ...]) ->
 
 
 def build_ladder(
-    stages: list[StageSpec], scales: tuple[float, ...], on_late: OnLate = OnLate.BEST_EFFORT
+    stages: list[StageSpec], scales: tuple[float, ...], on_late: OnLate = OnLate.BEST_EFFORT, carry: int = 1
 ) -> list[Rung]:
     """Rungs from best to cheapest; rungs that would do the same work are left out.
 
@@ -179,7 +188,14 @@ def build_ladder(
     (interpolation halving the frame rate shows more than a softer style); other optional
     stages are dropped before the effect scales. The last rung is what ``on_late`` says a
     frame gets when nothing fits: with no required stage (no effect to lose) that is
-    always the raw frame."""
+    always the raw frame.
+
+    ``carry`` > 1 (a chain that can carry frames, ``StageChain``; no motion stage): after the
+    first scale's rungs, its cheapest one run on one frame in ``carry`` (``_every<carry>``), the
+    frames between carried. Styled at 0.75 and carried beats styled at 0.5 on every frame
+    (bench/NOTES.md, section 22), so it comes before the next scale down. Not at smaller
+    scales: there it took frames from the rung above on every passing surge of load and kept
+    no more frames (section 22)."""
     inline = tuple(s.name for s in stages if s.kind is not StageKind.DEFERRABLE)
     required = tuple(s.name for s in stages if s.kind is StageKind.REQUIRED)
     deferrable = tuple(s.name for s in stages if s.kind is StageKind.DEFERRABLE)
@@ -201,11 +217,15 @@ def build_ladder(
     scaled_levels = [(level, steps_at(level)) for level in range(levels)] if forms else [(levels - 1, fewest)]
 
     def scaled_rungs(scale: float, run: tuple[str, ...], reduced: tuple = ()) -> list[Rung]:
-        return [
+        rungs: list[Rung] = [
             Rung(f"scale_{scale:g}" + (f"_{level_name(stepped, counts)}" if forms and level else ""), scale, run, (),
                  scalable, reduced=reduced, steps=counts)
             for level, counts in scaled_levels
         ]  # fmt: skip
+        if carry > 1 and not reduced and scale == max(scales):
+            cheapest = rungs[-1]
+            rungs.append(replace(cheapest, name=f"{cheapest.name}_every{carry}", every=carry))
+        return rungs
 
     ladder = [Rung("full", run=inline, schedule=deferrable, scalable=scalable, steps=best)]
     if deferrable:
@@ -252,10 +272,13 @@ class BudgetPlanner:
         probe_every_s: float = 2.0,
         cost: CostModel | None = None,
         on_late: OnLate = OnLate.BEST_EFFORT,
+        carry: int = 1,
     ) -> None:
         #: Shared with the stats (``RunStats``): changed only through ``Budget.set``.
         self.budget = budget if isinstance(budget, Budget) else Budget(budget)
         self.on_late = on_late
+        #: Rungs that style one frame in ``carry`` and carry it to the others (``build_ladder``).
+        self.carry = carry
         #: The source's frame interval in real time (None: unknown, or offline): a rung
         #: slower than this drops frames, so the planner prefers one that keeps up.
         #: Declared by the source; for a browser or webcam, measured as frames arrive.
@@ -270,7 +293,7 @@ class BudgetPlanner:
 
     def set_stages(self, stages: list[StageSpec]) -> None:
         """New chain (e.g. style turned on/off): start again from the full rung."""
-        self.ladder = build_ladder(stages, self.scales, self.on_late)
+        self.ladder = build_ladder(stages, self.scales, self.on_late, self.carry)
         self._share = {s.name: s.share for s in stages}
         self._level = 0
         self._streak = 0
@@ -288,6 +311,9 @@ class BudgetPlanner:
             total += self.cost.predict(IO_STAGE, pixels) or 0.0
         for name in rung.run:
             total += self.cost.predict(rung.cost_key(name), rung.pixels_for(name, pixels)) or 0.0
+        if rung.every > 1:  # per frame on average: one styled, the others carried
+            carried = self.cost.predict(CARRY_STAGE, pixels) or 0.0
+            total = (total + (rung.every - 1) * carried) / rung.every
         for name in rung.schedule:  # runs beside the frame path, every 1/share frames
             total += (self.cost.predict(name, pixels) or 0.0) * self._share.get(name, 1.0)
         return total
@@ -362,6 +388,7 @@ class BudgetPlanner:
             rung.reduced,
             rung.steps,
             chosen != level,
+            rung.every,
         )
 
     def _probe_due(self, now_ns: int) -> bool:

@@ -4,6 +4,7 @@ between two frames (``install``, ``configure``, ``set_motion``), on the worker t
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,12 +20,15 @@ from livefx.models.stage import MOTION_STAGE, Stage, synchronize
 from ..device import FrameConverter
 from ..errors import LivefxError
 from ..frame import Frame
+from ..stages.carry import FrameCarry
 from ..stages.motion import MotionStage
 from ..stages.post import Processed
 from ..stats import RunStats
-from .budget import IO_STAGE, BudgetPlanner, OnLate, Plan, StageSpec, cost_key
+from .budget import CARRY_STAGE, IO_STAGE, BudgetPlanner, OnLate, Plan, StageSpec, cost_key
 from .control import StageSwap
 from .failures import StageFailures
+
+log = logging.getLogger("livefx.worker")
 
 
 def scaled_on_host(
@@ -84,6 +88,8 @@ class StageChain:
         self._running = IO_STAGE
         #: Per cost key, the pixel count of its last run (see ``_learn``).
         self._last_pixels: dict[str, int] = {}
+        #: The key frame of plans that style one frame in several (``Plan.every``).
+        self.carry = FrameCarry()
 
     def install(self, swap: StageSwap) -> None:
         """Replace (``swap.stage`` None: remove) the stage of ``swap``'s name; the planner's
@@ -98,7 +104,8 @@ class StageChain:
         self.specs = specs
         self.planner.set_stages(specs)
         self.planner.cost.forget(swap.spec.name)
-        self._last_processed = None  # never hold a frame of the previous chain
+        self._last_processed = None  # never hold (or carry) a frame of the previous chain
+        self.carry.reset()
         for (key, pixels), ms in swap.warm_costs.items():
             self.planner.cost.observe(key, pixels, ms)
         self.swaps += 1
@@ -109,6 +116,7 @@ class StageChain:
             raise LivefxError(f"no {name} stage is running")
         self.stages[name].configure(change)
         self._last_processed = None
+        self.carry.reset()
 
     def set_motion(self, on: bool | None) -> None:
         """Interpolation/stabilization on, off, or (None) toggled."""
@@ -140,9 +148,13 @@ class StageChain:
         if plan.passthrough:
             if self.motion is not None:
                 self.motion.reset()  # an unprocessed frame breaks the processed sequence
+            self.carry.reset()
             return Processed(frame.image, [], {})
+        carried, refused_ms = self._carried(frame, plan)
+        if carried is not None:
+            return carried
         t_start = time.perf_counter()
-        stage_ms: dict[str, float] = {}
+        stage_ms: dict[str, float] = {} if refused_ms is None else {CARRY_STAGE: refused_ms}
         steps = dict(plan.steps)
         self._running = IO_STAGE
         try:
@@ -160,14 +172,44 @@ class StageChain:
             self._failed(self._running, frame, exc)
             return Processed(frame.image, [], stage_ms)
         self.failures.succeeded(stage_ms)  # the stages that ran and succeeded start counting afresh
-        io_ms = (time.perf_counter() - t_start) * 1e3 - sum(stage_ms.values())
+        frame_ms = (time.perf_counter() - t_start) * 1e3
+        io_ms = frame_ms - sum(ms for name, ms in stage_ms.items() if name != CARRY_STAGE)
         stage_ms[IO_STAGE] = io_ms
         self.planner.cost.observe(IO_STAGE, frame.width * frame.height, io_ms)
+        if refused_ms is not None:
+            # What a frame between key frames cost this time: the carry refused, then styled. So
+            # a rung whose carries are refused (fast motion) is priced near styling every frame.
+            self.planner.cost.observe(CARRY_STAGE, frame.width * frame.height, refused_ms + frame_ms)
         if self.planner.on_late is OnLate.HOLD:  # kept apart from what post steps draw on
             self._last_processed = image.copy()
+        if plan.every > 1 and self._scales_on_host():
+            self.carry.remember(frame.image, image)
         # The stats count frames by denoising steps; a style's forms show in the rung's name instead.
         counts = [n for name, n in steps.items() if not self.stages[name].step_names]
         return Processed(image, between_images, stage_ms, min(counts, default=None))
+
+    def _carried(self, frame: Frame, plan: Plan) -> tuple[Processed | None, float | None]:
+        """The last styled frame carried to ``frame`` where ``plan`` styles one frame in several
+        and this is not the one, else None: style it. Second, the ms of a carry tried and refused
+        (a cut, fast motion, nothing to carry yet; None where none was tried)."""
+        if plan.every <= 1 or self.carry.since_key >= plan.every - 1 or not self._scales_on_host():
+            return None, None
+        if not self.carry.holds(frame.image.shape):
+            return None, None  # the first frame of the cadence, or after a change: a key frame
+        t0 = time.perf_counter()
+        try:
+            image = self.carry.carry(frame.image)
+        except cv2.error as exc:  # not seen in use; style the frame rather than lose it
+            log.warning("carrying the styled frame to frame %d failed (%s); styling it", frame.seq, exc)
+            self.carry.reset()
+            image = None
+        ms = (time.perf_counter() - t0) * 1e3
+        if image is None:
+            return None, ms
+        self.planner.cost.observe(CARRY_STAGE, frame.width * frame.height, ms)
+        if self.planner.on_late is OnLate.HOLD:
+            self._last_processed = image.copy()
+        return Processed(image, [], {CARRY_STAGE: ms}), None
 
     def _scales_on_host(self) -> bool:
         """On a CPU with no motion stage in use, the plan's scaling runs on the uint8 image

@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from livefx.models.stage import MOTION_STAGE
 
-from ..scheduling.budget import IO_STAGE
+from ..scheduling.budget import CARRY_STAGE, IO_STAGE
 from ..stats import FrameRecord, RunStats
 
 log = logging.getLogger("livefx.server")
@@ -33,7 +33,7 @@ LATENCY_BUCKETS = (0.01, 0.02, 0.033, 0.05, 0.075, 0.1, 0.12, 0.15, 0.2, 0.3, 0.
 #: One stage's time for one frame, seconds.
 STAGE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.033, 0.05, 0.075, 0.1, 0.15, 0.2, 0.5, 1.0, 2.0)
 #: Stages that are not the effect: a frame with only these ran no effect.
-NOT_EFFECT = frozenset({IO_STAGE, MOTION_STAGE})
+NOT_EFFECT = frozenset({IO_STAGE, MOTION_STAGE, CARRY_STAGE})
 #: The absolute ``RunStats`` numbers turned into counters.
 FRAME_COUNTS = ("frames_in", "frames_out", "frames_dropped")
 

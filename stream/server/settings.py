@@ -31,6 +31,8 @@ class SessionSettings:
     backend: str = "auto"
     #: CPU threads for the models, fixed (None: tuned between frames; see stream.thread_tuner).
     threads: int | None = None
+    #: Style one frame in ``carry`` at 0.75 scale before 0.5 (see PipelineConfig.carry).
+    carry: int = 2
     #: The output's effect mix and mirror every stream starts with (the page changes them live).
     mix: float = 1.0
     mirror: bool = False
@@ -53,6 +55,7 @@ class SessionSettings:
             fit=self.fit,
             backend=self.backend,
             threads=self.threads,
+            carry=self.carry,
             mix=self.mix,
             mirror=self.mirror,
         )

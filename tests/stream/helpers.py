@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import cv2
 import numpy as np
 import torch
 
@@ -96,3 +97,16 @@ def wait_until(condition, what: str, timeout_s: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)
+
+
+def texture(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth random RGB picture with detail at several sizes (something DIS can follow)."""
+    rng = np.random.default_rng(seed)
+    layers = [cv2.resize(rng.random((h // k, w // k, 3), dtype=np.float32), (w, h)) for k in (4, 16, 48)]
+    return (sum(layers) / len(layers) * 255).clip(0, 255).astype(np.uint8)
+
+
+def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """``image`` moved right by ``dx`` and down by ``dy`` (edges repeated)."""
+    m = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(image, m, image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)

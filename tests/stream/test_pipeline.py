@@ -5,12 +5,14 @@ import tracemalloc
 
 import numpy as np
 
+from livefx.models.rife.dis_stage import DisFlowStage
 from livefx.stream.frame import Frame
 from livefx.stream.scheduling.budget import OnLate, Plan, StageSpec
 from livefx.stream.scheduling.control import StageSwap
 from livefx.stream.scheduling.failures import DISABLE_AFTER
 from livefx.stream.sinks.null import NullSink
 from livefx.stream.sources.synthetic import SyntheticSource
+from livefx.stream.stages.motion import MotionConfig, MotionStage
 
 from .helpers import Collect, CountingSource, SlowInvert, pipeline, wait_until
 
@@ -286,3 +288,14 @@ def test_occasional_failures_pass_those_frames_through_and_keep_the_stage():
     levels = [int(np.median(f.image)) for f in sink.frames]
     raw = sum(level == 3 * (f.seq + 1) for level, f in zip(levels, sink.frames))
     assert raw == stats["stage_errors"] and len(levels) == 60
+
+
+def test_carried_frames_are_planned_only_on_a_cpu_where_nothing_else_moves_frames():
+    def every_rungs(p) -> list[str]:
+        return [r.name for r in p.planner.ladder if r.every > 1]
+
+    source = SyntheticSource(64, 48)
+    assert every_rungs(pipeline(source, [NullSink()], SlowInvert(0))) == ["scale_0.75_every2"]
+    assert every_rungs(pipeline(source, [NullSink()], SlowInvert(0), carry=1)) == []
+    stabilized = MotionStage(DisFlowStage("dis-fast"), MotionConfig(stabilize=True))
+    assert every_rungs(pipeline(source, [NullSink()], SlowInvert(0), motion=stabilized)) == []

@@ -1,6 +1,7 @@
 import pytest
 
 from livefx.stream.scheduling.budget import (
+    CARRY_STAGE,
     IO_STAGE,
     PROBE_FRAMES,
     BudgetPlanner,
@@ -388,3 +389,35 @@ def test_after_a_surge_the_planner_climbs_straight_to_the_best_rung_with_headroo
     # (the old way: scale_0.5, scale_0.75_light, scale_0.75 and light first, a streak each).
     assert decisions[0] == "scale_0.5_light" and decisions[-1] == "full", decisions
     assert set(decisions) == {"scale_0.5_light", "full"}, decisions
+
+
+def test_with_carry_the_first_scale_ends_with_its_cheapest_rung_styling_one_frame_in_two():
+    spec = StageSpec("style", steps=(2, 1), step_names=("full", "light"))
+    ladder = build_ladder([spec], (0.75, 0.5), carry=2)
+    assert [(r.name, r.every) for r in ladder if r.scale < 1.0] == [
+        ("scale_0.75", 1),
+        ("scale_0.75_light", 1),
+        ("scale_0.75_light_every2", 2),
+        ("scale_0.5", 1),
+        ("scale_0.5_light", 1),  # below it a busy machine drops frames rather than carry 0.5 ones
+        ("best_effort", 1),  # a late frame is styled, never carried
+    ]
+    assert all(r.every == 1 for r in build_ladder([spec], (0.75, 0.5)))  # off by default
+
+
+def test_a_rung_styling_one_frame_in_two_is_priced_per_frame_on_average():
+    spec = StageSpec("style", steps=(2, 1), step_names=("full", "light"))
+    planner = BudgetPlanner([spec], 100, scales=(0.75, 0.5), carry=2)
+    planner.frame_interval_ms = 33.0
+    planner.cost.observe(IO_STAGE, PX, 2.0)
+    planner.cost.observe(cost_key("style", 2), PX, 400.0)
+    planner.cost.observe(cost_key("style", 1), PX, 80.0)  # 45 ms at 0.75: misses the interval
+    planner.cost.observe(CARRY_STAGE, PX, 6.0)
+    every2 = next(r for r in planner.ladder if r.name == "scale_0.75_light_every2")
+    assert planner.predict_ms(every2, PX) == pytest.approx((2.0 + 45.0 + 6.0) / 2)  # io, style at 0.75; carry
+    plan = planner.plan(PX, 0, 0)
+    # 26.5 ms a frame keeps up where styling every frame at 0.75 does not
+    assert plan.decision == "scale_0.75_light_every2" and plan.every == 2 and plan.scale == 0.75
+    for _ in range(20):  # carries refused (fast motion): those frames priced as styled
+        planner.cost.observe(CARRY_STAGE, PX, 48.0)
+    assert planner.plan(PX, 0, 0).decision == "scale_0.5_light", "a rung whose carries fail gives way"

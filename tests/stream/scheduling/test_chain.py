@@ -8,10 +8,11 @@ from livefx.stream.device import FrameConverter
 from livefx.stream.frame import Frame
 from livefx.stream.scheduling.budget import BudgetPlanner, Plan, StageSpec
 from livefx.stream.scheduling.chain import BoundStage, StageChain
+from livefx.stream.scheduling.control import StageSwap
 from livefx.stream.stages.motion import MotionConfig, MotionStage
 from livefx.stream.stats import RunStats
 
-from ..helpers import CPU, SlowInvert
+from ..helpers import CPU, SlowInvert, shifted, texture
 
 
 def chain(motion: MotionStage | None = None) -> StageChain:
@@ -68,3 +69,46 @@ def test_a_stages_first_run_at_a_new_size_teaches_the_planner_only_a_size_it_nev
     full, half = ("slow", 64 * 48), ("slow", 32 * 24)
     # back at full size, the first run sets that size up again: not a fair sample of its cost
     assert [k for k in learned if k[0] == "slow"] == [full, full, half, half, full]
+
+
+def every2(scale: float = 0.5) -> Plan:
+    return Plan(f"scale_{scale}_every2", scale, ("slow",), (), 0.0, 100.0, every=2)
+
+
+def test_a_plan_styling_one_frame_in_two_carries_the_styled_frame_to_the_next():
+    c = chain()
+    learned = []
+    observe = c.planner.cost.observe
+    c.planner.cost.observe = lambda key, pixels, ms: (learned.append(key), observe(key, pixels, ms))
+    source = texture(240, 320, 0)
+    moves = [shifted(source, 2 * i, i) for i in range(4)]
+    out = [c.process(Frame(i, 0, 0, image), every2(1.0)) for i, image in enumerate(moves)]
+    assert [set(o.stage_ms) for o in out] == [{"slow", "io"}, {"carry"}, {"slow", "io"}, {"carry"}]
+    inner = (slice(16, -16), slice(16, -16))
+    truth = 255 - moves[1]  # the effect (inversion) of the carried frame's own input
+    assert np.abs(out[1].image[inner].astype(int) - truth[inner]).mean() < 4
+    assert np.abs(out[0].image[inner].astype(int) - truth[inner]).mean() > 8  # what holding would show
+    assert learned.count("carry") == 2
+
+
+def test_a_carry_refused_styles_the_frame_and_prices_the_carry_as_that():
+    c = chain()
+    c.process(Frame(0, 0, 0, texture(240, 320, 0)), every2())
+    learned = {}
+    observe = c.planner.cost.observe
+    c.planner.cost.observe = lambda key, pixels, ms: (learned.__setitem__(key, ms), observe(key, pixels, ms))
+    cut = c.process(Frame(1, 0, 0, texture(240, 320, 5)), every2())  # another scene
+    assert {"slow", "io", "carry"} <= set(cut.stage_ms) and c.carry.refused == 1
+    assert learned["carry"] >= cut.stage_ms["slow"] + cut.stage_ms["carry"]
+    # The styled cut is the new key frame: the next frame is carried from it.
+    assert set(c.process(Frame(2, 0, 0, texture(240, 320, 5)), every2()).stage_ms) == {"carry"}
+
+
+def test_a_new_style_or_a_passed_through_frame_is_never_carried_across():
+    c = chain()
+    image = texture(240, 320, 0)
+    c.process(Frame(0, 0, 0, image), every2())
+    c.process(Frame(1, 0, 0, image), Plan("passthrough", 1.0, (), (), 0.0, 100.0))
+    assert "slow" in c.process(Frame(2, 0, 0, image), every2()).stage_ms
+    c.install(StageSwap(StageSpec("slow"), SlowInvert(0), {}))  # a style switch
+    assert "slow" in c.process(Frame(3, 0, 0, image), every2()).stage_ms

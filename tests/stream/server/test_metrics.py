@@ -57,6 +57,9 @@ def test_which_frames_count_as_the_effect_running_and_scale_labels():
     assert not effect_ran(FrameRecord(2, "passthrough", 1.0, False, {}, 1.0))
     assert not effect_ran(FrameRecord(3, "hold", 90.0, True, {}, 0.5))  # the old frame shown again
     assert not effect_ran(FrameRecord(4, "full", 9.0, False, {"io": 3.0, "interpolate": 5.0}))  # no effect stage
+    # A frame between key frames shows the last styled one carried: the effect did not run on it.
+    assert not effect_ran(FrameRecord(5, "scale_0.75_light_every2", 9.0, False, {"carry": 4.0}, 0.75))
+    assert effect_ran(FrameRecord(6, "scale_0.75_light_every2", 9.0, False, {"carry": 4.0, "stylize": 30.0}, 0.75))
     assert [scale_label(s) for s in (1.0, 0.75, 0.5, 1)] == ["1.0", "0.75", "0.5", "1.0"]
 
 
