@@ -9,19 +9,25 @@ runs, so the worker measures: it keeps a window of its model cost per pixel at t
 in use, and now and then tries a neighbouring count for a few frames, keeping whichever is
 cheaper. A trial that starts far worse than the incumbent ends after one frame (the 20x
 collapse is never paid twice in a row), and a losing trial waits twice as long for the next.
-A sudden rise of the incumbent's cost (a program started) starts a trial at once.
+A sudden rise of the incumbent's cost (a program started) starts a trial at once. A trial of
+more threads waits until a core has been free for them (``idle_cores``): on two cores full with
+the page and the server's codecs it only cost frames (bench/NOTES.md, section 22).
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from livefx.models.openvino_runtime import thread_levels
 from livefx.models.stage import MOTION_STAGE, STYLE_STAGE
 
 from .core_share import CoreShares
+from .idle_cores import IdleCores
+
+#: Idle cores (averaged since the last trial) a trial of one more thread asks for.
+IDLE_FOR_ONE_MORE = 0.5
 
 
 class ThreadTuner:
@@ -40,9 +46,12 @@ class ThreadTuner:
         margin: float = 0.9,
         abort_factor: float = 2.0,
         surge_factor: float = 1.6,
+        idle_cores: Callable[[], float | None] | None = None,
+        start: int | None = None,
     ) -> None:
         self.levels = tuple(sorted(set(levels))) or (1,)
-        self.current = self.levels[-1]
+        #: The count the first frames run at (default: the most).
+        self.current = start if start in self.levels else self.levels[-1]
         self._base_every = explore_every
         # The first trial comes early: a machine busy from the start must not wait 120 frames
         # (at two seconds a frame in torch's collapse) for its first cheaper try.
@@ -52,6 +61,11 @@ class ThreadTuner:
         self._margin = margin
         self._abort = abort_factor
         self._surge = surge_factor
+        #: The machine's idle cores since the last call (None: unknown); see ``IdleCores``.
+        self._idle_cores = idle_cores
+        #: Trials of more threads passed over for want of an idle core.
+        self.passed_over = 0
+        self._look_at_idle()  # the first trial asks about the time since the start
         self._recent: deque[float] = deque(maxlen=window)
         #: The incumbent's typical cost when it was last confirmed (surges are measured against it).
         self._baseline: float | None = None
@@ -105,9 +119,25 @@ class ThreadTuner:
         return self.current
 
     def _start_trial(self) -> None:
+        neighbour = self._neighbour()
+        if neighbour > self.current and not self._room_for(neighbour - self.current):
+            # Like a lost trial, without paying for it: wait longer before asking again.
+            self.passed_over += 1
+            self._since_trial = 0
+            self._every = min(self._max_every, max(self._base_every, self._every * 2))
+            self._baseline = statistics.median(self._recent)
+            self._look_at_idle()
+            return
         self._incumbent = self.current
-        self.current = self._neighbour()
+        self.current = neighbour
         self._trial = []
+
+    def _room_for(self, threads: int) -> bool:
+        """Whether the machine had ``threads`` cores' worth idle since the last look (unknown: yes)."""
+        if self._idle_cores is None:
+            return True
+        idle = self._idle_cores()
+        return idle is None or idle >= IDLE_FOR_ONE_MORE * threads
 
     def _observe_trial(self, cost: float) -> None:
         assert self._incumbent is not None
@@ -134,6 +164,12 @@ class ThreadTuner:
         self._incumbent = None
         self._trial = []
         self._since_trial = 0
+        self._look_at_idle()
+
+    def _look_at_idle(self) -> None:
+        """Start the idle reading's window here (the next trial asks about the time since)."""
+        if self._idle_cores is not None:
+            self._idle_cores()
 
 
 class CpuThreads:
@@ -152,7 +188,10 @@ class CpuThreads:
     def before_frame(self, models: Iterable[object]) -> int:
         """Apply the count for the next frame to OpenMP and ``models``; returns it."""
         if self.tuner is None:
-            self.tuner = ThreadTuner(thread_levels(self._shares.cores))
+            # From the fewest threads up, and up only where a core sat idle: a machine already
+            # busy (the page's browser, a call app) never pays for threads it has no core for.
+            levels = thread_levels(self._shares.cores)
+            self.tuner = ThreadTuner(levels, idle_cores=IdleCores().since_last, start=min(levels))
         threads = max(1, min(self.tuner.current, self._shares.share()))
         self._openmp = self._shares.apply(self._openmp, cap=threads)
         if threads != self.applied:

@@ -2,6 +2,7 @@
 
 from livefx.models.stage import MOTION_STAGE, STYLE_STAGE
 from livefx.stream.scheduling.core_share import CoreShares
+from livefx.stream.scheduling.idle_cores import IdleCores
 from livefx.stream.scheduling.thread_tuner import CpuThreads, ThreadTuner
 
 
@@ -135,3 +136,43 @@ def test_a_change_of_form_starts_the_window_again_without_a_trial():
         threads.after_frame({STYLE_STAGE: {1: 300.0, 2: 420.0}[threads.applied]}, 100, 1.0, FULL)
         assert not tuner.trying
     assert list(tuner._recent) == [3.0] * 9  # noqa: SLF001 - the window, all of the new form
+
+
+def test_more_threads_are_tried_only_where_a_core_sat_idle():
+    # The page on two cores: a second thread only waits for a core (1.3 against 1.0 a frame).
+    full = {1: 1.0, 2: 1.3}
+    blind = ThreadTuner((1, 2), explore_every=20)
+    assert run(blind, full, 2000)[20:].count(2) >= 12  # its trials of two threads, backing off
+    idle = {"cores": 0.1}  # the browser and the codecs keep both cores busy
+    tuner = ThreadTuner((1, 2), explore_every=20, idle_cores=lambda: idle["cores"])
+    used = run(tuner, full, 2000)
+    assert tuner.current == 1 and used[20:].count(2) == 0 and tuner.passed_over >= 5
+    idle["cores"] = 1.0  # the browser closed: a core free again, and two threads pay
+    run(tuner, {1: 1.8, 2: 1.0}, 2000)
+    assert tuner.current == 2
+
+
+def test_an_unknown_idle_reading_leaves_the_trials_as_they_were():
+    tuner = ThreadTuner((1, 2), explore_every=50, idle_cores=lambda: None)
+    run(tuner, {1: 2.0, 2: 20.0}, 100)
+    run(tuner, {1: 1.8, 2: 1.0}, 2000)
+    assert tuner.current == 2 and tuner.passed_over == 0
+
+
+def test_idle_cores_read_from_proc_stat(tmp_path):
+    stat = tmp_path / "stat"
+    reader = IdleCores(stat, cores=2)
+    stat.write_text("cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 ...\n")
+    assert reader.since_last() is None  # a first reading has nothing to compare with
+    stat.write_text("cpu  250 0 100 850 0 0 0 0 0 0\n")  # 200 ticks: 50 idle, a quarter of two cores
+    assert reader.since_last() == 0.5
+    stat.unlink()
+    assert reader.since_last() is None  # unreadable (not Linux): unknown
+
+
+def test_a_worker_starts_at_the_fewest_threads_and_asks_the_machine_before_more():
+    threads = CpuThreads(CoreShares(2))
+    threads.before_frame([])
+    tuner = threads.tuner
+    assert tuner.levels == (1, 2) and tuner.current == 1 and threads.applied == 1
+    assert tuner._idle_cores is not None  # noqa: SLF001 - an IdleCores reading, not the blind default
