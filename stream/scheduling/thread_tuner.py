@@ -120,7 +120,11 @@ class ThreadTuner:
 
     def _start_trial(self) -> None:
         neighbour = self._neighbour()
-        if neighbour > self.current and not self._room_for(neighbour - self.current):
+        if neighbour > self.current:
+            # Up: straight to the most threads the idle cores had room for (a worker starts at
+            # the fewest: on an idle many-core machine the first trial takes it all the way).
+            neighbour = self._most_with_room(neighbour)
+        if neighbour is None:
             # Like a lost trial, without paying for it: wait longer before asking again.
             self.passed_over += 1
             self._since_trial = 0
@@ -132,12 +136,14 @@ class ThreadTuner:
         self.current = neighbour
         self._trial = []
 
-    def _room_for(self, threads: int) -> bool:
-        """Whether the machine had ``threads`` cores' worth idle since the last look (unknown: yes)."""
-        if self._idle_cores is None:
-            return True
-        idle = self._idle_cores()
-        return idle is None or idle >= IDLE_FOR_ONE_MORE * threads
+    def _most_with_room(self, above: int) -> int | None:
+        """The most threads from ``above`` up that the machine's idle cores since the last look
+        had room for (unknown: ``above``, the next level); None: not even ``above``."""
+        idle = self._idle_cores() if self._idle_cores is not None else None
+        if idle is None:
+            return above
+        fits = [n for n in self.levels if n >= above and idle >= IDLE_FOR_ONE_MORE * (n - self.current)]
+        return max(fits, default=None)
 
     def _observe_trial(self, cost: float) -> None:
         assert self._incumbent is not None

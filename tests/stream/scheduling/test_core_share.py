@@ -56,7 +56,8 @@ def test_a_worker_takes_its_share_on_its_own_thread_and_widens_when_a_stream_sto
     monkeypatch.setattr(worker_module, "CPU_SHARES", shares)
     shares.join()  # another stream's worker is running
     sink = Collect()
-    p = pipeline(SyntheticSource(64, 48, fps=30), [sink], SlowInvert(0), max_frames=100000)
+    # Four threads asked for (a tuned worker starts at one): the share is what caps them.
+    p = pipeline(SyntheticSource(64, 48, fps=30), [sink], SlowInvert(0), max_frames=100000, threads=4)
     p.open()
     with p:
         wait_until(lambda: len(sink.frames) > 3, "frames")

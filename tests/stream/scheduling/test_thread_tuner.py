@@ -176,3 +176,12 @@ def test_a_worker_starts_at_the_fewest_threads_and_asks_the_machine_before_more(
     tuner = threads.tuner
     assert tuner.levels == (1, 2) and tuner.current == 1 and threads.applied == 1
     assert tuner._idle_cores is not None  # noqa: SLF001 - an IdleCores reading, not the blind default
+
+
+def test_on_an_idle_many_core_machine_the_first_trial_goes_straight_to_the_most_threads():
+    tuner = ThreadTuner((1, 2, 4, 8), start=1, idle_cores=lambda: 7.5)
+    used = run(tuner, {1: 8.0, 2: 4.0, 4: 2.0, 8: 1.0}, 30)
+    assert tuner.current == 8 and used.index(8) <= 6
+    crowded = ThreadTuner((1, 2, 4, 8), start=1, idle_cores=lambda: 1.2)  # room for two more
+    run(crowded, {1: 8.0, 2: 4.0, 4: 2.0, 8: 1.0}, 30)
+    assert crowded.current == 2
