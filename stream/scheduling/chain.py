@@ -288,6 +288,7 @@ class StageChain:
 
     def _failed(self, name: str, frame: Frame, exc: Exception) -> None:
         """Count a failure; after DISABLE_AFTER in a row, turn the stage off and say so."""
+        self.carry.reset()  # a frame passed through breaks the styled sequence
         if self.motion is not None:
             self.motion.reset()
         if isinstance(exc, torch.cuda.OutOfMemoryError):

@@ -37,7 +37,7 @@ class IdleCores:
             fields = self.path.read_text().split("\n", 1)[0].split()
         except OSError:
             return None
-        if not fields or fields[0] != "cpu" or len(fields) < 5:
+        if len(fields) < 6 or fields[0] != "cpu":  # through iowait at least
             return None
         ticks = [int(value) for value in fields[1:9]]  # user nice system idle iowait irq softirq steal
         return ticks[3] + ticks[4], sum(ticks)
