@@ -127,9 +127,8 @@ class ThreadTuner:
         if neighbour is None:
             # Like a lost trial, without paying for it: wait longer before asking again.
             self.passed_over += 1
+            self._back_off()
             self._since_trial = 0
-            self._every = min(self._max_every, max(self._base_every, self._every * 2))
-            self._baseline = statistics.median(self._recent)
             self._look_at_idle()
             return
         self._incumbent = self.current
@@ -164,13 +163,17 @@ class ThreadTuner:
             self._every = self._base_every
         else:
             self.current = self._incumbent
-            self._every = min(self._max_every, max(self._base_every, self._every * 2))
-            # The incumbent's cost now is the one to hold it to (load may have come to stay).
-            self._baseline = statistics.median(self._recent)
+            self._back_off()
         self._incumbent = None
         self._trial = []
         self._since_trial = 0
         self._look_at_idle()
+
+    def _back_off(self) -> None:
+        """No change of count: the next trial waits twice as long, and the incumbent's cost now
+        is the one to hold it to (load may have come to stay)."""
+        self._every = min(self._max_every, max(self._base_every, self._every * 2))
+        self._baseline = statistics.median(self._recent)
 
     def _look_at_idle(self) -> None:
         """Start the idle reading's window here (the next trial asks about the time since)."""

@@ -84,14 +84,13 @@ class FrameCarry:
         gray = self._small_gray(source)
         # For each pixel of the new frame, where it was in the key frame (backward warp).
         flow = dis_for(self.preset).calc(gray, self._key_gray, None)
-        small = self._grid(gray.shape)
-        moved = cv2.remap(self._key_gray, small + flow, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        where = self._grid(gray.shape) + flow
+        moved = cv2.remap(self._key_gray, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if not self._carries_well(moved, gray, flow):
             self.refused += 1
             self.reset()
             return None
         h, w = source.shape[:2]
-        where = small + flow
         if gray.shape != (h, w):
             # The map in full-size pixels, made at the flow's size and stretched: one full-size
             # pass instead of three (stretch the flow, scale it, add the grid).
